@@ -1,0 +1,48 @@
+# Tally: `make demo` runs the product with demo data; `make test` runs the suite.
+# With DATABASE_URL unset, both use an embedded PostgreSQL (pgserver wheel) in .pgdata/.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml sdk/pyproject.toml 2>/dev/null | cksum | cut -d' ' -f1)
+
+.PHONY: demo test venv lint serve worker beat bench-ingest bench-reconcile clean-db
+
+venv: $(STAMP)
+
+$(STAMP):
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required"'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]" -e ./sdk
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+demo: venv
+	$(BIN)/python manage.py migrate --no-input
+	$(BIN)/python manage.py seed_demo
+	$(BIN)/python manage.py runserver 127.0.0.1:8000
+
+test: venv
+	$(BIN)/python -m pytest
+
+lint: venv
+	$(BIN)/ruff check .
+
+serve: venv
+	$(BIN)/gunicorn config.wsgi:application --bind 127.0.0.1:8000 --workers 2
+
+worker: venv
+	$(BIN)/celery -A config worker --loglevel=INFO --concurrency=2 -Q tally
+
+beat: venv
+	$(BIN)/celery -A config beat --loglevel=INFO
+
+bench-ingest: venv
+	$(BIN)/python bench/ingest.py
+
+bench-reconcile: venv
+	$(BIN)/python bench/reconcile.py
+
+clean-db:
+	rm -rf .pgdata

@@ -1,0 +1,93 @@
+"""API authentication: `Authorization: Bearer <key>` resolves to one organization."""
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from django.http import HttpRequest
+from rest_framework import authentication, exceptions, permissions
+
+from accounts.models import ApiKey, Organization
+from accounts.selectors import api_key_authenticate
+
+# Keys resolved in the last few seconds are remembered per process so the ingestion hot path
+# does not pay a query per request; a revoked key stops working within this many seconds.
+_CACHE_SECONDS = 30.0
+_cache: dict[str, tuple[float, ApiKey]] = {}
+
+
+@dataclass(frozen=True)
+class ApiPrincipal:
+    """The caller of an API request: an organization, through one of its keys."""
+
+    api_key: ApiKey
+
+    @property
+    def organization(self) -> Organization:
+        return self.api_key.organization
+
+    is_authenticated = True
+    is_anonymous = False
+
+
+def bearer_key(request: HttpRequest) -> str | None:
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def api_key_from_request(request: HttpRequest) -> ApiKey | None:
+    raw_key = bearer_key(request)
+    if raw_key is None:
+        return None
+    cached = _cache.get(raw_key)
+    now = time.monotonic()
+    if cached is not None and now - cached[0] < _CACHE_SECONDS:
+        return cached[1]
+    api_key = api_key_authenticate(raw_key=raw_key)
+    if api_key is None:
+        _cache.pop(raw_key, None)
+        return None
+    _cache[raw_key] = (now, api_key)
+    return api_key
+
+
+def clear_key_cache() -> None:
+    _cache.clear()
+
+
+class ApiKeyAuthentication(authentication.BaseAuthentication):
+    def authenticate(self, request: Any) -> tuple[ApiPrincipal, ApiKey] | None:
+        if bearer_key(request) is None:
+            return None
+        api_key = api_key_from_request(request)
+        if api_key is None:
+            raise exceptions.AuthenticationFailed("Invalid or revoked API key.")
+        return ApiPrincipal(api_key), api_key
+
+    def authenticate_header(self, request: Any) -> str:
+        return 'Bearer realm="api"'
+
+
+class HasOrganization(permissions.BasePermission):
+    def has_permission(self, request: Any, view: Any) -> bool:
+        return isinstance(request.user, ApiPrincipal)
+
+
+def organization_of(request: Any) -> Organization:
+    return request.user.organization
+
+
+try:
+    from drf_spectacular.extensions import OpenApiAuthenticationExtension
+
+    class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):  # type: ignore[misc]
+        target_class = "accounts.api.authentication.ApiKeyAuthentication"
+        name = "ApiKey"
+
+        def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+            return {"type": "http", "scheme": "bearer", "description": "An organization's API key."}
+except ImportError:  # pragma: no cover - drf-spectacular is a dependency; this only guards odd installs
+    pass

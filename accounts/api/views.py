@@ -1,0 +1,45 @@
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.api.authentication import organization_of
+from accounts.models import Customer
+from accounts.selectors import customer_get, customer_list
+from accounts.services import customer_create
+from config.fields import CurrencyField
+
+
+class CustomerOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Customer
+        fields = ["external_id", "name", "currency", "email", "created_at"]
+
+
+class CustomerInput(serializers.Serializer):
+    external_id = serializers.CharField(max_length=200)
+    name = serializers.CharField(max_length=200)
+    currency = CurrencyField()
+    email = serializers.EmailField(required=False, allow_blank=True, default="")
+
+
+class CustomerListApi(APIView):
+    @extend_schema(responses=CustomerOutput(many=True))
+    def get(self, request: Request) -> Response:
+        customers = customer_list(organization=organization_of(request))
+        return Response(CustomerOutput(customers, many=True).data)
+
+    @extend_schema(request=CustomerInput, responses={201: CustomerOutput})
+    def post(self, request: Request) -> Response:
+        data = CustomerInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        customer = customer_create(organization=organization_of(request), **data.validated_data)
+        return Response(CustomerOutput(customer).data, status=status.HTTP_201_CREATED)
+
+
+class CustomerDetailApi(APIView):
+    @extend_schema(responses=CustomerOutput)
+    def get(self, request: Request, external_id: str) -> Response:
+        customer = customer_get(organization=organization_of(request), external_id=external_id)
+        return Response(CustomerOutput(customer).data)

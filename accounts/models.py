@@ -1,0 +1,76 @@
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+
+
+class Organization(models.Model):
+    """A vendor using the platform: the tenant. Every other row belongs to exactly one."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=100, unique=True)
+    invoice_grace_days = models.PositiveSmallIntegerField(
+        default=3, help_text="Days after a period ends before its invoices are finalized."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Customer(models.Model):
+    """An account the organization bills, known by the organization's own external_id."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="customers")
+    external_id = models.CharField(max_length=200)
+    name = models.CharField(max_length=200)
+    currency = models.CharField(max_length=3)
+    email = models.EmailField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "external_id"], name="customer_external_id_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.external_id})"
+
+
+class User(AbstractUser):
+    """A person who logs into the portal: a vendor user, or a finance user of one customer."""
+
+    class Role(models.TextChoices):
+        VENDOR_ADMIN = "vendor_admin", "Vendor admin"
+        VENDOR_MEMBER = "vendor_member", "Vendor member"
+        CUSTOMER_FINANCE = "customer_finance", "Customer finance"
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, null=True, blank=True, related_name="users"
+    )
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, null=True, blank=True, related_name="users")
+    role = models.CharField(max_length=32, choices=Role.choices, default=Role.VENDOR_MEMBER)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(role="customer_finance") | models.Q(customer__isnull=False),
+                name="customer_user_has_customer",
+            )
+        ]
+
+    @property
+    def is_vendor(self) -> bool:
+        return self.organization_id is not None and self.role != self.Role.CUSTOMER_FINANCE
+
+
+class ApiKey(models.Model):
+    """An organization's API key. Only its SHA-256 is stored; the key is shown once, at creation."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100, default="default")
+    prefix = models.CharField(max_length=16, help_text="First characters, to recognise a key in lists.")
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.organization.slug})"

@@ -1,0 +1,30 @@
+from django.db.models import QuerySet
+
+from accounts.models import ApiKey, Customer, Organization
+from accounts.services import hash_api_key
+from config.errors import NotFound
+
+
+def api_key_authenticate(*, raw_key: str) -> ApiKey | None:
+    return (
+        ApiKey.objects.select_related("organization")
+        .filter(key_hash=hash_api_key(raw_key), revoked_at__isnull=True)
+        .first()
+    )
+
+
+def customer_list(*, organization: Organization) -> QuerySet[Customer]:
+    return Customer.objects.filter(organization=organization).order_by("external_id")
+
+
+def customer_get(*, organization: Organization, external_id: str) -> Customer:
+    customer = Customer.objects.filter(organization=organization, external_id=external_id).first()
+    if customer is None:
+        raise NotFound(f"No customer with external_id {external_id!r}.", field="customer")
+    return customer
+
+
+def customer_ids_by_external_id(*, organization_id: int, external_ids: set[str]) -> dict[str, int]:
+    rows = Customer.objects.filter(organization_id=organization_id, external_id__in=external_ids)
+    return dict(rows.values_list("external_id", "id"))
+

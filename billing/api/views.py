@@ -1,0 +1,78 @@
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.api.authentication import organization_of
+from accounts.selectors import customer_get
+from billing.api.serializers import (
+    BillingRunInput,
+    BillingRunOutput,
+    InvoiceOutput,
+    InvoiceSummaryOutput,
+    RoiOutput,
+)
+from billing.periods import period_parse
+from billing.selectors import billing_run_get, invoice_get, invoice_list, roi_get
+from billing.services.runs import billing_run_create
+from config.errors import DomainError
+
+
+class BillingRunListApi(APIView):
+    @extend_schema(request=BillingRunInput, responses={202: BillingRunOutput})
+    def post(self, request: Request) -> Response:
+        data = BillingRunInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        organization = organization_of(request)
+        period = period_parse(data.validated_data["period"])
+        customer = None
+        if data.validated_data.get("customer"):
+            try:
+                customer = customer_get(organization=organization, external_id=data.validated_data["customer"])
+            except DomainError as exc:
+                raise DomainError(exc.message, field="customer") from exc
+        run = billing_run_create(organization=organization, period=period, customer=customer)
+        return Response(BillingRunOutput(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+class BillingRunDetailApi(APIView):
+    @extend_schema(responses=BillingRunOutput)
+    def get(self, request: Request, run_id: int) -> Response:
+        run = billing_run_get(organization=organization_of(request), run_id=run_id)
+        return Response(BillingRunOutput(run).data)
+
+
+class InvoiceListApi(APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("customer", str, description="customer external_id"),
+            OpenApiParameter("period", str, description="YYYY-MM"),
+        ],
+        responses=InvoiceSummaryOutput(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        organization = organization_of(request)
+        customer = period = None
+        if request.query_params.get("customer"):
+            customer = customer_get(organization=organization, external_id=request.query_params["customer"])
+        if request.query_params.get("period"):
+            period = period_parse(request.query_params["period"])
+        invoices = invoice_list(organization=organization, customer=customer, period=period)
+        return Response(InvoiceSummaryOutput(invoices, many=True).data)
+
+
+class InvoiceDetailApi(APIView):
+    @extend_schema(responses=InvoiceOutput)
+    def get(self, request: Request, invoice_id: int) -> Response:
+        invoice = invoice_get(organization=organization_of(request), invoice_id=invoice_id)
+        return Response(InvoiceOutput(invoice).data)
+
+
+class CustomerRoiApi(APIView):
+    @extend_schema(parameters=[OpenApiParameter("period", str, required=True, description="YYYY-MM")],
+                   responses=RoiOutput)
+    def get(self, request: Request, external_id: str) -> Response:
+        customer = customer_get(organization=organization_of(request), external_id=external_id)
+        period = period_parse(request.query_params.get("period"))
+        return Response(RoiOutput(roi_get(customer=customer, period=period)).data)

@@ -1,0 +1,18 @@
+"""The Celery app. Every periodic schedule is declared here, in one place."""
+
+import os
+
+from celery import Celery
+from celery.schedules import crontab
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
+
+app = Celery("tally")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+app.conf.beat_schedule = {
+    "verify-outcomes": {"task": "outcomes.verify_due", "schedule": 300.0},
+    "refresh-drafts": {"task": "billing.refresh_open_drafts", "schedule": crontab(minute=15)},
+    "ensure-usage-partitions": {"task": "metering.ensure_partitions", "schedule": crontab(hour=1, minute=0)},
+}

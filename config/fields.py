@@ -1,0 +1,83 @@
+"""Serializer fields shared by every app's API: currencies and decimal-string money."""
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from config.money import CURRENCY_MINOR_UNITS
+
+
+class CurrencyField(serializers.CharField):
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", 3)
+        kwargs.setdefault("min_length", 3)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        code = super().to_internal_value(data).upper()
+        if code not in CURRENCY_MINOR_UNITS:
+            raise serializers.ValidationError(f"{code!r} is not an ISO 4217 currency code.")
+        return code
+
+
+@extend_schema_field({"type": "string", "format": "decimal", "example": "0.99"})
+class DecimalStringField(serializers.Field):
+    """A decimal given as a string ("0.99"); JSON numbers are refused so no float ever enters."""
+
+    def __init__(self, *, min_value: Decimal | None = None, positive: bool = False, **kwargs: Any) -> None:
+        self.min_value = min_value
+        self.positive = positive
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> Decimal:
+        if isinstance(data, bool) or not isinstance(data, str | int):
+            raise serializers.ValidationError('Must be a decimal string such as "0.99".')
+        try:
+            value = Decimal(str(data).strip())
+        except InvalidOperation as exc:
+            raise serializers.ValidationError(f"{data!r} is not a decimal number.") from exc
+        if not value.is_finite():
+            raise serializers.ValidationError("Must be a finite number.")
+        if self.positive and value <= 0:
+            raise serializers.ValidationError("Must be greater than zero.")
+        if self.min_value is not None and value < self.min_value:
+            raise serializers.ValidationError(f"Must be at least {self.min_value}.")
+        if abs(value.as_tuple().exponent) > 12 or value.adjusted() > 17:  # type: ignore[arg-type]
+            raise serializers.ValidationError("Out of range: at most 18 integer and 12 decimal digits.")
+        return value
+
+    def to_representation(self, value: Any) -> str:
+        return format(Decimal(value), "f")
+
+
+def decimal_str(value: Decimal, min_places: int = 0) -> str:
+    """A decimal as a plain string without trailing zeros, keeping at least `min_places` decimals."""
+    value = Decimal(value)
+    normalized = value.normalize()
+    exponent = normalized.as_tuple().exponent
+    places = max(min_places, -exponent if isinstance(exponent, int) and exponent < 0 else 0)
+    return format(value.quantize(Decimal(1).scaleb(-places)), "f")
+
+
+@extend_schema_field({"type": "string", "format": "decimal", "example": "12.50"})
+class AmountField(serializers.Field):
+    """Output of a decimal amount as a string with at least its currency's minor-unit decimals."""
+
+    def __init__(self, *, currency: Any, **kwargs: Any) -> None:
+        self.currency_of = currency
+        kwargs["read_only"] = True
+        super().__init__(**kwargs)
+
+    def get_attribute(self, instance: Any) -> Any:
+        value = super().get_attribute(instance)
+        if value is None:
+            return None
+        return value, self.currency_of(instance)
+
+    def to_representation(self, value: Any) -> str | None:
+        amount, currency = value
+        if not currency:
+            return decimal_str(amount)
+        return decimal_str(amount, CURRENCY_MINOR_UNITS.get(currency, 2))

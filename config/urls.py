@@ -1,0 +1,22 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+api_v1 = [
+    path("", include("accounts.api.urls")),
+    path("", include("metering.api.urls")),
+    path("", include("outcomes.api.urls")),
+    path("", include("billing.api.urls")),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("", include("portal.urls")),
+]
+
+handler404 = "portal.views.errors.not_found"
+handler500 = "portal.views.errors.server_error"
+handler403 = "portal.views.errors.forbidden"

@@ -1,0 +1,95 @@
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.api.authentication import organization_of
+from config.api import RawJsonParser, batch_schema
+from config.fields import CurrencyField, DecimalStringField, decimal_str
+from config.ingest import read_body
+from outcomes.models import OutcomeEvent, OutcomeType
+from outcomes.services import outcome_event_reverse, outcome_events_ingest, outcome_type_create
+
+
+class OutcomeTypeInput(serializers.Serializer):
+    code = serializers.SlugField(max_length=100)
+    name = serializers.CharField(max_length=200)
+    price = DecimalStringField(min_value=0)
+    currency = CurrencyField()
+    verification_window_hours = serializers.IntegerField(min_value=0, max_value=24 * 366, default=0)
+    value = DecimalStringField(min_value=0)
+
+
+class OutcomeTypeOutput(serializers.ModelSerializer):
+    price = serializers.SerializerMethodField()
+    value = serializers.SerializerMethodField()
+
+    class Meta:
+        model = OutcomeType
+        fields = ["code", "name", "price", "currency", "verification_window_hours", "value", "created_at"]
+
+    def get_price(self, outcome_type: OutcomeType) -> str:
+        return decimal_str(outcome_type.price)
+
+    def get_value(self, outcome_type: OutcomeType) -> str:
+        return decimal_str(outcome_type.value)
+
+
+class OutcomeTypeListApi(APIView):
+    @extend_schema(responses=OutcomeTypeOutput(many=True))
+    def get(self, request: Request) -> Response:
+        types = OutcomeType.objects.filter(organization=organization_of(request)).order_by("code")
+        return Response(OutcomeTypeOutput(types, many=True).data)
+
+    @extend_schema(request=OutcomeTypeInput, responses={201: OutcomeTypeOutput})
+    def post(self, request: Request) -> Response:
+        data = OutcomeTypeInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        outcome_type = outcome_type_create(organization=organization_of(request), **data.validated_data)
+        return Response(OutcomeTypeOutput(outcome_type).data, status=status.HTTP_201_CREATED)
+
+
+class OutcomeEventListApi(APIView):
+    parser_classes = [RawJsonParser]
+
+    @batch_schema(
+        event_fields={
+            "idempotency_key": serializers.CharField(), "customer": serializers.CharField(),
+            "outcome": serializers.CharField(), "task_id": serializers.CharField(),
+            "timestamp": serializers.DateTimeField(), "properties": serializers.DictField(required=False),
+        },
+        example={"_name": "Outcome", "event": {
+            "idempotency_key": "ticket-4711-resolved", "customer": "acme", "outcome": "ticket_resolved",
+            "task_id": "ticket-4711", "timestamp": "2026-11-03T10:20:00Z",
+        }},
+    )
+    def post(self, request: Request) -> Response:
+        result = outcome_events_ingest(organization_id=organization_of(request).pk, body=read_body(request))
+        return Response(result.as_dict())
+
+
+class ReverseInput(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000)
+
+
+class OutcomeEventOutput(serializers.ModelSerializer):
+    customer = serializers.CharField(source="customer.external_id")
+    outcome = serializers.CharField(source="outcome_type.code")
+
+    class Meta:
+        model = OutcomeEvent
+        fields = ["idempotency_key", "customer", "outcome", "task_id", "timestamp", "status", "properties",
+                  "received_at", "verifiable_at", "reversed_at", "reversal_reason"]
+
+
+class OutcomeEventReverseApi(APIView):
+    @extend_schema(request=ReverseInput, responses=OutcomeEventOutput)
+    def post(self, request: Request, idempotency_key: str) -> Response:
+        data = ReverseInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        event = outcome_event_reverse(
+            organization=organization_of(request), idempotency_key=idempotency_key,
+            reason=data.validated_data["reason"], actor_label=f"api:{request.auth.prefix}",
+        )
+        return Response(OutcomeEventOutput(event).data)

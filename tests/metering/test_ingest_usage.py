@@ -1,0 +1,123 @@
+import gzip
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from metering.models import UsageEvent
+from tests.factories import MeterFactory
+
+URL = "/api/v1/usage-events"
+
+
+def usage(key: str, **overrides: object) -> dict[str, object]:
+    event: dict[str, object] = {
+        "idempotency_key": key, "customer": "acme", "meter": "llm_tokens", "quantity": "1500",
+        "timestamp": "2026-10-05T10:00:00Z", "task_id": "ticket-1",
+        "properties": {"model": "gpt-4o", "direction": "input"},
+    }
+    event.update(overrides)
+    return event
+
+
+@pytest.fixture
+def meter(vendor):  # type: ignore[no-untyped-def]
+    return MeterFactory(organization=vendor.organization)
+
+
+def test_batch_keeps_valid_events_rejects_invalid_and_counts_duplicates(vendor, meter) -> None:  # type: ignore[no-untyped-def]
+    vendor.api.post(URL, {"events": [usage("seen-before")]})
+    batch = [
+        usage("a"),
+        usage("b", quantity="-3"),
+        usage("seen-before"),
+        usage("c", customer="nobody"),
+        usage("d", meter="no_such_meter"),
+        usage("e", quantity="lots"),
+        usage("f", timestamp=(datetime.now(UTC) + timedelta(minutes=10)).isoformat()),
+        usage("a"),  # repeated within the batch
+        usage("g", quantity="0.5"),
+    ]
+    response = vendor.api.post(URL, {"events": batch})
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["accepted"] == 2
+    assert body["duplicates"] == 2
+    rejected = {item["index"]: item["errors"] for item in body["rejected"]}
+    assert set(rejected) == {1, 3, 4, 5, 6}
+    assert "quantity" in rejected[1]
+    assert "customer" in rejected[3]
+    assert "meter" in rejected[4]
+    assert "quantity" in rejected[5]
+    assert "timestamp" in rejected[6]
+    keys = set(UsageEvent.objects.filter(organization=vendor.organization).values_list("idempotency_key", flat=True))
+    assert keys == {"seen-before", "a", "g"}
+
+
+def test_replayed_batch_adds_nothing(vendor, meter) -> None:  # type: ignore[no-untyped-def]
+    batch = {"events": [usage(f"k{i}", quantity=str(i)) for i in range(50)]}
+    first = vendor.api.post(URL, batch).json()
+    second = vendor.api.post(URL, batch).json()
+    assert (first["accepted"], first["duplicates"]) == (50, 0)
+    assert (second["accepted"], second["duplicates"]) == (0, 50)
+    assert UsageEvent.objects.filter(organization=vendor.organization).count() == 50
+
+
+def test_the_same_key_in_two_months_is_stored_once(vendor, meter) -> None:  # type: ignore[no-untyped-def]
+    vendor.api.post(URL, {"events": [usage("k", timestamp="2026-09-30T23:59:59Z")]})
+    body = vendor.api.post(URL, {"events": [usage("k", timestamp="2026-10-01T00:00:00Z")]}).json()
+    assert body == {"accepted": 0, "duplicates": 1, "rejected": []}
+
+
+def test_idempotency_keys_are_per_organization(vendor, stranger, meter) -> None:  # type: ignore[no-untyped-def]
+    MeterFactory(organization=stranger.organization)
+    assert vendor.api.post(URL, {"events": [usage("shared")]}).json()["accepted"] == 1
+    assert stranger.api.post(URL, {"events": [usage("shared")]}).json()["accepted"] == 1
+
+
+def test_event_for_a_month_without_partition_is_kept(vendor, meter) -> None:  # type: ignore[no-untyped-def]
+    body = vendor.api.post(URL, {"events": [usage("old", timestamp="2001-02-03T04:05:06Z")]}).json()
+    assert body["accepted"] == 1
+    event = UsageEvent.objects.get(idempotency_key="old")
+    assert event.timestamp == datetime(2001, 2, 3, 4, 5, 6, tzinfo=UTC)
+
+
+def test_more_than_1000_events_is_413(vendor, meter) -> None:  # type: ignore[no-untyped-def]
+    response = vendor.api.post(URL, {"events": [usage(f"k{i}") for i in range(1001)]})
+    assert response.status_code == 413
+    assert "events" in response.json()["errors"]
+    assert UsageEvent.objects.count() == 0
+
+
+def test_gzip_body_is_accepted(vendor, meter) -> None:  # type: ignore[no-untyped-def]
+    body = gzip.compress(json.dumps({"events": [usage("z1"), usage("z2")]}).encode())
+    response = vendor.api.client.post(URL, body, content_type="application/json", HTTP_CONTENT_ENCODING="gzip")
+    assert response.status_code == 200
+    assert response.json()["accepted"] == 2
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [("not json", "body"), (json.dumps([1, 2]), "events"), (json.dumps({"events": "x"}), "events"),
+     (json.dumps({"events": [], "extra": 1}), "extra")],
+)
+def test_malformed_body_is_a_400_naming_the_field(vendor, meter, body, field) -> None:  # type: ignore[no-untyped-def]
+    response = vendor.api.post(URL, body)
+    assert response.status_code == 400
+    assert field in response.json()["errors"]
+
+
+def test_naive_timestamp_and_unknown_field_are_rejected(vendor, meter) -> None:  # type: ignore[no-untyped-def]
+    bad = usage("n", timestamp="2026-10-05T10:00:00")
+    typo = usage("t")
+    typo["taskid"] = typo.pop("task_id")
+    body = vendor.api.post(URL, {"events": [bad, typo]}).json()
+    assert body["accepted"] == 0
+    assert "timestamp" in body["rejected"][0]["errors"]
+    assert "taskid" in body["rejected"][1]["errors"]
+
+
+def test_decimal_quantity_is_stored_exactly(vendor, meter) -> None:  # type: ignore[no-untyped-def]
+    vendor.api.post(URL, {"events": [usage("d", quantity="0.000000000001")]})
+    assert str(UsageEvent.objects.get(idempotency_key="d").quantity.normalize()) == "1E-12"

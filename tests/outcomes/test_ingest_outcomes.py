@@ -1,0 +1,62 @@
+import pytest
+
+from outcomes.models import OutcomeEvent, OutcomeTransition
+from tests.factories import OutcomeTypeFactory
+
+URL = "/api/v1/outcome-events"
+
+
+def outcome(key: str, **overrides: object) -> dict[str, object]:
+    event: dict[str, object] = {
+        "idempotency_key": key, "customer": "acme", "outcome": "ticket_resolved", "task_id": "ticket-1",
+        "timestamp": "2026-10-05T10:00:00Z",
+    }
+    event.update(overrides)
+    return event
+
+
+@pytest.fixture
+def outcome_type(vendor):  # type: ignore[no-untyped-def]
+    return OutcomeTypeFactory(organization=vendor.organization, verification_window_hours=48)
+
+
+def test_outcome_batch_keeps_valid_and_rejects_invalid(vendor, outcome_type) -> None:  # type: ignore[no-untyped-def]
+    batch = [outcome("o1"), outcome("o2", outcome="nope"), outcome("o3", task_id=""), outcome("o1"),
+             {"idempotency_key": "o4", "customer": "acme", "outcome": "ticket_resolved", "timestamp": "2026-10-05T10:00:00Z"}]
+    body = vendor.api.post(URL, {"events": batch}).json()
+    assert body["accepted"] == 1
+    assert body["duplicates"] == 1
+    rejected = {item["index"]: item["errors"] for item in body["rejected"]}
+    assert "outcome" in rejected[1]
+    assert "task_id" in rejected[2]
+    assert "task_id" in rejected[4]
+    event = OutcomeEvent.objects.get(idempotency_key="o1")
+    assert event.status == OutcomeEvent.Status.PENDING
+    assert (event.verifiable_at - event.timestamp).total_seconds() == 48 * 3600
+
+
+def test_replayed_outcomes_add_nothing(vendor, outcome_type) -> None:  # type: ignore[no-untyped-def]
+    batch = {"events": [outcome(f"o{i}", task_id=f"t{i}") for i in range(20)]}
+    assert vendor.api.post(URL, batch).json()["accepted"] == 20
+    assert vendor.api.post(URL, batch).json() == {"accepted": 0, "duplicates": 20, "rejected": []}
+    assert OutcomeEvent.objects.count() == 20
+
+
+def test_reversal_is_recorded_and_idempotent(vendor, outcome_type) -> None:  # type: ignore[no-untyped-def]
+    vendor.api.post(URL, {"events": [outcome("o1")]})
+    response = vendor.api.post(f"{URL}/o1/reverse", {"reason": "ticket reopened"})
+    assert response.status_code == 200
+    assert response.json()["status"] == "reversed"
+    assert vendor.api.post(f"{URL}/o1/reverse", {"reason": "again"}).status_code == 200
+    transitions = list(OutcomeTransition.objects.values_list("from_status", "to_status", "reason"))
+    assert transitions == [("pending", "reversed", "ticket reopened")]
+
+
+def test_reversal_needs_a_reason_and_a_known_key(vendor, stranger, outcome_type) -> None:  # type: ignore[no-untyped-def]
+    vendor.api.post(URL, {"events": [outcome("o1")]})
+    response = vendor.api.post(f"{URL}/o1/reverse", {})
+    assert response.status_code == 400
+    assert "reason" in response.json()["errors"]
+    assert vendor.api.post(f"{URL}/missing/reverse", {"reason": "x"}).status_code == 404
+    assert stranger.api.post(f"{URL}/o1/reverse", {"reason": "x"}).status_code == 404
+    assert OutcomeEvent.objects.get(idempotency_key="o1").reversed_at is None
