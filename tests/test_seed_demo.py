@@ -1,0 +1,73 @@
+"""The demo seed: it bills real lines through the real services, and seeding twice adds nothing."""
+
+from io import StringIO
+
+from django.core.management import call_command
+
+from accounts.models import ApiKey, Customer, Organization, User
+from billing.models import Invoice, InvoiceLine
+from billing.periods import Period
+from billing.selectors import roi_get
+from metering.models import Meter, Rate, UsageEvent
+from outcomes.models import OutcomeEvent, OutcomeType
+
+
+def _seed(*extra: str) -> str:
+    out = StringIO()
+    call_command("seed_demo", "--tasks", "120", *extra, stdout=out)
+    return out.getvalue()
+
+
+def _counts() -> dict[str, int]:
+    return {
+        "customers": Customer.objects.count(), "meters": Meter.objects.count(), "rates": Rate.objects.count(),
+        "outcome_types": OutcomeType.objects.count(), "usage_events": UsageEvent.objects.count(),
+        "outcome_events": OutcomeEvent.objects.count(), "invoices": Invoice.objects.count(),
+        "invoice_lines": InvoiceLine.objects.count(), "users": User.objects.count(),
+        "live_api_keys": ApiKey.objects.filter(revoked_at__isnull=True).count(),
+    }
+
+
+def test_seed_bills_last_month_with_lines_and_a_costed_roi_report(db: None) -> None:
+    output = _seed()
+
+    organization = Organization.objects.get(slug="acme-ai")
+    last_month = Period.of(organization.created_at).previous()
+    invoices = Invoice.objects.filter(organization=organization, period_start=last_month.start)
+    assert invoices.count() == 3
+    for invoice in invoices:
+        lines = list(invoice.lines.all())
+        assert lines, invoice.customer.external_id
+        assert invoice.total == sum(line.amount for line in lines) > 0
+        roi = roi_get(customer=invoice.customer, period=last_month)
+        assert roi["cost_to_serve"] > 0
+        assert roi["value_delivered"] > roi["billed"] > 0
+    assert OutcomeEvent.objects.filter(status=OutcomeEvent.Status.REVERSED).exists()
+    assert User.objects.filter(username="globex-finance", customer__external_id="globex").exists()
+    assert User.objects.filter(username="ops", is_superuser=True).exists()
+    raw_key = ApiKey.objects.get(organization=organization, revoked_at__isnull=True).prefix
+    assert raw_key in output
+    assert "http://127.0.0.1:8000" in output
+
+
+def test_seeding_twice_adds_nothing_and_leaves_one_live_key(db: None) -> None:
+    _seed()
+    first = _counts()
+    invoice_totals = dict(Invoice.objects.values_list("pk", "total"))
+
+    _seed()
+
+    assert _counts() == first
+    assert first["live_api_keys"] == 1
+    assert dict(Invoice.objects.values_list("pk", "total")) == invoice_totals
+
+
+def test_reset_wipes_the_demo_organization_first(db: None) -> None:
+    _seed()
+    first = _counts()
+
+    output = _seed("--reset")
+
+    assert "Deleted the demo organization" in output
+    assert _counts() == first
+    assert Organization.objects.filter(slug="acme-ai").count() == 1
