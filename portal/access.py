@@ -1,12 +1,21 @@
-"""Who may see what in the portal: vendor users see their organization, customer users their customer."""
+"""Who may see what in the portal: vendor users see their organization, customer users their customer.
+
+Views take their scope from `scope_of(request)` and pass its organization (and customer) to every
+read; a row outside the scope is answered 404, a vendor-only page opened by a customer user 403.
+"""
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse
 
 from accounts.models import Customer, Organization, User
+from config.errors import NotFound
 
-__all__ = ["login_required", "Scope", "scope_of"]
+__all__ = ["login_required", "Scope", "scope_of", "vendor_required", "not_found_as_404"]
 
 
 class Scope:
@@ -15,12 +24,56 @@ class Scope:
             raise PermissionDenied("This account belongs to no organization.")
         self.user = user
         self.organization: Organization = user.organization  # type: ignore[assignment]
-        self.customer: Customer | None = user.customer if not user.is_vendor else None
+        self.customer: Customer | None = None
+        if not user.is_vendor:
+            customer = user.customer
+            # A customer user bound to another organization's customer would be a data bug; refuse it.
+            if customer is None or customer.organization_id != user.organization_id:
+                raise PermissionDenied("This account is not linked to a customer of its organization.")
+            self.customer = customer
 
     @property
     def is_vendor(self) -> bool:
         return self.customer is None
 
+    @property
+    def is_vendor_admin(self) -> bool:
+        return self.is_vendor and self.user.role == User.Role.VENDOR_ADMIN
+
+    @property
+    def sees_cost(self) -> bool:
+        """Cost to serve and margin are the vendor's business, never shown to its customers."""
+        return self.is_vendor
+
 
 def scope_of(request: HttpRequest) -> Scope:
     return Scope(request.user)  # type: ignore[arg-type]
+
+
+View = Callable[..., HttpResponse]
+
+
+def vendor_required(view: View) -> View:
+    """Vendor-console pages: a logged-in customer user gets 403, an anonymous visitor the login page."""
+
+    @login_required
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not scope_of(request).is_vendor:
+            raise PermissionDenied("This page is part of the vendor console.")
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def not_found_as_404(view: View) -> View:
+    """Turn the selectors' typed NotFound into the portal's 404 page."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except NotFound as exc:
+            raise Http404(exc.message) from exc
+
+    return wrapped

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from portal.views import invoices
+from portal.views import customers, exports, invoices, runs, tasks
 
 app_name = "portal"
 
@@ -9,6 +9,24 @@ urlpatterns = [
     path("", invoices.home, name="home"),
     path("login/", auth_views.LoginView.as_view(template_name="portal/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # Both sides: each page scopes its rows to the viewer's organization and, for a customer user, customer.
     path("invoices/", invoices.invoice_list_page, name="invoice-list"),
     path("invoices/<int:invoice_id>/", invoices.invoice_detail_page, name="invoice-detail"),
+    path("invoices/<int:invoice_id>/invoice.csv", exports.invoice_csv, name="invoice-csv"),
+    path("invoices/<int:invoice_id>/invoice.pdf", exports.invoice_pdf_download, name="invoice-pdf"),
+    path("invoices/<int:invoice_id>/lines/<int:line_id>/dispute/", tasks.line_dispute, name="line-dispute"),
+    # Task ids are the vendor's own strings and may contain slashes: the path converter keeps them whole.
+    path("invoices/<int:invoice_id>/tasks/<path:task_id>/", tasks.task_page, name="task-detail"),
+    # The customer portal's ROI dashboard.
+    path("roi/", customers.roi_page, name="roi"),
+    path("roi/roi.csv", exports.roi_csv, name="roi-csv"),
+    # The vendor console.
+    path("customers/", customers.customer_list_page, name="customer-list"),
+    # External ids are the vendor's own strings too (slashes allowed); the export pattern is tried first.
+    path("customers/<path:external_id>/roi.csv", exports.customer_roi_csv, name="customer-roi-csv"),
+    path("customers/<path:external_id>/", customers.customer_page, name="customer-detail"),
+    path("runs/", runs.run_list_page, name="run-list"),
+    path("runs/start/", runs.run_start, name="run-start"),
+    path("runs/<int:run_id>/", runs.run_page, name="run-detail"),
+    path("runs/<int:run_id>/progress.json", runs.run_progress_json, name="run-progress"),
 ]

@@ -7,8 +7,9 @@ def _error(request: HttpRequest, status: int, title: str, message: str) -> HttpR
         from django.http import JsonResponse
 
         return JsonResponse({"code": title.lower().replace(" ", "_"), "detail": message}, status=status)
-    return render(request, "portal/error.html", {"status": status, "title": title, "message": message},
-                  status=status)
+    return render(
+        request, "portal/error.html", {"status": status, "title": title, "message": message}, status=status
+    )
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

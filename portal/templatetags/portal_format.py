@@ -1,0 +1,77 @@
+"""Display of money, costs and ratios: rounding here is for reading only, never stored."""
+
+from decimal import Decimal, InvalidOperation
+
+from django import template
+
+from config.money import round_money
+
+register = template.Library()
+
+DASH = "—"
+
+
+def _decimal(value: object) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    try:
+        return value if isinstance(value, Decimal) else Decimal(str(value))
+    except InvalidOperation:
+        return None
+
+
+@register.filter
+def money(value: object, currency: str | None = None) -> str:
+    """`1234.5|money:"USD"` → `1,234.50 USD`, rounded to the currency's minor unit."""
+    amount = _decimal(value)
+    if amount is None:
+        return DASH
+    if not currency:
+        return f"{amount:,}"
+    try:
+        amount = round_money(amount, currency)
+    except ValueError:
+        pass
+    return f"{amount:,} {currency}"
+
+
+@register.filter
+def cost(value: object, currency: str | None = None) -> str:
+    """Costs to serve are often fractions of a cent: four decimals, so a task's cost is not shown as 0.00."""
+    amount = _decimal(value)
+    if amount is None:
+        return DASH
+    shown = amount.quantize(Decimal("0.0001"))
+    return f"{shown:,} {currency}" if currency else f"{shown:,}"
+
+
+@register.filter
+def number(value: object) -> str:
+    """A quantity without trailing zeros: `1500.000000` → `1,500`."""
+    amount = _decimal(value)
+    if amount is None:
+        return DASH
+    normalized = amount.normalize()
+    if normalized == normalized.to_integral():
+        normalized = normalized.quantize(Decimal(1))
+    return f"{normalized:,f}"
+
+
+@register.filter
+def ratio(value: object) -> str:
+    amount = _decimal(value)
+    return DASH if amount is None else f"{amount.quantize(Decimal('0.01'))}×"
+
+
+@register.filter
+def percent(value: object) -> str:
+    amount = _decimal(value)
+    return DASH if amount is None else f"{(amount * 100).quantize(Decimal('0.1'))}%"
+
+
+@register.filter
+def sum_values(values: object) -> int:
+    try:
+        return sum(int(value) for value in values)  # type: ignore[attr-defined]
+    except (TypeError, ValueError):
+        return 0

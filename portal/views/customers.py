@@ -1,0 +1,84 @@
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+
+from billing.periods import Period, period_parse
+from billing.reports import customer_for_page, customer_period_rows, invoice_periods, invoice_search
+from config.errors import DomainError
+from portal.access import login_required, not_found_as_404, scope_of, vendor_required
+from portal.dashboard import margin_rate, roi_dashboard
+from portal.pagination import paginate
+
+
+@vendor_required
+def customer_list_page(request: HttpRequest) -> HttpResponse:
+    scope = scope_of(request)
+    periods = invoice_periods(organization=scope.organization)
+    period = periods[0] if periods else Period.of(timezone.now())
+    error = None
+    if request.GET.get("period"):
+        try:
+            period = period_parse(request.GET["period"])
+        except DomainError as exc:
+            error = exc.message
+    page = paginate(request, customer_period_rows(organization=scope.organization, period=period))
+    for customer in page.object_list:
+        same = customer.roi_cost_currency in (None, "", customer.roi_currency)
+        customer.margin = (
+            (customer.roi_billed - customer.roi_cost)
+            if (customer.roi_billed is not None and customer.roi_cost is not None and same)
+            else None
+        )
+        customer.margin_rate = margin_rate(customer.roi_billed, customer.roi_cost) if same else None
+    return render(
+        request,
+        "portal/customer_list.html",
+        {
+            "scope": scope,
+            "page": page,
+            "period": period,
+            "periods": periods,
+            "error": error,
+        },
+    )
+
+
+@vendor_required
+@not_found_as_404
+def customer_page(request: HttpRequest, external_id: str) -> HttpResponse:
+    scope = scope_of(request)
+    customer = customer_for_page(organization=scope.organization, external_id=external_id)
+    dashboard = roi_dashboard(
+        organization=scope.organization,
+        customer=customer,
+        period_text=request.GET.get("period"),
+        sees_cost=True,
+    )
+    invoices = invoice_search(organization=scope.organization, customer=customer)[:6]
+    return render(
+        request,
+        "portal/customer_detail.html",
+        {
+            "scope": scope,
+            "customer": customer,
+            "dashboard": dashboard,
+            "invoices": invoices,
+        },
+    )
+
+
+@login_required
+def roi_page(request: HttpRequest) -> HttpResponse:
+    """The customer's own ROI dashboard; a vendor user picks a customer from the customer list instead."""
+    scope = scope_of(request)
+    if scope.customer is None:
+        return redirect("portal:customer-list")
+    dashboard = roi_dashboard(
+        organization=scope.organization,
+        customer=scope.customer,
+        period_text=request.GET.get("period"),
+        sees_cost=False,
+    )
+    return render(
+        request, "portal/roi.html", {"scope": scope, "customer": scope.customer, "dashboard": dashboard}
+    )

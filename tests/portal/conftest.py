@@ -1,0 +1,135 @@
+"""Portal personas and a small, real billing history built through the public API.
+
+`acme` (the vendor's customer, with `finance_user`) and `globex` (a second customer of the same
+organization, with its own finance user) each get usage and outcomes over three months, and a
+billing run per month, so every page has invoices, lines, tasks and an ROI trend to show.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from accounts.models import Customer, User
+from billing.models import Invoice
+from tests.conftest import Vendor
+from tests.factories import CustomerFactory, MeterFactory, OutcomeTypeFactory, RateFactory, UserFactory
+
+PERIODS = ["2026-08", "2026-09", "2026-10"]
+# A task id with a slash and a formula-like character, as real ticket systems produce.
+ODD_TASK = "=zendesk/4711"
+
+
+@dataclass
+class Billed:
+    vendor: Vendor
+    acme: Customer
+    globex: Customer
+    invoices: dict[tuple[str, str], Invoice] = field(default_factory=dict)
+
+    def invoice(self, customer: str, period: str) -> Invoice:
+        return self.invoices[(customer, period)]
+
+
+def login(user: User) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def as_user() -> Callable[[User], Client]:
+    return login
+
+
+@pytest.fixture
+def globex(vendor: Vendor) -> Customer:
+    return CustomerFactory(organization=vendor.organization, external_id="globex", name="Globex Inc")
+
+
+@pytest.fixture
+def globex_finance(vendor: Vendor, globex: Customer) -> User:
+    return UserFactory(
+        organization=vendor.organization, customer=globex, role=User.Role.CUSTOMER_FINANCE, username="globex-finance"
+    )
+
+
+@pytest.fixture
+def vendor_member(vendor: Vendor) -> User:
+    return UserFactory(organization=vendor.organization, role=User.Role.VENDOR_MEMBER, username="vendor-member")
+
+
+def _post(vendor: Vendor, path: str, body: Any) -> Any:
+    response = vendor.api.post(path, body)
+    assert response.status_code in (200, 201, 202), (path, response.status_code, response.content[:500])
+    return response.json()
+
+
+def build_history(vendor: Vendor, globex: Customer, run: Callable[[], Any]) -> Billed:
+    """Usage and outcomes for acme and globex over PERIODS, then a billing run per period.
+
+    `run` wraps each billing-run request so its on-commit task executes inside the test transaction.
+    """
+    organization = vendor.organization
+    meter = MeterFactory(organization=organization, code="llm_tokens", name="LLM tokens", unit="token")
+    RateFactory(meter=meter, dimensions={"model": "gpt-4o", "direction": "input"},
+                dimension_count=2, unit_cost=Decimal("2.50"))
+    RateFactory(meter=meter, dimensions={"model": "gpt-4o", "direction": "output"},
+                dimension_count=2, unit_cost=Decimal("10.00"))
+    OutcomeTypeFactory(organization=organization, code="ticket_resolved", name="Ticket resolved",
+                       price=Decimal("0.99"), value=Decimal("6.50"))
+    OutcomeTypeFactory(organization=organization, code="code_review_completed", name="Code review completed",
+                       price=Decimal("4.00"), value=Decimal("25.00"))
+    usage: list[dict[str, Any]] = []
+    outcomes: list[dict[str, Any]] = []
+    for month_index, period in enumerate(PERIODS):
+        day = f"{period}-1{month_index}T10:00:00Z"
+        acme_tasks = [f"ticket-{period}-{n}" for n in range(1, 4 + month_index)]
+        if period == PERIODS[-1]:
+            acme_tasks.append(ODD_TASK)
+        for task in acme_tasks:
+            usage.append({"idempotency_key": f"u-in-{task}", "customer": "acme", "meter": "llm_tokens",
+                          "quantity": "120000", "timestamp": day, "task_id": task,
+                          "properties": {"model": "gpt-4o", "direction": "input"}})
+            usage.append({"idempotency_key": f"u-out-{task}", "customer": "acme", "meter": "llm_tokens",
+                          "quantity": "8000", "timestamp": day, "task_id": task,
+                          "properties": {"model": "gpt-4o", "direction": "output"}})
+            outcomes.append({"idempotency_key": f"o-{task}", "customer": "acme", "outcome": "ticket_resolved",
+                             "task_id": task, "timestamp": day})
+        review = f"pr-{period}"
+        outcomes.append({"idempotency_key": f"o-{review}", "customer": "acme", "outcome": "code_review_completed",
+                         "task_id": review, "timestamp": day})
+        usage.append({"idempotency_key": f"u-{review}", "customer": "acme", "meter": "llm_tokens",
+                      "quantity": "400000", "timestamp": day, "task_id": review,
+                      "properties": {"model": "gpt-4o", "direction": "input"}})
+        # A task that cost money and produced nothing: unbilled cost on the vendor's side.
+        usage.append({"idempotency_key": f"u-waste-{period}", "customer": "acme", "meter": "llm_tokens",
+                      "quantity": "50000", "timestamp": day, "task_id": f"abandoned-{period}",
+                      "properties": {"model": "gpt-4o", "direction": "input"}})
+        globex_task = f"globex-secret-{period}"
+        usage.append({"idempotency_key": f"u-{globex_task}", "customer": "globex", "meter": "llm_tokens",
+                      "quantity": "999000", "timestamp": day, "task_id": globex_task,
+                      "properties": {"model": "gpt-4o", "direction": "input"}})
+        outcomes.append({"idempotency_key": f"o-{globex_task}", "customer": "globex", "outcome": "ticket_resolved",
+                         "task_id": globex_task, "timestamp": day})
+    body = _post(vendor, "/api/v1/usage-events", {"events": usage})
+    assert body["accepted"] == len(usage), body
+    body = _post(vendor, "/api/v1/outcome-events", {"events": outcomes})
+    assert body["accepted"] == len(outcomes), body
+
+    billed = Billed(vendor, vendor.customer, globex)
+    for period in PERIODS:
+        with run():
+            _post(vendor, "/api/v1/billing-runs", {"period": period})
+    for invoice in Invoice.objects.filter(organization=organization).select_related("customer"):
+        billed.invoices[(invoice.customer.external_id, invoice.period)] = invoice
+    assert len(billed.invoices) == 2 * len(PERIODS)
+    return billed
+
+
+@pytest.fixture
+def billed(vendor: Vendor, globex: Customer, django_capture_on_commit_callbacks: Any) -> Billed:
+    return build_history(vendor, globex, lambda: django_capture_on_commit_callbacks(execute=True))
