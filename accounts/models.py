@@ -7,8 +7,16 @@ class Organization(models.Model):
 
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=100, unique=True)
+    class ReversalCredit(models.TextChoices):
+        NEXT_INVOICE = "next_invoice", "Credit line on the next invoice"
+        CREDIT_NOTE = "credit_note", "Credit note at once"
+
     invoice_grace_days = models.PositiveSmallIntegerField(
         default=3, help_text="Days after a period ends before its invoices are finalized."
+    )
+    reversal_credit_mode = models.CharField(
+        max_length=16, choices=ReversalCredit.choices, default=ReversalCredit.NEXT_INVOICE,
+        help_text="How an outcome reversed or disputed after it was billed is credited.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

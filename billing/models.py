@@ -51,7 +51,11 @@ class Invoice(models.Model):
     number = models.CharField(max_length=32, null=True, blank=True)
     currency = models.CharField(max_length=3)
     subtotal = models.DecimalField(**MONEY, default=0)
+    credits_applied = models.DecimalField(**MONEY, default=0)
     total = models.DecimalField(**MONEY, default=0)
+    price_book = models.ForeignKey("PriceBook", on_delete=models.PROTECT, null=True, blank=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    voided_at = models.DateTimeField(null=True, blank=True)
     cutoff = models.DateTimeField(help_text="Events received after this are not in this version.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -83,6 +87,7 @@ class InvoiceLine(models.Model):
         MINIMUM_COMMIT = "minimum_commit"
         USAGE_OVERAGE = "usage_overage"
         CREDIT = "credit"
+        PREPAID = "prepaid_credit"
 
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT)
     invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
@@ -98,6 +103,13 @@ class InvoiceLine(models.Model):
     amount = models.DecimalField(**MONEY, help_text="Rounded once to the currency's minor unit.")
     cost = models.DecimalField(**COST, null=True, blank=True, help_text="The task's cost to serve.")
     cost_currency = models.CharField(max_length=3, blank=True)
+    credited_line = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="credits",
+        help_text="For a credit: the finalized line it reverses.",
+    )
+    usage_quantity = models.DecimalField(max_digits=38, decimal_places=12, null=True, blank=True)
+    meter = models.ForeignKey("metering.Meter", on_delete=models.PROTECT, null=True, blank=True)
+    note = models.CharField(max_length=60, blank=True, help_text="How the line was priced: included, tier 2, …")
 
     class Meta:
         ordering = ["position"]
@@ -127,3 +139,159 @@ class RoiReport(models.Model):
 
 def period_label(day: date) -> str:
     return day.strftime("%Y-%m")
+
+
+class PriceBook(models.Model):
+    """What one customer pays, from a period on. Versioned: a period is priced by the latest version
+    whose `effective_from` (a period start) is at or before the period."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="price_books")
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="price_books")
+    version = models.PositiveIntegerField()
+    effective_from = models.DateField(help_text="First day of the first period this version prices.")
+    currency = models.CharField(max_length=3)
+    platform_fee = models.DecimalField(**MONEY, default=0)
+    included_outcomes = models.PositiveIntegerField(default=0, help_text="Outcomes free each period.")
+    minimum_commit = models.DecimalField(**MONEY, default=0)
+    spend_cap = models.DecimalField(**MONEY, null=True, blank=True, help_text="Hard cap on outcome and usage charges.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "version"], name="price_book_version_unique"),
+            models.UniqueConstraint(fields=["customer", "effective_from"], name="price_book_effective_unique"),
+        ]
+
+
+class PriceBookEntry(models.Model):
+    """The price of one outcome type in a price book."""
+
+    class Model(models.TextChoices):
+        FLAT = "flat"
+        GRADUATED = "graduated"
+        VOLUME = "volume"
+        PACKAGE = "package"
+
+    price_book = models.ForeignKey(PriceBook, on_delete=models.CASCADE, related_name="entries")
+    outcome_type = models.ForeignKey(OutcomeType, on_delete=models.PROTECT)
+    model = models.CharField(max_length=16, choices=Model.choices, default=Model.FLAT)
+    unit_price = models.DecimalField(**MONEY, null=True, blank=True)
+    tiers = models.JSONField(default=list, blank=True, help_text='[{"up_to": 100, "unit_price": "1.00"}, '
+                             '{"up_to": null, "unit_price": "0.80", "flat_fee": "0"}]')
+    package_size = models.PositiveIntegerField(null=True, blank=True)
+    package_price = models.DecimalField(**MONEY, null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["price_book", "outcome_type"], name="price_book_entry_unique")
+        ]
+
+
+class PriceBookMeter(models.Model):
+    """Optional usage overage for hybrid plans: quantity above `included_quantity` is charged."""
+
+    price_book = models.ForeignKey(PriceBook, on_delete=models.CASCADE, related_name="meter_prices")
+    meter = models.ForeignKey("metering.Meter", on_delete=models.PROTECT)
+    unit_price = models.DecimalField(**MONEY)
+    per = models.DecimalField(max_digits=30, decimal_places=6, default=1)
+    included_quantity = models.DecimalField(max_digits=38, decimal_places=12, default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["price_book", "meter"], name="price_book_meter_unique")]
+
+
+class DocumentSequence(models.Model):
+    """Gapless numbering per organization: one row per kind, locked while a number is taken."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT)
+    kind = models.CharField(max_length=16)
+    last_value = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["organization", "kind"], name="sequence_unique")]
+
+
+class CreditGrant(models.Model):
+    """Prepaid credits in a customer's wallet. The balance is the sum of its ledger entries."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT)
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="credit_grants")
+    amount = models.DecimalField(**MONEY)
+    currency = models.CharField(max_length=3)
+    priority = models.PositiveSmallIntegerField(default=100, help_text="Lower is drawn down first.")
+    granted_at = models.DateTimeField()
+    expires_at = models.DateTimeField(null=True, blank=True)
+    description = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+
+class CreditLedgerEntry(models.Model):
+    """Append-only: a grant (+), a drawdown by a finalized invoice (-), or an expiry (-)."""
+
+    class Kind(models.TextChoices):
+        GRANT = "grant"
+        DRAWDOWN = "drawdown"
+        EXPIRY = "expiry"
+        REFUND = "refund"  # a voided invoice gives its drawdown back
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT)
+    grant = models.ForeignKey(CreditGrant, on_delete=models.PROTECT, related_name="entries")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    amount = models.DecimalField(**MONEY)
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["grant", "invoice"], condition=models.Q(kind="drawdown"),
+                                    name="one_drawdown_per_grant_invoice"),
+            models.UniqueConstraint(fields=["grant"], condition=models.Q(kind="expiry"), name="one_expiry_per_grant"),
+        ]
+
+
+class CreditNote(models.Model):
+    """A correction of a finalized invoice: its own gapless sequence; never edits the invoice."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT)
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="credit_notes")
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="credit_notes")
+    number = models.CharField(max_length=32)
+    currency = models.CharField(max_length=3)
+    total = models.DecimalField(**MONEY)
+    reason = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["organization", "number"], name="credit_note_number_unique")]
+
+
+class CreditNoteLine(models.Model):
+    credit_note = models.ForeignKey(CreditNote, on_delete=models.CASCADE, related_name="lines")
+    invoice_line = models.ForeignKey(InvoiceLine, on_delete=models.PROTECT, null=True, blank=True)
+    outcome_event = models.ForeignKey(OutcomeEvent, on_delete=models.PROTECT, null=True, blank=True)
+    description = models.CharField(max_length=300)
+    amount = models.DecimalField(**MONEY, help_text="Positive: the amount credited.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["outcome_event"], condition=models.Q(outcome_event__isnull=False),
+                                    name="outcome_credited_once_by_note")
+        ]
+
+
+class Notification(models.Model):
+    """Something the vendor and the customer should know (spend-cap alerts), ready for outbound webhooks."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT)
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="notifications")
+    kind = models.CharField(max_length=40)
+    period_start = models.DateField()
+    message = models.CharField(max_length=300)
+    data = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "period_start", "kind"], name="notification_once_per_period")
+        ]
+        indexes = [models.Index(fields=["organization", "created_at"])]

@@ -14,5 +14,7 @@ app.autodiscover_tasks()
 app.conf.beat_schedule = {
     "verify-outcomes": {"task": "outcomes.verify_due", "schedule": 300.0},
     "refresh-drafts": {"task": "billing.refresh_open_drafts", "schedule": crontab(minute=15)},
+    "finalize-after-grace": {"task": "billing.finalize_due", "schedule": crontab(minute=45)},
+    "expire-credits": {"task": "billing.expire_credits", "schedule": crontab(minute=5)},
     "ensure-usage-partitions": {"task": "metering.ensure_partitions", "schedule": crontab(hour=1, minute=0)},
 }

@@ -89,3 +89,32 @@ class OutcomeTransition(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["outcome_event", "created_at"])]
+
+
+class Dispute(models.Model):
+    """A customer's challenge of one outcome; the outcome is held out of billing while it is open."""
+
+    class Status(models.TextChoices):
+        OPEN = "open"
+        ACCEPTED = "accepted"
+        REJECTED = "rejected"
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT)
+    outcome_event = models.ForeignKey(OutcomeEvent, on_delete=models.PROTECT, related_name="disputes")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    reason = models.TextField()
+    status_before = models.CharField(max_length=16, help_text="The outcome's status when the dispute opened.")
+    opened_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    opened_by_label = models.CharField(max_length=100, blank=True)
+    opened_at = models.DateTimeField(auto_now_add=True)
+    resolution_note = models.TextField(blank=True)
+    resolved_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    resolved_by_label = models.CharField(max_length=100, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["outcome_event"], condition=models.Q(status="open"), name="one_open_dispute_per_outcome"
+            )
+        ]

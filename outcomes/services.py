@@ -1,8 +1,9 @@
 from datetime import datetime, timedelta
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any
 
-import psycopg
+import orjson
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -10,8 +11,16 @@ from django.utils import timezone
 from accounts.models import Organization, User
 from accounts.selectors import customer_ids_by_external_id
 from config.errors import Conflict, InvalidState, NotFound
-from config.ingest import BatchResult, BatchValidator, copy_rows, dumps_properties, first_of_each_key
-from outcomes.models import OutcomeEvent, OutcomeTransition, OutcomeType
+from config.ingest import (
+    BatchResult,
+    BatchValidator,
+    HitCache,
+    copy_rows,
+    gc_paused,
+    keep_first_of_each_key,
+    store_new_rows,
+)
+from outcomes.models import Dispute, OutcomeEvent, OutcomeTransition, OutcomeType
 from outcomes.schemas import OutcomeEventIn
 
 OUTCOME_COLUMNS = (
@@ -19,6 +28,10 @@ OUTCOME_COLUMNS = (
     "idempotency_key", "received_at", "status", "verifiable_at", "reversal_reason",
 )
 _validator = BatchValidator(OutcomeEventIn)
+# Customers and outcome types found in the last minute are not looked up again by this process
+# (misses always are). A changed verification window applies to new events within a minute.
+_customers = HitCache(seconds=60)
+_types = HitCache(seconds=60)
 # Verification is done in chunks so one beat tick holds row locks briefly; 5,000 rows is ~50 ms.
 VERIFY_CHUNK = 5000
 
@@ -44,20 +57,55 @@ def outcome_type_create(
 
 
 def outcome_events_ingest(*, organization_id: int, body: bytes) -> BatchResult:
-    valid, rejected = _validator.validate(body)
-    now = timezone.now()
-    latest_allowed = now + timedelta(seconds=settings.INGEST_MAX_FUTURE_SECONDS)
-    customers = customer_ids_by_external_id(
-        organization_id=organization_id, external_ids={event.customer for _, event in valid}
-    )
-    types = {
-        code: (type_id, timedelta(hours=hours))
-        for code, type_id, hours in OutcomeType.objects.filter(
-            organization_id=organization_id, code__in={event.outcome for _, event in valid}
-        ).values_list("code", "id", "verification_window_hours")
-    }
-    keyed = []
-    for index, event in valid:
+    """Validate a batch and store its new outcome events; see config.ingest.store_new_rows for dedup."""
+    with gc_paused():
+        events, indexes, rejected = _validator.validate(body)
+        if not events:
+            return BatchResult(rejected=rejected)
+        now = timezone.now()
+        customer_names = {event.customer for event in events}
+        type_codes = {event.outcome for event in events}
+        customers = _customers.get_many(
+            organization_id, customer_names,
+            lambda names: customer_ids_by_external_id(organization_id=organization_id, external_ids=names),
+        )
+        types = _types.get_many(
+            organization_id, type_codes,
+            lambda codes: {
+                code: (type_id, timedelta(hours=hours))
+                for code, type_id, hours in OutcomeType.objects.filter(
+                    organization_id=organization_id, code__in=codes
+                ).values_list("code", "id", "verification_window_hours")
+            },
+        )
+        latest_allowed = now + timedelta(seconds=settings.INGEST_MAX_FUTURE_SECONDS)
+        if (len(customers) < len(customer_names) or len(types) < len(type_codes)
+                or max(event.timestamp for event in events) > latest_allowed):
+            events = _reject_unresolved(events, indexes, rejected, customers, types, latest_allowed)
+        kept, repeats = keep_first_of_each_key(events)
+        # Sorted by key: concurrent batches then lock the key index in one order (see store_new_rows).
+        kept.sort(key=attrgetter("idempotency_key"))
+        dumps = orjson.dumps
+        pending = OutcomeEvent.Status.PENDING.value
+        rows = []
+        for e in kept:
+            type_id, window = types[e.outcome]
+            rows.append((
+                organization_id, customers[e.customer], type_id, e.task_id, e.timestamp,
+                dumps(e.properties).decode() if e.properties else "{}", e.idempotency_key, now, pending,
+                e.timestamp + window, "",
+            ))
+        stored = _store(rows) if rows else 0
+        rejected.sort(key=lambda item: item["index"])
+        return BatchResult(accepted=stored, duplicates=repeats + len(rows) - stored, rejected=rejected)
+
+
+def _reject_unresolved(
+    events: list[OutcomeEventIn], indexes: list[int], rejected: list[dict[str, Any]],
+    customers: dict[str, int], types: dict[str, Any], latest_allowed: datetime,
+) -> list[OutcomeEventIn]:
+    kept = []
+    for index, event in zip(indexes, events, strict=True):
         errors = {}
         if event.customer not in customers:
             errors["customer"] = f"Unknown customer {event.customer!r}."
@@ -68,44 +116,33 @@ def outcome_events_ingest(*, organization_id: int, body: bytes) -> BatchResult:
         if errors:
             rejected.append({"index": index, "errors": errors})
         else:
-            keyed.append((index, event))
-    kept, repeats = first_of_each_key(keyed)
-    rows = []
-    for _, event in kept:
-        type_id, window = types[event.outcome]
-        rows.append((
-            organization_id, customers[event.customer], type_id, event.task_id, event.timestamp,
-            dumps_properties(event.properties), event.idempotency_key, now, OutcomeEvent.Status.PENDING,
-            event.timestamp + window, "",
-        ))
-    stored = _store(rows) if rows else 0
-    rejected.sort(key=lambda item: item["index"])
-    return BatchResult(accepted=stored, duplicates=repeats + len(rows) - stored, rejected=rejected)
+            kept.append(event)
+    return kept
 
 
 def _store(rows: list[tuple[Any, ...]]) -> int:
-    with transaction.atomic():
-        try:
-            # New keys only (the common case): one COPY; the unique index rejects a known key.
-            with transaction.atomic():
-                copy_rows("outcomes_outcomeevent", OUTCOME_COLUMNS, rows)
-                return len(rows)
-        except psycopg.errors.UniqueViolation:
-            pass
-        columns = ", ".join(OUTCOME_COLUMNS)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "CREATE TEMP TABLE IF NOT EXISTS outcome_staging ON COMMIT DELETE ROWS AS "
-                f"SELECT {columns} FROM outcomes_outcomeevent WITH NO DATA"
-            )
-            cursor.execute("DELETE FROM outcome_staging")
-        copy_rows("outcome_staging", OUTCOME_COLUMNS, rows)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO outcomes_outcomeevent ({columns}) SELECT {columns} FROM outcome_staging "
-                "ON CONFLICT (organization_id, idempotency_key) DO NOTHING"
-            )
-            return cursor.rowcount
+    # New keys only (the common case): one COPY; the unique index rejects a known key.
+    return store_new_rows(
+        fast=lambda: copy_rows("outcomes_outcomeevent", OUTCOME_COLUMNS, rows),
+        slow=lambda: _store_new_only(rows), count=len(rows),
+    )
+
+
+def _store_new_only(rows: list[tuple[Any, ...]]) -> int:
+    columns = ", ".join(OUTCOME_COLUMNS)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS outcome_staging ON COMMIT DELETE ROWS AS "
+            f"SELECT {columns} FROM outcomes_outcomeevent WITH NO DATA"
+        )
+        cursor.execute("DELETE FROM outcome_staging")
+    copy_rows("outcome_staging", OUTCOME_COLUMNS, rows)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO outcomes_outcomeevent ({columns}) SELECT {columns} FROM outcome_staging "
+            "ORDER BY idempotency_key ON CONFLICT (organization_id, idempotency_key) DO NOTHING"
+        )
+        return cursor.rowcount
 
 
 def _transition(
@@ -168,3 +205,58 @@ def outcomes_verify_due(*, now: datetime | None = None) -> int:
                 status=OutcomeEvent.Status.VERIFIED
             )
             verified += len(events)
+
+
+def outcome_event_dispute(
+    *, organization: Organization, idempotency_key: str, reason: str, actor_user: User | None = None,
+    actor_label: str = "", customer_id: int | None = None,
+) -> Dispute:
+    """A customer challenges an outcome: it is held out of billing until the vendor decides."""
+    with transaction.atomic():
+        events = OutcomeEvent.objects.select_for_update().filter(
+            organization=organization, idempotency_key=idempotency_key
+        )
+        if customer_id is not None:
+            events = events.filter(customer_id=customer_id)
+        event = events.first()
+        if event is None:
+            raise NotFound(f"No outcome event with idempotency_key {idempotency_key!r}.", field="idempotency_key")
+        if event.status not in {OutcomeEvent.Status.PENDING, OutcomeEvent.Status.VERIFIED, OutcomeEvent.Status.BILLED}:
+            raise InvalidState(f"A {event.status} outcome cannot be disputed.", field="idempotency_key")
+        dispute = Dispute.objects.create(
+            organization=organization, outcome_event=event, reason=reason, status_before=event.status,
+            opened_by=actor_user, opened_by_label=actor_label,
+        )
+        _transition(event=event, to_status=OutcomeEvent.Status.DISPUTED, reason=reason, actor_user=actor_user,
+                    actor_label=actor_label)
+        event.save(update_fields=["status"])
+        return dispute
+
+
+def dispute_resolve(
+    *, organization: Organization, dispute_id: int, accept: bool, note: str, actor_user: User | None = None,
+    actor_label: str = "",
+) -> Dispute:
+    """The vendor decides. Accepted: the outcome is reversed (never billed, or credited if it was).
+    Rejected: the outcome returns to where it was (billable, or billed), with the decision recorded."""
+    with transaction.atomic():
+        dispute = Dispute.objects.select_for_update().filter(organization=organization, pk=dispute_id).first()
+        if dispute is None:
+            raise NotFound(f"No dispute {dispute_id}.", field="id")
+        if dispute.status != Dispute.Status.OPEN:
+            raise InvalidState(f"The dispute is already {dispute.status}.", field="id")
+        event = OutcomeEvent.objects.select_for_update().get(pk=dispute.outcome_event_id)
+        if accept:
+            to_status = OutcomeEvent.Status.REVERSED
+            event.reversed_at = timezone.now()
+            event.reversal_reason = f"dispute accepted: {note}"
+        else:
+            to_status = dispute.status_before
+        _transition(event=event, to_status=to_status, reason=f"dispute {'accepted' if accept else 'rejected'}: {note}",
+                    actor_user=actor_user, actor_label=actor_label)
+        event.save(update_fields=["status", "reversed_at", "reversal_reason"])
+        dispute.status = Dispute.Status.ACCEPTED if accept else Dispute.Status.REJECTED
+        dispute.resolution_note, dispute.resolved_by, dispute.resolved_by_label = note, actor_user, actor_label
+        dispute.resolved_at = timezone.now()
+        dispute.save()
+        return dispute

@@ -14,8 +14,10 @@ class InvoiceLineOutput(serializers.ModelSerializer):
 
     class Meta:
         model = InvoiceLine
-        fields = ["kind", "task_id", "outcome", "outcome_event", "description", "quantity", "unit_price",
-                  "amount", "cost", "cost_currency", "service_period"]
+        fields = ["position", "kind", "task_id", "outcome", "outcome_event", "description", "note", "quantity",
+                  "unit_price", "amount", "cost", "cost_currency", "service_period"]
+
+    outcome_event = serializers.CharField(source="outcome_event.idempotency_key", allow_null=True, default=None)
 
     def get_outcome(self, line: InvoiceLine) -> str | None:
         return line.outcome_type.code if line.outcome_type else None
@@ -38,9 +40,12 @@ class InvoiceSummaryOutput(serializers.ModelSerializer):
 
 class InvoiceOutput(InvoiceSummaryOutput):
     lines = InvoiceLineOutput(many=True)
+    credits_applied = AmountField(currency=lambda invoice: invoice.currency)
+    price_book_version = serializers.IntegerField(source="price_book.version", allow_null=True, default=None)
 
     class Meta(InvoiceSummaryOutput.Meta):
-        fields = [*InvoiceSummaryOutput.Meta.fields, "cutoff", "lines"]
+        fields = [*InvoiceSummaryOutput.Meta.fields, "credits_applied", "price_book_version", "paid_at",
+                  "voided_at", "cutoff", "lines"]
 
 
 class BillingRunInput(serializers.Serializer):

@@ -1,7 +1,10 @@
-"""Reconciliation: for one customer and period, join outcomes (value) and usage (cost) per task.
+"""Reconciliation: for one customer and period, join outcomes (value) and usage (cost) per task and
+write the draft invoice and the ROI figures.
 
 A function of the events and configuration as of a cutoff: the same cutoff gives the same invoice,
-and a run replaces the draft in one transaction, so a crash mid-way leaves the previous draft.
+and a run replaces the draft in one transaction, so a crash mid-way leaves the previous draft whole.
+Frozen (finalized, paid, void) invoices are never touched: what arrives late for their period lands
+on the customer's earliest draft as prior-period lines.
 """
 
 from collections import Counter, defaultdict
@@ -13,12 +16,24 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Customer
-from billing.models import Invoice, InvoiceLine, RoiReport
+from billing.models import Invoice, InvoiceLine, PriceBook, RoiReport
 from billing.periods import Period
+from accounts.models import Organization
+from billing.pricing import PeriodCharges, commit_true_up, prepaid_drawdown
+from billing.services import late
+from billing.services.credit_notes import credit_note_for_reversals
+from billing.services.notifications import spend_alerts_record
+from billing.services.price_books import outcome_prices, price_book_in_force
+from billing.services.wallet import wallet_balances
 from config.errors import DomainError
 from config.money import round_money
+from metering.models import Meter
 from metering.selectors import TaskCost, task_costs
-from outcomes.selectors import billable_outcomes, outcome_types_by_id
+from metering.usage_totals import usage_totals
+from outcomes.models import OutcomeType
+from outcomes.selectors import BillableOutcome, billable_outcomes, outcome_types_by_id
+
+ZERO = Decimal(0)
 
 
 @dataclass(frozen=True)
@@ -29,21 +44,108 @@ class CostIndex:
 
 
 def _cost_index(costs: list[TaskCost], preferred_currency: str) -> CostIndex:
-    """Costs in one currency: the customer's if any rate used it, else the most used rate currency."""
+    """Costs in one currency: the invoice's if any rate used it, else the most used rate currency."""
     by_currency: dict[str, dict[str | None, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     for row in costs:
         if row.currency is not None:
             by_currency[row.currency][row.task_id] += row.cost
     if not by_currency:
-        return CostIndex({}, preferred_currency, Decimal(0))
+        return CostIndex({}, preferred_currency, ZERO)
     currency = preferred_currency if preferred_currency in by_currency else max(
         by_currency, key=lambda code: len(by_currency[code])
     )
     tasks = dict(by_currency[currency])
-    return CostIndex(tasks, currency, sum(tasks.values(), Decimal(0)))
+    return CostIndex(tasks, currency, sum(tasks.values(), ZERO))
 
 
-def reconcile_customer(*, customer_id: int, period: Period, cutoff: datetime | None = None) -> Invoice:
+class LineWriter:
+    """Collects an invoice's lines in order, with positions."""
+
+    def __init__(self, invoice: Invoice) -> None:
+        self.invoice = invoice
+        self.lines: list[InvoiceLine] = []
+
+    def add(self, **fields: object) -> InvoiceLine:
+        line = InvoiceLine(organization_id=self.invoice.organization_id, invoice=self.invoice,
+                           position=len(self.lines) + 1, quantity=fields.pop("quantity", Decimal(1)), **fields)
+        self.lines.append(line)
+        return line
+
+    @property
+    def total(self) -> Decimal:
+        return sum((line.amount for line in self.lines), ZERO)
+
+
+def _check_currency(types: dict[int, OutcomeType], outcomes: list[BillableOutcome], book: PriceBook | None,
+                    currency: str, customer: Customer) -> None:
+    priced_by_book = {entry.outcome_type_id for entry in book.entries.all()} if book else set()
+    for type_id in {o.outcome_type_id for o in outcomes} - priced_by_book:
+        if types[type_id].currency != currency:
+            raise DomainError(
+                f"Outcome type {types[type_id].code!r} is priced in {types[type_id].currency} but customer "
+                f"{customer.external_id!r} is billed in {currency}; add it to the customer's price book.",
+                field="currency",
+            )
+
+
+def outcome_lines(*, writer: LineWriter, outcomes: list[BillableOutcome], types: dict[int, OutcomeType],
+                  book: PriceBook | None, charges: PeriodCharges, costs: CostIndex, period: Period,
+                  prior: bool = False) -> Counter[str]:
+    prices = outcome_prices(book=book, types=types)
+    # Volume tiers need the period's count of charged outcomes per type (included ones are free).
+    remaining_included = max(charges.included - charges.included_used, 0)
+    counts: Counter[int] = Counter(o.outcome_type_id for o in outcomes[remaining_included:])
+    for type_id, rank in charges.ranks.items():
+        counts[type_id] += rank
+    billed: Counter[str] = Counter()
+    for outcome in outcomes:
+        outcome_type = types[outcome.outcome_type_id]
+        amount, unit_price, note = charges.price_outcome(
+            outcome.outcome_type_id, prices[outcome.outcome_type_id], counts[outcome.outcome_type_id]
+        )
+        label = f"{outcome_type.name}: {outcome.task_id}"
+        if prior:
+            label = f"Prior period {period.label} · {label}"
+        writer.add(
+            kind=InvoiceLine.Kind.OUTCOME, task_id=outcome.task_id, outcome_type=outcome_type,
+            outcome_event_id=outcome.event_id, service_period_start=period.start,
+            description=f"{label} ({note})" if note else label, unit_price=unit_price, amount=amount,
+            cost=costs.by_task.get(outcome.task_id, ZERO), cost_currency=costs.currency, note=note,
+        )
+        billed[outcome_type.code] += 1
+    return billed
+
+
+def usage_lines(*, writer: LineWriter, book: PriceBook | None, totals: dict[int, Decimal],
+                charges: PeriodCharges, period: Period, already_billed: dict[int, Decimal] | None = None) -> None:
+    if book is None:
+        return
+    meters = {m.pk: m for m in Meter.objects.filter(pk__in=[mp.meter_id for mp in book.meter_prices.all()])}
+    for meter_price in sorted(book.meter_prices.all(), key=lambda mp: meters[mp.meter_id].code):
+        meter = meters[meter_price.meter_id]
+        quantity = totals.get(meter.pk, ZERO)
+        included = meter_price.included_quantity
+        if already_billed is not None:  # a prior period: only what was not billed then
+            billed_before = already_billed.get(meter.pk, ZERO)
+            quantity = max(quantity - included, ZERO) - billed_before
+            included = ZERO
+            if quantity <= 0:
+                continue
+        billable, amount, capped = charges.price_usage(
+            quantity=quantity, included=included, unit_price=meter_price.unit_price, per=meter_price.per
+        )
+        prefix = f"Prior period {period.label} · " if already_billed is not None else ""
+        note = " (spend cap reached)" if capped else ""
+        writer.add(
+            kind=InvoiceLine.Kind.USAGE_OVERAGE, service_period_start=period.start, quantity=billable,
+            usage_quantity=billable, unit_price=meter_price.unit_price / meter_price.per, amount=amount,
+            meter=meter, note="spend cap reached" if capped else "",
+            description=f"{prefix}{meter.name} over {included.normalize():f} {meter.unit} included{note}",
+        )
+
+
+def reconcile_customer(*, customer_id: int, period: Period, cutoff: datetime | None = None,
+                       finalizing: bool = False) -> Invoice:
     cutoff = cutoff or timezone.now()
     with transaction.atomic():
         # The customer row lock serialises runs for one customer: two at once yield one invoice.
@@ -51,63 +153,117 @@ def reconcile_customer(*, customer_id: int, period: Period, cutoff: datetime | N
         invoice = Invoice.objects.filter(customer=customer, period_start=period.start).first()
         if invoice is not None and invoice.is_frozen:
             return invoice
+        book = price_book_in_force(customer_id=customer.pk, period_start=period.start)
+        currency = book.currency if book else customer.currency
         if invoice is None:
-            invoice = Invoice(
-                organization_id=customer.organization_id, customer=customer, period_start=period.start,
-                period_end=period.end, currency=customer.currency,
-            )
-        invoice.cutoff = cutoff
+            invoice = Invoice(organization_id=customer.organization_id, customer=customer,
+                              period_start=period.start, period_end=period.end)
+        invoice.currency, invoice.price_book, invoice.cutoff = currency, book, cutoff
         invoice.save()
         invoice.lines.all().delete()
-
+        writer = LineWriter(invoice)
         types = outcome_types_by_id(organization_id=customer.organization_id)
-        outcomes = billable_outcomes(
-            customer_id=customer.pk, start=period.start_at, end=period.end_at, cutoff=cutoff
-        )
-        costs = _cost_index(
-            task_costs(
-                organization_id=customer.organization_id, customer_id=customer.pk,
-                start=period.start_at, end=period.end_at, cutoff=cutoff,
-            ),
-            customer.currency,
-        )
-        lines: list[InvoiceLine] = []
-        counts: Counter[str] = Counter()
-        value = Decimal(0)
-        for position, outcome in enumerate(outcomes, start=1):
-            outcome_type = types[outcome.outcome_type_id]
-            if outcome_type.currency != customer.currency:
-                raise DomainError(
-                    f"Outcome type {outcome_type.code!r} is priced in {outcome_type.currency} but customer "
-                    f"{customer.external_id!r} is billed in {customer.currency}.", field="currency",
-                )
-            unit_price = outcome_type.price
-            lines.append(InvoiceLine(
-                organization_id=customer.organization_id, invoice=invoice, position=position,
-                kind=InvoiceLine.Kind.OUTCOME, task_id=outcome.task_id, outcome_type=outcome_type,
-                outcome_event_id=outcome.event_id, service_period_start=period.start,
-                description=f"{outcome_type.name}: {outcome.task_id}", quantity=Decimal(1),
-                unit_price=unit_price, amount=round_money(unit_price, customer.currency),
-                cost=costs.by_task.get(outcome.task_id, Decimal(0)), cost_currency=costs.currency,
-            ))
-            counts[outcome_type.code] += 1
-            value += outcome_type.value
-        InvoiceLine.objects.bulk_create(lines, batch_size=2000)
-        invoice.subtotal = sum((line.amount for line in lines), Decimal(0))
-        invoice.total = invoice.subtotal
-        invoice.save(update_fields=["subtotal", "total", "updated_at"])
 
-        billed_tasks = {line.task_id for line in lines}
-        unbilled = {task: cost for task, cost in costs.by_task.items() if task not in billed_tasks}
-        RoiReport.objects.update_or_create(
-            customer=customer, period_start=period.start,
-            defaults={
-                "organization_id": customer.organization_id, "currency": customer.currency,
-                "outcomes": dict(counts), "value_delivered": value, "billed": invoice.total,
-                "cost_to_serve": costs.total, "cost_currency": costs.currency,
-                "unbilled_cost": sum(unbilled.values(), Decimal(0)),
-                "tasks": len(set(costs.by_task) | billed_tasks), "unbilled_tasks": len(unbilled),
-                "computed_at": cutoff,
-            },
-        )
+        earliest_draft = not Invoice.objects.filter(
+            customer=customer, status=Invoice.Status.DRAFT, period_start__lt=period.start
+        ).exists()
+        if earliest_draft:
+            _late_lines(customer=customer, writer=writer, types=types, before=period, cutoff=cutoff)
+
+        outcomes = billable_outcomes(customer_id=customer.pk, start=period.start_at, end=period.end_at, cutoff=cutoff)
+        _check_currency(types, outcomes, book, currency, customer)
+        costs = _cost_index(task_costs(organization_id=customer.organization_id, customer_id=customer.pk,
+                                       start=period.start_at, end=period.end_at, cutoff=cutoff), currency)
+        charges = PeriodCharges(currency=currency, included=book.included_outcomes if book else 0,
+                                spend_cap=book.spend_cap if book else None)
+        billed = outcome_lines(writer=writer, outcomes=outcomes, types=types, book=book, charges=charges,
+                               costs=costs, period=period)
+        totals = usage_totals(customer_id=customer.pk, start=period.start_at, end=period.end_at, cutoff=cutoff)
+        usage_lines(writer=writer, book=book, totals=totals, charges=charges, period=period)
+        if book is not None and book.minimum_commit > 0:
+            true_up = commit_true_up(minimum_commit=book.minimum_commit, charged=charges.charged, currency=currency)
+            if true_up > 0:
+                writer.add(kind=InvoiceLine.Kind.MINIMUM_COMMIT, service_period_start=period.start,
+                           unit_price=true_up, amount=true_up,
+                           description=f"Minimum commit true-up to {book.minimum_commit.normalize():f} {currency}")
+        if book is not None and book.platform_fee > 0:
+            writer.add(kind=InvoiceLine.Kind.PLATFORM_FEE, service_period_start=period.start,
+                       unit_price=book.platform_fee, amount=round_money(book.platform_fee, currency),
+                       description="Platform fee")
+        subtotal = writer.total
+        balances = wallet_balances(customer_id=customer.pk, currency=currency, at=cutoff, lock=finalizing)
+        prepaid = sum(prepaid_drawdown(balances=[b.balance for b in balances], total=subtotal), ZERO)
+        if prepaid > 0:
+            writer.add(kind=InvoiceLine.Kind.PREPAID, service_period_start=period.start, unit_price=-prepaid,
+                       amount=-prepaid, description="Prepaid credits applied")
+        InvoiceLine.objects.bulk_create(writer.lines, batch_size=2000)
+        invoice.subtotal, invoice.credits_applied, invoice.total = subtotal, prepaid, writer.total
+        invoice.save(update_fields=["subtotal", "credits_applied", "total", "updated_at"])
+        spend_alerts_record(customer=customer, period=period, book=book, charged=charges.charged)
+        _roi_write(customer=customer, period=period, invoice=invoice, billed=billed, types=types,
+                   costs=costs, outcome_task_ids={o.task_id for o in outcomes}, cutoff=cutoff)
         return invoice
+
+
+def _late_lines(*, customer: Customer, writer: LineWriter, types: dict[int, OutcomeType], before: Period,
+                cutoff: datetime) -> None:
+    """Prior-period lines on the customer's earliest draft: credits for reversals after billing, then
+    late outcomes and late usage of each frozen period, priced by that period's book and state."""
+    organization = Organization.objects.get(pk=customer.organization_id)
+    reversals = late.uncredited_reversals(customer_id=customer.pk)
+    if organization.reversal_credit_mode == Organization.ReversalCredit.CREDIT_NOTE:
+        credit_note_for_reversals(customer=customer, lines=reversals)
+    else:
+        for line in reversals:
+            if line.invoice.currency != writer.invoice.currency:
+                continue  # a credit in another currency cannot sit on this invoice; issue a credit note
+            writer.add(
+                kind=InvoiceLine.Kind.CREDIT, task_id=line.task_id, outcome_type=line.outcome_type,
+                outcome_event_id=line.outcome_event_id, service_period_start=line.service_period_start,
+                description=f"Credit: reversed after invoice {line.invoice.number} · {line.description}",
+                unit_price=-line.unit_price, amount=-line.amount, credited_line=line, note="reversal credit",
+            )
+    frozen = late.frozen_periods(customer_id=customer.pk, before=before)
+    outcomes_by_period = late.late_outcomes(customer_id=customer.pk, periods=frozen, cutoff=cutoff)
+    for frozen_period in frozen:
+        period, book = frozen_period.period, frozen_period.invoice.price_book
+        if book is not None and book.currency != writer.invoice.currency:
+            continue
+        charges = late.period_charges_so_far(
+            customer_id=customer.pk, period=period, currency=writer.invoice.currency,
+            included=book.included_outcomes if book else 0, spend_cap=book.spend_cap if book else None,
+        )
+        outcomes = outcomes_by_period.get(period, [])
+        if outcomes:
+            _check_currency(types, outcomes, book, writer.invoice.currency, customer)
+            costs = _cost_index(task_costs(organization_id=customer.organization_id, customer_id=customer.pk,
+                                           start=period.start_at, end=period.end_at, cutoff=cutoff),
+                                writer.invoice.currency)
+            outcome_lines(writer=writer, outcomes=outcomes, types=types, book=book, charges=charges, costs=costs,
+                          period=period, prior=True)
+        if book is not None and book.meter_prices.exists():
+            totals = usage_totals(customer_id=customer.pk, start=period.start_at, end=period.end_at, cutoff=cutoff)
+            usage_lines(writer=writer, book=book, totals=totals, charges=charges, period=period,
+                        already_billed=late.usage_billed_so_far(customer_id=customer.pk, period=period))
+
+
+def _roi_write(*, customer: Customer, period: Period, invoice: Invoice, billed: Counter[str],
+               types: dict[int, OutcomeType], costs: CostIndex, outcome_task_ids: set[str],
+               cutoff: datetime) -> None:
+    by_code = {t.code: t for t in types.values()}
+    value = sum((by_code[code].value * count for code, count in billed.items()), ZERO)
+    billed_amount = sum(
+        (line.amount for line in invoice.lines.all()
+         if line.service_period_start == period.start and line.kind != InvoiceLine.Kind.PREPAID), ZERO
+    )
+    unbilled = {task: cost for task, cost in costs.by_task.items() if task not in outcome_task_ids}
+    RoiReport.objects.update_or_create(
+        customer=customer, period_start=period.start,
+        defaults={
+            "organization_id": customer.organization_id, "currency": invoice.currency, "outcomes": dict(billed),
+            "value_delivered": value, "billed": billed_amount, "cost_to_serve": costs.total,
+            "cost_currency": costs.currency, "unbilled_cost": sum(unbilled.values(), ZERO),
+            "tasks": len(set(costs.by_task) | outcome_task_ids), "unbilled_tasks": len(unbilled),
+            "computed_at": cutoff,
+        },
+    )

@@ -1,3 +1,7 @@
+"""Billing runs: reconcile a period for one customer or all of them, fanned out in chunks."""
+
+import logging
+
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -6,51 +10,91 @@ from accounts.models import Customer, Organization
 from billing.models import BillingRun
 from billing.periods import Period
 from billing.services.reconcile import reconcile_customer
+from config.errors import DomainError
+
+logger = logging.getLogger(__name__)
+
+# Customers per Celery task: big enough that task overhead is noise, small enough that several
+# workers share a large run and progress moves visibly (one customer is ~10-100 ms).
+CHUNK_SIZE = 25
 
 
 def billing_run_create(*, organization: Organization, period: Period, customer: Customer | None = None) -> BillingRun:
-    from billing.tasks import billing_run_execute_task  # the task module imports services, not the reverse
+    from billing.tasks import billing_run_start_task  # the task module imports services, not the reverse
 
+    if period.start > Period.of(timezone.now()).start:
+        raise DomainError(f"{period.label} has not started yet.", field="period")
     run = BillingRun.objects.create(organization=organization, period_start=period.start, customer=customer)
-    transaction.on_commit(lambda: billing_run_execute_task.delay(run.pk))
+    transaction.on_commit(lambda: billing_run_start_task.delay(run.pk))
     return run
 
 
-def billing_run_execute(*, run_id: int) -> BillingRun:
-    """Reconcile every customer of the run, one transaction each, counting progress as it goes."""
-    run = BillingRun.objects.get(pk=run_id)
-    if run.status == BillingRun.Status.DONE:
-        return run
+def billing_run_customer_ids(run: BillingRun) -> list[int]:
     customers = Customer.objects.filter(organization_id=run.organization_id)
     if run.customer_id:
         customers = customers.filter(pk=run.customer_id)
-    customer_ids = list(customers.order_by("pk").values_list("pk", flat=True))
-    cutoff = timezone.now()
-    BillingRun.objects.filter(pk=run.pk).update(
-        status=BillingRun.Status.RUNNING, started_at=cutoff, customers_total=len(customer_ids), customers_done=0,
-        error="",
+    return list(customers.order_by("pk").values_list("pk", flat=True))
+
+
+def billing_run_start(*, run_id: int) -> list[list[int]]:
+    """Mark the run running with its cutoff and return the customer chunks to reconcile."""
+    run = BillingRun.objects.get(pk=run_id)
+    customer_ids = billing_run_customer_ids(run)
+    started = timezone.now()
+    BillingRun.objects.filter(pk=run.pk, status=BillingRun.Status.QUEUED).update(
+        status=BillingRun.Status.RUNNING, started_at=started, customers_total=len(customer_ids), customers_done=0,
     )
+    if not customer_ids:
+        BillingRun.objects.filter(pk=run.pk).update(status=BillingRun.Status.DONE, finished_at=timezone.now())
+    return [customer_ids[i:i + CHUNK_SIZE] for i in range(0, len(customer_ids), CHUNK_SIZE)]
+
+
+def billing_run_chunk(*, run_id: int, customer_ids: list[int]) -> None:
+    """Reconcile some customers of a run (one transaction each); the last chunk closes the run."""
+    run = BillingRun.objects.get(pk=run_id)
     period = Period(run.period_start)
-    try:
-        for customer_id in customer_ids:
-            reconcile_customer(customer_id=customer_id, period=period, cutoff=cutoff)
-            BillingRun.objects.filter(pk=run.pk).update(customers_done=F("customers_done") + 1)
-    except Exception as exc:
-        BillingRun.objects.filter(pk=run.pk).update(
-            status=BillingRun.Status.FAILED, error=str(exc)[:2000], finished_at=timezone.now()
-        )
-        raise
-    BillingRun.objects.filter(pk=run.pk).update(status=BillingRun.Status.DONE, finished_at=timezone.now())
-    run.refresh_from_db()
-    return run
+    errors = []
+    for customer_id in customer_ids:
+        try:
+            reconcile_customer(customer_id=customer_id, period=period, cutoff=run.started_at)
+        except DomainError as exc:
+            external_id = Customer.objects.filter(pk=customer_id).values_list("external_id", flat=True).first()
+            errors.append(f"{external_id}: {exc.message}")
+        except Exception as exc:  # one customer's failure must not hide the others' invoices
+            logger.exception("reconciliation of customer %s failed", customer_id)
+            errors.append(f"customer {customer_id}: internal error ({type(exc).__name__})")
+    with transaction.atomic():
+        run = BillingRun.objects.select_for_update().get(pk=run_id)
+        run.customers_done = F("customers_done") + len(customer_ids)
+        if errors:
+            run.error = (run.error + "\n" + "\n".join(errors)).strip()[:10000]
+        run.save(update_fields=["customers_done", "error"])
+        run.refresh_from_db()
+        if run.customers_done >= run.customers_total:
+            run.status = BillingRun.Status.FAILED if run.error else BillingRun.Status.DONE
+            run.finished_at = timezone.now()
+            run.save(update_fields=["status", "finished_at"])
+
+
+def billing_run_execute(*, run_id: int) -> BillingRun:
+    """Run a whole billing run in this process (tests, management commands, the hourly refresh)."""
+    for chunk in billing_run_start(run_id=run_id):
+        billing_run_chunk(run_id=run_id, customer_ids=chunk)
+    return BillingRun.objects.get(pk=run_id)
 
 
 def billing_refresh_open_drafts() -> int:
-    """Refresh the current period's drafts of every organization (the hourly beat job)."""
-    period = Period.of(timezone.now())
+    """Refresh drafts of every organization: the current period, and the previous one while in grace."""
+    now = timezone.now()
+    current = Period.of(now)
     runs = 0
     for organization in Organization.objects.order_by("pk"):
-        run = BillingRun.objects.create(organization=organization, period_start=period.start)
-        billing_run_execute(run_id=run.pk)
-        runs += 1
+        periods = [current]
+        previous = current.previous()
+        if (now.date() - previous.end).days < organization.invoice_grace_days:
+            periods.insert(0, previous)
+        for period in periods:
+            run = BillingRun.objects.create(organization=organization, period_start=period.start)
+            billing_run_execute(run_id=run.pk)
+            runs += 1
     return runs

@@ -1,0 +1,77 @@
+"""Credit notes: the only way to correct a finalized invoice. Their own gapless sequence."""
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import transaction
+
+from accounts.models import Customer
+from billing.models import CreditNote, CreditNoteLine, Invoice, InvoiceLine
+from billing.services.sequences import sequence_next
+from config.errors import DomainError, InvalidState
+from outcomes.models import OutcomeEvent, OutcomeTransition
+
+
+@dataclass(frozen=True)
+class CreditSpec:
+    amount: Decimal
+    description: str
+    invoice_line: InvoiceLine | None = None
+
+
+def credit_note_create(*, invoice: Invoice, reason: str, items: list[CreditSpec]) -> CreditNote:
+    if not items:
+        raise DomainError("A credit note needs at least one line.", field="lines")
+    with transaction.atomic():
+        invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        if invoice.status not in {Invoice.Status.FINALIZED, Invoice.Status.PAID}:
+            raise InvalidState("Only a finalized or paid invoice can be credited.", field="invoice")
+        credited_before = sum((note.total for note in invoice.credit_notes.all()), Decimal(0))
+        total = sum((item.amount for item in items), Decimal(0))
+        if any(item.amount <= 0 for item in items):
+            raise DomainError("Credit amounts must be positive.", field="lines")
+        if credited_before + total > invoice.total:
+            raise DomainError(
+                f"Credits would exceed the invoice total ({invoice.total} {invoice.currency}).", field="lines"
+            )
+        note = CreditNote.objects.create(
+            organization_id=invoice.organization_id, customer_id=invoice.customer_id, invoice=invoice,
+            number=sequence_next(organization_id=invoice.organization_id, kind="credit_note"),
+            currency=invoice.currency, total=total, reason=reason,
+        )
+        for item in items:
+            line = item.invoice_line
+            CreditNoteLine.objects.create(
+                credit_note=note, invoice_line=line, description=item.description, amount=item.amount,
+                outcome_event_id=line.outcome_event_id if line is not None else None,
+            )
+            if line is not None and line.outcome_event_id:
+                _mark_credited(line.outcome_event_id, f"credit note {note.number}")
+        return note
+
+
+def credit_note_for_reversals(*, customer: Customer, lines: list[InvoiceLine]) -> list[CreditNote]:
+    """One credit note per invoice for outcomes reversed after it was finalized (credit-note mode)."""
+    by_invoice: dict[int, list[InvoiceLine]] = {}
+    for line in lines:
+        if line.amount > 0:
+            by_invoice.setdefault(line.invoice_id, []).append(line)
+    notes = []
+    for invoice_lines in by_invoice.values():
+        invoice = invoice_lines[0].invoice
+        notes.append(credit_note_create(
+            invoice=invoice, reason="Outcomes reversed after billing",
+            items=[CreditSpec(line.amount, f"Reversed: {line.description}", line) for line in invoice_lines],
+        ))
+    return notes
+
+
+def _mark_credited(outcome_event_id: int, reason: str) -> None:
+    event = OutcomeEvent.objects.select_for_update().get(pk=outcome_event_id)
+    if event.status == OutcomeEvent.Status.CREDITED:
+        return
+    OutcomeTransition.objects.create(
+        organization_id=event.organization_id, outcome_event=event, from_status=event.status,
+        to_status=OutcomeEvent.Status.CREDITED, reason=reason, actor_label="system",
+    )
+    OutcomeEvent.objects.filter(pk=event.pk).update(status=OutcomeEvent.Status.CREDITED)

@@ -1,0 +1,119 @@
+"""Finalization (numbered, frozen), payment and voiding of invoices."""
+
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Customer, Organization, User
+from billing.models import CreditLedgerEntry, Invoice, InvoiceLine
+from billing.periods import Period
+from billing.services.reconcile import reconcile_customer
+from billing.services.sequences import sequence_next
+from billing.services.wallet import wallet_draw_down
+from config.errors import InvalidState
+from outcomes.models import OutcomeEvent, OutcomeTransition
+
+BILLABLE = [OutcomeEvent.Status.PENDING, OutcomeEvent.Status.VERIFIED]
+
+
+def _move_outcomes(*, event_ids: list[int], from_statuses: list[str], to_status: str, reason: str,
+                   actor: str) -> int:
+    events = list(
+        OutcomeEvent.objects.select_for_update().filter(pk__in=event_ids, status__in=from_statuses).order_by("pk")
+    )
+    OutcomeTransition.objects.bulk_create(
+        [OutcomeTransition(organization_id=e.organization_id, outcome_event=e, from_status=e.status,
+                           to_status=to_status, reason=reason, actor_label=actor) for e in events],
+        batch_size=2000,
+    )
+    return OutcomeEvent.objects.filter(pk__in=[e.pk for e in events]).update(status=to_status)
+
+
+def invoice_finalize(*, invoice: Invoice, acting_user: User | None = None, now: datetime | None = None) -> Invoice:
+    """Refresh the draft one last time, number it, draw down prepaid credits, mark its outcomes billed
+    and freeze it. Finalizing a finalized invoice returns it unchanged."""
+    now = now or timezone.now()
+    actor = f"user:{acting_user.username}" if acting_user else "system"
+    with transaction.atomic():
+        Customer.objects.select_for_update().get(pk=invoice.customer_id)
+        current = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        if current.status != Invoice.Status.DRAFT:
+            return current
+        current = reconcile_customer(customer_id=current.customer_id, period=Period(current.period_start),
+                                     cutoff=now, finalizing=True)
+        if current.credits_applied:
+            paid = wallet_draw_down(invoice=current, amount=current.credits_applied, at=now)
+            if paid != current.credits_applied:
+                raise InvalidState("Prepaid balance changed while finalizing; retry.", field="credits")
+        lines = current.lines.all()
+        _move_outcomes(
+            event_ids=[l.outcome_event_id for l in lines if l.kind == InvoiceLine.Kind.OUTCOME and l.outcome_event_id],
+            from_statuses=BILLABLE, to_status=OutcomeEvent.Status.BILLED,
+            reason=f"billed on the invoice of {current.period}", actor=actor,
+        )
+        _move_outcomes(
+            event_ids=[l.outcome_event_id for l in lines if l.kind == InvoiceLine.Kind.CREDIT and l.outcome_event_id],
+            from_statuses=[OutcomeEvent.Status.REVERSED], to_status=OutcomeEvent.Status.CREDITED,
+            reason=f"credited on the invoice of {current.period}", actor=actor,
+        )
+        current.number = sequence_next(organization_id=current.organization_id, kind="invoice")
+        current.status = Invoice.Status.FINALIZED
+        current.finalized_at = now
+        current.save(update_fields=["number", "status", "finalized_at", "updated_at"])
+        return current
+
+
+def invoice_mark_paid(*, invoice: Invoice, paid_at: datetime | None = None) -> Invoice:
+    with transaction.atomic():
+        current = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        if current.status == Invoice.Status.PAID:
+            return current
+        if current.status != Invoice.Status.FINALIZED:
+            raise InvalidState(f"A {current.status} invoice cannot be paid.", field="status")
+        current.status, current.paid_at = Invoice.Status.PAID, paid_at or timezone.now()
+        current.save(update_fields=["status", "paid_at", "updated_at"])
+        return current
+
+
+def invoice_void(*, invoice: Invoice, acting_user: User | None = None) -> Invoice:
+    """Cancel a finalized, unpaid invoice. Its outcomes become billable again (as prior-period lines
+    of the next draft) and its prepaid drawdown goes back to the wallet."""
+    actor = f"user:{acting_user.username}" if acting_user else "system"
+    with transaction.atomic():
+        current = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        if current.status == Invoice.Status.VOID:
+            return current
+        if current.status != Invoice.Status.FINALIZED:
+            raise InvalidState(f"A {current.status} invoice cannot be voided.", field="status")
+        lines = list(current.lines.all())
+        _move_outcomes(
+            event_ids=[l.outcome_event_id for l in lines if l.kind == InvoiceLine.Kind.OUTCOME and l.outcome_event_id],
+            from_statuses=[OutcomeEvent.Status.BILLED], to_status=OutcomeEvent.Status.VERIFIED,
+            reason=f"invoice {current.number} voided", actor=actor,
+        )
+        _move_outcomes(
+            event_ids=[l.outcome_event_id for l in lines if l.kind == InvoiceLine.Kind.CREDIT and l.outcome_event_id],
+            from_statuses=[OutcomeEvent.Status.CREDITED], to_status=OutcomeEvent.Status.REVERSED,
+            reason=f"invoice {current.number} voided", actor=actor,
+        )
+        for entry in CreditLedgerEntry.objects.filter(invoice=current, kind=CreditLedgerEntry.Kind.DRAWDOWN):
+            CreditLedgerEntry.objects.create(organization_id=entry.organization_id, grant=entry.grant,
+                                             kind=CreditLedgerEntry.Kind.REFUND, amount=-entry.amount, invoice=current)
+        current.status, current.voided_at = Invoice.Status.VOID, timezone.now()
+        current.save(update_fields=["status", "voided_at", "updated_at"])
+        return current
+
+
+def invoices_finalize_due(*, now: datetime | None = None) -> int:
+    """Finalize every draft whose period ended more than its organization's grace days ago."""
+    now = now or timezone.now()
+    finalized = 0
+    for organization in Organization.objects.order_by("pk"):
+        last_due = (now - timedelta(days=organization.invoice_grace_days)).date()
+        drafts = Invoice.objects.filter(organization=organization, status=Invoice.Status.DRAFT,
+                                        period_end__lte=last_due).order_by("period_start", "customer_id", "pk")
+        for invoice in drafts:
+            invoice_finalize(invoice=invoice, now=now)
+            finalized += 1
+    return finalized

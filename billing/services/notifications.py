@@ -1,0 +1,31 @@
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+
+from accounts.models import Customer
+from billing.models import Notification, PriceBook
+from billing.periods import Period
+
+SPEND_THRESHOLDS = (50, 80, 100)
+
+
+def spend_alerts_record(*, customer: Customer, period: Period, book: PriceBook | None, charged: Decimal) -> None:
+    """Record each spend-cap threshold the period's charges have crossed, once per period."""
+    if book is None or not book.spend_cap:
+        return
+    used = charged / book.spend_cap * 100
+    for threshold in SPEND_THRESHOLDS:
+        if used < threshold:
+            break
+        try:
+            with transaction.atomic():
+                Notification.objects.create(
+                    organization_id=customer.organization_id, customer=customer, period_start=period.start,
+                    kind=f"spend_cap_{threshold}",
+                    message=f"{customer.name} reached {threshold}% of its {book.spend_cap.normalize():f} "
+                    f"{book.currency} spend cap for {period.label}.",
+                    data={"threshold": threshold, "charged": str(charged), "spend_cap": str(book.spend_cap),
+                          "currency": book.currency, "period": period.label},
+                )
+        except IntegrityError:
+            continue  # recorded by an earlier run
