@@ -1,8 +1,9 @@
 from datetime import datetime, timedelta
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any
 
-import psycopg
+import orjson
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -10,7 +11,16 @@ from django.utils import timezone
 from accounts.models import Organization
 from accounts.selectors import customer_ids_by_external_id
 from config.errors import Conflict, DomainError
-from config.ingest import BatchResult, BatchValidator, copy_rows, dumps_properties, first_of_each_key
+from config.ingest import (
+    BatchResult,
+    BatchValidator,
+    HitCache,
+    copy_rows,
+    dumps_properties,
+    gc_paused,
+    keep_first_of_each_key,
+    store_new_rows,
+)
 from metering.models import Meter, Rate
 from metering.schemas import UsageEventIn
 
@@ -18,11 +28,17 @@ USAGE_COLUMNS = (
     "organization_id", "customer_id", "meter_id", "task_id", "quantity", "timestamp", "properties",
     "idempotency_key", "received_at",
 )
+KEY_COLUMNS = ("organization_id", "idempotency_key", "customer_id", "timestamp")
 _validator = BatchValidator(UsageEventIn)
+# Customers and meters found in the last minute are not looked up again by this process (misses
+# always are): a batch of known names costs no query at all.
+_customers = HitCache(seconds=60)
+_meters = HitCache(seconds=60)
 
 
 def meter_create(
-    *, organization: Organization, code: str, name: str, unit: str, aggregation: str, unique_property: str = ""
+    *, organization: Organization, code: str, name: str, unit: str, aggregation: str,
+    unique_property: str = "",
 ) -> Meter:
     try:
         with transaction.atomic():
@@ -54,20 +70,49 @@ def rate_create(
 
 
 def usage_events_ingest(*, organization_id: int, body: bytes) -> BatchResult:
-    """Validate a batch and store its new events; see config.ingest for the dedup guarantee."""
-    valid, rejected = _validator.validate(body)
-    now = timezone.now()
-    latest_allowed = now + timedelta(seconds=settings.INGEST_MAX_FUTURE_SECONDS)
-    customers = customer_ids_by_external_id(
-        organization_id=organization_id, external_ids={event.customer for _, event in valid}
-    )
-    meters = dict(
-        Meter.objects.filter(organization_id=organization_id, code__in={event.meter for _, event in valid})
-        .values_list("code", "id")
-    )
-    rows: list[tuple[Any, ...]] = []
-    keyed: list[tuple[int, UsageEventIn]] = []
-    for index, event in valid:
+    """Validate a batch and store its new events; see config.ingest.store_new_rows for the dedup guarantee."""
+    with gc_paused():
+        events, indexes, rejected = _validator.validate(body)
+        if not events:
+            return BatchResult(rejected=rejected)
+        now = timezone.now()
+        customer_names = {event.customer for event in events}
+        meter_codes = {event.meter for event in events}
+        customers = _customers.get_many(
+            organization_id, customer_names,
+            lambda names: customer_ids_by_external_id(organization_id=organization_id, external_ids=names),
+        )
+        meters = _meters.get_many(
+            organization_id, meter_codes,
+            lambda codes: dict(
+                Meter.objects.filter(organization_id=organization_id, code__in=codes)
+                .values_list("code", "id")
+            ),
+        )
+        latest_allowed = now + timedelta(seconds=settings.INGEST_MAX_FUTURE_SECONDS)
+        if (len(customers) < len(customer_names) or len(meters) < len(meter_codes)
+                or max(event.timestamp for event in events) > latest_allowed):
+            events = _reject_unresolved(events, indexes, rejected, customers, meters, latest_allowed)
+        kept, repeats = keep_first_of_each_key(events)
+        # Sorted by key: concurrent batches then lock the key index in one order (see store_new_rows).
+        kept.sort(key=attrgetter("idempotency_key"))
+        dumps = orjson.dumps
+        rows = [
+            (organization_id, customers[e.customer], meters[e.meter], e.task_id, e.quantity, e.timestamp,
+             dumps(e.properties).decode() if e.properties else "{}", e.idempotency_key, now)
+            for e in kept
+        ]
+        stored = _store(rows) if rows else 0
+        rejected.sort(key=lambda item: item["index"])
+        return BatchResult(accepted=stored, duplicates=repeats + len(rows) - stored, rejected=rejected)
+
+
+def _reject_unresolved(
+    events: list[UsageEventIn], indexes: list[int], rejected: list[dict[str, Any]],
+    customers: dict[str, int], meters: dict[str, int], latest_allowed: datetime,
+) -> list[UsageEventIn]:
+    kept = []
+    for index, event in zip(indexes, events, strict=True):
         errors = {}
         if event.customer not in customers:
             errors["customer"] = f"Unknown customer {event.customer!r}."
@@ -78,34 +123,21 @@ def usage_events_ingest(*, organization_id: int, body: bytes) -> BatchResult:
         if errors:
             rejected.append({"index": index, "errors": errors})
         else:
-            keyed.append((index, event))
-    kept, repeats = first_of_each_key(keyed)
-    for _, event in kept:
-        rows.append((
-            organization_id, customers[event.customer], meters[event.meter], event.task_id, event.quantity,
-            event.timestamp, dumps_properties(event.properties), event.idempotency_key, now,
-        ))
-    stored = _store(organization_id=organization_id, rows=rows) if rows else 0
-    rejected.sort(key=lambda item: item["index"])
-    return BatchResult(accepted=stored, duplicates=repeats + len(rows) - stored, rejected=rejected)
+            kept.append(event)
+    return kept
 
 
-def _store(*, organization_id: int, rows: list[tuple[Any, ...]]) -> int:
-    with transaction.atomic():
-        try:
-            # The common case, a batch never seen before: two COPYs. The key table's primary key
-            # makes the first COPY fail on any known key, and then the set-based path below runs.
-            with transaction.atomic():
-                copy_rows("metering_usagekey", ("organization_id", "idempotency_key"),
-                          ((organization_id, row[7]) for row in rows))
-                copy_rows("metering_usageevent", USAGE_COLUMNS, rows)
-                return len(rows)
-        except psycopg.errors.UniqueViolation:
-            pass
-        return _store_new_only(rows=rows)
+def _store(rows: list[tuple[Any, ...]]) -> int:
+    def fast() -> None:
+        # The common case, a batch never seen before: two COPYs in one transaction. The key table's
+        # primary key makes the first fail on any known key, and then `slow` runs instead.
+        copy_rows("metering_usagekey", KEY_COLUMNS, ((row[0], row[7], row[1], row[5]) for row in rows))
+        copy_rows("metering_usageevent", USAGE_COLUMNS, rows)
+
+    return store_new_rows(fast=fast, slow=lambda: _store_new_only(rows), count=len(rows))
 
 
-def _store_new_only(*, rows: list[tuple[Any, ...]]) -> int:
+def _store_new_only(rows: list[tuple[Any, ...]]) -> int:
     columns = ", ".join(USAGE_COLUMNS)
     with connection.cursor() as cursor:
         cursor.execute(
@@ -118,8 +150,9 @@ def _store_new_only(*, rows: list[tuple[Any, ...]]) -> int:
         cursor.execute(
             f"""
             WITH new_keys AS (
-                INSERT INTO metering_usagekey (organization_id, idempotency_key)
-                SELECT organization_id, idempotency_key FROM usage_staging
+                INSERT INTO metering_usagekey ({", ".join(KEY_COLUMNS)})
+                SELECT organization_id, idempotency_key, customer_id, timestamp FROM usage_staging
+                ORDER BY idempotency_key
                 ON CONFLICT DO NOTHING
                 RETURNING idempotency_key
             )

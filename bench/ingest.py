@@ -1,0 +1,218 @@
+"""Ingestion benchmark: the HTTP API against a bare COPY of the same events.
+
+    python bench/ingest.py [--events 200000] [--workers 2] [--senders 4] [--database-url URL]
+
+1. Recreates the bench database (default tally_bench_ingest on 127.0.0.1), migrates it, and creates an
+   organization, customers, meters and an API key.
+2. Starts the production server, `gunicorn config.wsgi:application` with sync workers.
+3. Raw COPY: the same events, 1,000 rows per COPY (each its own transaction), from one connection into
+   a plain table with the usage-event table's columns and indexes.
+4. HTTP: `--senders` processes POST the events in 1,000-event batches to /api/v1/usage-events over
+   loopback with keep-alive (http.client). Bodies are encoded before the clock starts, as the COPY
+   rows are, so both figures measure the write path only.
+5. Prints events/s for both, their ratio, p50/p99 batch latency and the workers' peak RSS, and checks
+   that every event was stored exactly once.
+
+Defaults, for this 2-core machine where sender, gunicorn and PostgreSQL share the cores: 2 workers,
+one per core, so a worker is always ready while another waits on PostgreSQL; 4 senders keep both
+workers busy (one request queued behind each in flight) without piling up context switches.
+More workers than cores only add memory and switching; fewer leaves a core idle during commits.
+"""
+
+import argparse
+import http.client
+import json
+import multiprocessing
+import os
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import Gunicorn, database_recreate, percentile, server_env  # noqa: E402
+
+BATCH = 1000
+CUSTOMERS = 50
+MODELS = ["gpt-4o", "gpt-4o-mini", "claude-sonnet", "llama-70b"]
+
+
+def event(i: int, start: datetime) -> dict[str, object]:
+    """The i-th generated event: LLM tokens or GPU seconds, spread over the current month so far."""
+    timestamp = start + timedelta(seconds=i % 86_400)
+    if i % 5 == 4:
+        return {
+            "idempotency_key": f"bench-{i:09d}", "customer": f"cust-{i % CUSTOMERS:03d}", "meter": "gpu_seconds",
+            "quantity": str(i % 600 + 1), "timestamp": timestamp.isoformat().replace("+00:00", "Z"),
+            "task_id": f"task-{i // 7}", "properties": {"gpu": "h100"},
+        }
+    return {
+        "idempotency_key": f"bench-{i:09d}", "customer": f"cust-{i % CUSTOMERS:03d}", "meter": "llm_tokens",
+        "quantity": str(i % 4000 + 1), "timestamp": timestamp.isoformat().replace("+00:00", "Z"),
+        "task_id": f"task-{i // 7}",
+        "properties": {"model": MODELS[i % len(MODELS)], "direction": "input" if i % 2 else "output"},
+    }
+
+
+def setup(database_url: str) -> tuple[str, int, dict[str, int], dict[str, int]]:
+    """Migrate the fresh database and create the tenant; returns (api key, org id, customer ids, meter ids)."""
+    os.environ.update(server_env(database_url))
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connections
+
+    from accounts.services import api_key_create, customer_create, organization_get_or_create
+    from metering.services import meter_create
+
+    call_command("migrate", verbosity=0)
+    organization = organization_get_or_create(slug="bench", name="Bench")
+    _, raw_key = api_key_create(organization=organization)
+    customers = {}
+    for n in range(CUSTOMERS):
+        customer = customer_create(
+            organization=organization, external_id=f"cust-{n:03d}", name=f"Customer {n}", currency="USD"
+        )
+        customers[customer.external_id] = customer.pk
+    meters = {}
+    for code, unit in [("llm_tokens", "token"), ("gpu_seconds", "second")]:
+        meters[code] = meter_create(organization=organization, code=code, name=code, unit=unit, aggregation="sum").pk
+    organization_id = organization.pk
+    connections.close_all()
+    return raw_key, organization_id, customers, meters
+
+
+def sender(port: int, raw_key: str, bodies: list[bytes], start_at: float, results: "multiprocessing.Queue") -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    headers = {"Authorization": f"Bearer {raw_key}", "Content-Type": "application/json"}
+    latencies = []
+    accepted = duplicates = rejected = 0
+    while time.time() < start_at:
+        time.sleep(0.001)
+    for body in bodies:
+        began = time.perf_counter()
+        connection.request("POST", "/api/v1/usage-events", body=body, headers=headers)
+        response = connection.getresponse()
+        payload = response.read()
+        latencies.append(time.perf_counter() - began)
+        if response.status != 200:
+            raise SystemExit(f"HTTP {response.status}: {payload[:500]!r}")
+        answer = json.loads(payload)
+        accepted += answer["accepted"]
+        duplicates += answer["duplicates"]
+        rejected += len(answer["rejected"])
+    results.put((latencies, accepted, duplicates, rejected, time.perf_counter()))
+
+
+def copy_baseline(database_url: str, rows: list[tuple[object, ...]]) -> float:
+    """Events/s of COPY, 1,000 rows per COPY and per transaction, into a plain copy of the event table."""
+    import psycopg
+
+    from metering.services import USAGE_COLUMNS
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS bench_copy")
+        # LIKE ... INCLUDING ALL: the same columns, defaults, identity and indexes, without partitions.
+        conn.execute("CREATE TABLE bench_copy (LIKE metering_usageevent INCLUDING ALL)")
+        conn.execute("CHECKPOINT")
+        statement = f"COPY bench_copy ({', '.join(USAGE_COLUMNS)}) FROM STDIN"
+        began = time.perf_counter()
+        for offset in range(0, len(rows), BATCH):
+            with conn.transaction(), conn.cursor() as cursor, cursor.copy(statement) as copy:
+                for row in rows[offset:offset + BATCH]:
+                    copy.write_row(row)
+        elapsed = time.perf_counter() - began
+        stored = conn.execute("SELECT count(*) FROM bench_copy").fetchone()[0]
+        assert stored == len(rows), (stored, len(rows))
+    return len(rows) / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers (default: one per core)")
+    parser.add_argument("--senders", type=int, default=4, help="concurrent client processes")
+    parser.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/tally_bench_ingest",
+                        help="a database this script may DROP and recreate")
+    args = parser.parse_args()
+    if args.events < BATCH or args.events % BATCH:
+        raise SystemExit("--events must be a positive multiple of 1000")
+
+    database_recreate(args.database_url)
+    raw_key, organization_id, customers, meters = setup(args.database_url)
+
+    now = datetime.now(UTC)
+    start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    if now - start < timedelta(days=1):  # keep every event in the past and in the current month
+        start = now - timedelta(days=1)
+    events = [event(i, start) for i in range(args.events)]
+    bodies = [json.dumps({"events": events[i:i + BATCH]}).encode() for i in range(0, len(events), BATCH)]
+    received = datetime.now(UTC)
+    rows = [
+        (organization_id, customers[e["customer"]], meters[e["meter"]], e["task_id"], Decimal(e["quantity"]),
+         datetime.fromisoformat(e["timestamp"]), json.dumps(e["properties"]), e["idempotency_key"], received)
+        for e in events
+    ]
+
+    print(f"{args.events:,} events in {len(bodies)} batches of {BATCH}; {args.workers} gunicorn workers, "
+          f"{args.senders} senders, {os.cpu_count()} cores", flush=True)
+    copy_rate = copy_baseline(args.database_url, rows)
+    print(f"raw COPY (1 connection, {BATCH} rows per COPY): {copy_rate:,.0f} events/s", flush=True)
+
+    server = Gunicorn(database_url=args.database_url, workers=args.workers)
+    try:
+        import psycopg
+
+        with psycopg.connect(args.database_url, autocommit=True) as conn:
+            conn.execute("CHECKPOINT")
+        # Warm each worker (imports, key cache, customer/meter cache) with an empty batch.
+        warm = http.client.HTTPConnection("127.0.0.1", server.port)
+        for _ in range(args.workers * 4):
+            warm.request("POST", "/api/v1/usage-events", body=b'{"events": []}',
+                         headers={"Authorization": f"Bearer {raw_key}", "Content-Type": "application/json"})
+            warm.getresponse().read()
+        warm.close()
+
+        results: multiprocessing.Queue = multiprocessing.Queue()
+        start_at = time.time() + 1.0
+        shares = [bodies[n::args.senders] for n in range(args.senders)]
+        processes = [
+            multiprocessing.Process(target=sender, args=(server.port, raw_key, share, start_at, results))
+            for share in shares
+        ]
+        for process in processes:
+            process.start()
+        outcomes = [results.get() for _ in processes]
+        for process in processes:
+            process.join()
+        finished = max(item[4] for item in outcomes)
+        # The senders' clocks are perf_counter, comparable on one machine; start_at is wall time.
+        elapsed = finished - (time.perf_counter() - (time.time() - start_at))
+        latencies = [value for item in outcomes for value in item[0]]
+        accepted = sum(item[1] for item in outcomes)
+        duplicates = sum(item[2] for item in outcomes)
+        rejected = sum(item[3] for item in outcomes)
+        peaks = server.peak_rss_kib()
+    finally:
+        server.stop()
+
+    with psycopg.connect(args.database_url) as conn:
+        stored = conn.execute("SELECT count(*) FROM metering_usageevent").fetchone()[0]
+        keys = conn.execute("SELECT count(*) FROM metering_usagekey").fetchone()[0]
+    http_rate = args.events / elapsed
+    print(f"HTTP API ({args.senders} senders -> {args.workers} workers): {http_rate:,.0f} events/s "
+          f"(accepted {accepted:,}, duplicates {duplicates}, rejected {rejected}, stored {stored:,}, keys {keys:,})")
+    print(f"ratio HTTP / raw COPY: {http_rate / copy_rate:.2f} (goal >= 0.90)")
+    print(f"batch latency: p50 {percentile(latencies, 0.5) * 1000:.1f} ms, "
+          f"p99 {percentile(latencies, 0.99) * 1000:.1f} ms")
+    print("peak RSS of gunicorn workers (VmHWM): "
+          + ", ".join(f"{kib / 1024:.0f} MiB" for kib in sorted(peaks.values())))
+    if stored != args.events or accepted != args.events:
+        raise SystemExit(f"expected {args.events} events stored once, found {stored} (accepted {accepted})")
+
+
+if __name__ == "__main__":
+    main()
