@@ -19,6 +19,9 @@ CURRENCY = "USD"
 # Outcome types carry one currency and reconciliation bills a customer only in that currency,
 # so every demo customer is billed in USD.
 
+# Month-over-month growth in tasks, so the ROI trend over past months has a slope.
+MONTHLY_GROWTH = 1.15
+
 # Prices take effect well before any demo event, so every event finds its rate.
 RATES_EFFECTIVE_FROM = datetime(2025, 1, 1, tzinfo=UTC)
 

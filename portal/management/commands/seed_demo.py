@@ -48,6 +48,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--tasks", type=int, default=3000,
                             help="tasks per 31-day month, across the three customers (default 3000)")
+        parser.add_argument("--history", type=int, default=2,
+                            help="full months before last month, for the ROI trend (default 2)")
         parser.add_argument("--seed", type=int, default=2025, help="random seed (default 2025)")
         parser.add_argument("--reset", action="store_true", help="delete the demo organization first")
 
@@ -59,10 +61,19 @@ class Command(BaseCommand):
         if options["reset"]:
             self._reset()
         organization = self._catalog()
-        for period, label in ((previous, "last month"), (current, "this month, so far")):
+        periods = [previous]
+        for _ in range(options["history"]):
+            periods.insert(0, periods[0].previous())
+        periods.append(current)
+        for period in periods:
+            # The business grows: each month before last month has fewer tasks than the one after it.
+            months_back = max(0, (previous.start.year - period.start.year) * 12
+                              + previous.start.month - period.start.month)
+            volume = round(options["tasks"] * demo.MONTHLY_GROWTH ** -months_back)
+            label = {previous: "last month", current: "this month, so far"}.get(period, "history")
             tasks = [
                 task for task in demo.month_tasks(
-                    seed=options["seed"], month_start=period.start_at, tasks_per_31_days=options["tasks"]
+                    seed=options["seed"], month_start=period.start_at, tasks_per_31_days=volume
                 )
                 # A task is posted once it has finished; the ingestion API refuses future timestamps.
                 if task.ends_at <= now - timedelta(minutes=1)
@@ -74,7 +85,7 @@ class Command(BaseCommand):
             )
         verified = outcomes_verify_due(now=now)
         self.stdout.write(f"Verified {verified} outcomes whose verification window has passed.")
-        for period in (previous, current):
+        for period in periods:
             self._bill(organization, period)
         logins = self._logins(organization)
         self._report(organization, previous, logins, monotonic() - started)
