@@ -1,0 +1,139 @@
+"""The billing API contract: runs, invoices, ROI, lifecycle actions, credit notes, disputes."""
+
+from decimal import Decimal
+
+import pytest
+
+from tests.billing.scenario import outcomes, post_outcomes, post_usage
+from tests.factories import MeterFactory, OutcomeTypeFactory, RateFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def october(vendor, django_capture_on_commit_callbacks):  # type: ignore[no-untyped-def]
+    """Usage and outcomes for October, and a billing run (eager Celery) for it."""
+    meter = MeterFactory(organization=vendor.organization)
+    RateFactory(meter=meter, dimensions={"model": "gpt-4o", "direction": "input"}, unit_cost=Decimal("2.50"))
+    RateFactory(meter=meter, dimensions={"model": "gpt-4o", "direction": "output"}, unit_cost=Decimal("10.00"))
+    OutcomeTypeFactory(organization=vendor.organization, price=Decimal("0.99"), value=Decimal("6.50"))
+    post_outcomes(vendor.organization, outcomes(vendor.customer, 2))
+    usage = []
+    for task, (tokens_in, tokens_out) in {"o-task-0": (200_000, 50_000), "o-task-1": (100_000, 10_000),
+                                          "failed-task": (400_000, 0)}.items():
+        usage.append({"idempotency_key": f"{task}-in", "customer": "acme", "meter": "llm_tokens",
+                      "quantity": str(tokens_in), "timestamp": "2026-10-05T08:00:00Z", "task_id": task,
+                      "properties": {"model": "gpt-4o", "direction": "input", "request": task}})
+        usage.append({"idempotency_key": f"{task}-out", "customer": "acme", "meter": "llm_tokens",
+                      "quantity": str(tokens_out), "timestamp": "2026-10-05T08:00:00Z", "task_id": task,
+                      "properties": {"model": "gpt-4o", "direction": "output"}})
+    assert post_usage(vendor.organization, usage)["accepted"] == 6
+    with django_capture_on_commit_callbacks(execute=True):
+        response = vendor.api.post("/api/v1/billing-runs", {"period": "2026-10"})
+    assert response.status_code == 202
+    assert set(response.json()) >= {"id", "status"}
+    run = vendor.api.get(f"/api/v1/billing-runs/{response.json()['id']}").json()
+    assert (run["status"], run["customers_done"], run["customers_total"]) == ("done", 1, 1)
+    return vendor
+
+
+def invoice_of(vendor) -> dict:  # type: ignore[no-untyped-def]
+    listed = vendor.api.get("/api/v1/invoices", customer="acme", period="2026-10").json()
+    assert len(listed) == 1
+    return vendor.api.get(f"/api/v1/invoices/{listed[0]['id']}").json()
+
+
+def test_invoice_lines_carry_price_and_the_tasks_cost_to_serve(october) -> None:  # type: ignore[no-untyped-def]
+    invoice = invoice_of(october)
+    assert {k: invoice[k] for k in ("number", "customer", "period", "status", "currency", "subtotal", "total")} == {
+        "number": None, "customer": "acme", "period": "2026-10", "status": "draft", "currency": "USD",
+        "subtotal": "1.98", "total": "1.98"}
+    lines = [(l["task_id"], l["outcome"], l["quantity"], l["unit_price"], l["amount"], l["cost"])
+             for l in invoice["lines"]]
+    # o-task-0: 0.2M in at $2.50/M + 0.05M out at $10/M = 0.5 + 0.5; o-task-1: 0.25 + 0.1
+    assert lines == [("o-task-0", "ticket_resolved", "1", "0.99", "0.99", "1"),
+                     ("o-task-1", "ticket_resolved", "1", "0.99", "0.99", "0.35")]
+    for line in invoice["lines"]:
+        assert isinstance(line["amount"], str) and isinstance(line["unit_price"], str)
+
+
+def test_roi_joins_value_billed_and_cost(october) -> None:  # type: ignore[no-untyped-def]
+    roi = october.api.get("/api/v1/customers/acme/roi", period="2026-10").json()
+    assert roi == {
+        "period": "2026-10", "currency": "USD", "cost_currency": "USD", "outcomes": {"ticket_resolved": 2},
+        "tasks": 3, "unbilled_tasks": 1,
+        "value_delivered": "13.00", "billed": "1.98", "cost_to_serve": "2.35", "margin": "-0.37",
+        "cost_per_outcome": "1.18", "roi": "6.5657", "unbilled_cost": "1.00",
+    }
+
+
+def test_rerun_replaces_the_draft_with_the_same_result(october, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+    before = invoice_of(october)
+    with django_capture_on_commit_callbacks(execute=True):
+        october.api.post("/api/v1/billing-runs", {"period": "2026-10", "customer": "acme"})
+    after = invoice_of(october)
+    assert after["id"] == before["id"]
+    assert after["lines"] == before["lines"]
+
+
+def test_finalize_pay_and_credit_note_through_the_api(october) -> None:  # type: ignore[no-untyped-def]
+    invoice_id = invoice_of(october)["id"]
+    finalized = october.api.post(f"/api/v1/invoices/{invoice_id}/finalize").json()
+    assert (finalized["status"], finalized["number"]) == ("finalized", "INV-000001")
+    response = october.api.post(f"/api/v1/invoices/{invoice_id}/credit-notes",
+                                {"reason": "goodwill", "lines": [{"line_position": 1}]})
+    assert response.status_code == 201, response.content
+    assert (response.json()["number"], response.json()["total"]) == ("CN-000001", "0.99")
+    too_much = october.api.post(f"/api/v1/invoices/{invoice_id}/credit-notes",
+                                {"reason": "again", "lines": [{"amount": "5.00", "description": "x"}]})
+    assert too_much.status_code == 400
+    assert "lines" in too_much.json()["errors"]
+    assert october.api.post(f"/api/v1/invoices/{invoice_id}/pay").json()["status"] == "paid"
+    assert october.api.post(f"/api/v1/invoices/{invoice_id}/void").status_code == 409
+    assert october.api.get(f"/api/v1/invoices/{invoice_id}").json()["total"] == "1.98"
+
+
+def test_dispute_flow_through_the_api(october, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+    response = october.api.post("/api/v1/outcome-events/o0/dispute", {"reason": "not resolved"})
+    assert response.status_code == 201
+    dispute_id = response.json()["id"]
+    assert october.api.post("/api/v1/outcome-events/o0/dispute", {"reason": "twice"}).status_code == 409
+    with django_capture_on_commit_callbacks(execute=True):
+        october.api.post("/api/v1/billing-runs", {"period": "2026-10"})
+    assert invoice_of(october)["total"] == "0.99"
+    assert [d["id"] for d in october.api.get("/api/v1/disputes", status="open").json()] == [dispute_id]
+    resolved = october.api.post(f"/api/v1/disputes/{dispute_id}/resolve", {"decision": "reject", "note": "logs"})
+    assert resolved.json()["status"] == "rejected"
+    bad = october.api.post(f"/api/v1/disputes/{dispute_id}/resolve", {"decision": "maybe"})
+    assert bad.status_code == 400 and "decision" in bad.json()["errors"]
+
+
+@pytest.mark.parametrize(("body", "field"), [({"period": "2026-13"}, "period"), ({"period": "10-2026"}, "period"),
+                                             ({}, "period"), ({"period": "2026-10", "customer": "nobody"}, "customer"),
+                                             ({"period": "2999-01"}, "period")])
+def test_bad_billing_run_requests_name_the_field(vendor, body, field) -> None:  # type: ignore[no-untyped-def]
+    response = vendor.api.post("/api/v1/billing-runs", body)
+    assert response.status_code == 400, response.content
+    assert field in response.json()["errors"]
+
+
+def test_bad_query_parameters_are_4xx(october) -> None:  # type: ignore[no-untyped-def]
+    assert october.api.get("/api/v1/invoices", period="nope").status_code == 400
+    assert october.api.get("/api/v1/invoices", customer="nobody").status_code == 404
+    assert october.api.get("/api/v1/customers/acme/roi").status_code == 400
+    assert october.api.get("/api/v1/customers/acme/roi", period="2026-09").status_code == 404
+    assert october.api.get("/api/v1/invoices/999999").status_code == 404
+
+
+def test_another_organization_sees_none_of_it(october, stranger) -> None:  # type: ignore[no-untyped-def]
+    invoice_id = invoice_of(october)["id"]
+    run_id = october.api.get("/api/v1/invoices").json()[0]["id"]
+    assert stranger.api.get(f"/api/v1/invoices/{invoice_id}").status_code == 404
+    assert stranger.api.get("/api/v1/invoices").json() == []
+    assert stranger.api.post(f"/api/v1/invoices/{invoice_id}/finalize").status_code == 404
+    assert stranger.api.get(f"/api/v1/billing-runs/{run_id}").status_code == 404
+    assert stranger.api.get("/api/v1/customers/acme/roi", period="2026-10").status_code == 404
+    assert stranger.api.post("/api/v1/outcome-events/o0/dispute", {"reason": "x"}).status_code == 404
+    assert stranger.api.get("/api/v1/disputes").json() == []
+    assert stranger.api.get("/api/v1/notifications").json() == []
+    assert october.api.get(f"/api/v1/invoices/{invoice_id}").json()["status"] == "draft"
