@@ -36,3 +36,99 @@ class BillingRunAdmin(admin.ModelAdmin):
 class RoiReportAdmin(admin.ModelAdmin):
     list_display = ["customer", "period_start", "billed", "value_delivered", "cost_to_serve", "currency"]
     list_filter = ["organization", "period_start"]
+
+
+from billing.models import (  # noqa: E402
+    CreditGrant,
+    CreditLedgerEntry,
+    CreditNote,
+    CreditNoteLine,
+    Notification,
+    PriceBook,
+    PriceBookEntry,
+    PriceBookMeter,
+)
+
+
+class PriceBookEntryInline(admin.TabularInline):
+    model = PriceBookEntry
+    extra = 0
+    fields = ["outcome_type", "model", "unit_price", "tiers", "package_size", "package_price"]
+
+
+class PriceBookMeterInline(admin.TabularInline):
+    model = PriceBookMeter
+    extra = 0
+
+
+@admin.register(PriceBook)
+class PriceBookAdmin(admin.ModelAdmin):
+    """Price books are versions: edit a version only before it prices a finalized invoice."""
+
+    list_display = ["customer", "version", "effective_from", "currency", "platform_fee", "included_outcomes",
+                    "minimum_commit", "spend_cap"]
+    list_filter = ["organization", "currency"]
+    search_fields = ["customer__external_id", "customer__name"]
+    inlines = [PriceBookEntryInline, PriceBookMeterInline]
+
+    def get_readonly_fields(self, request, obj=None):  # type: ignore[no-untyped-def]
+        if obj is not None and obj.invoice_set.exclude(status="draft").exists():
+            return [f.name for f in PriceBook._meta.fields]
+        return ["version"]
+
+
+class CreditLedgerInline(admin.TabularInline):
+    model = CreditLedgerEntry
+    extra = 0
+    can_delete = False
+    readonly_fields = ["kind", "amount", "invoice", "created_at"]
+
+    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+
+@admin.register(CreditGrant)
+class CreditGrantAdmin(admin.ModelAdmin):
+    list_display = ["customer", "amount", "currency", "priority", "granted_at", "expires_at", "description"]
+    list_filter = ["organization", "currency"]
+    inlines = [CreditLedgerInline]
+
+    def get_readonly_fields(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return ["amount", "currency", "customer", "organization"] if obj else []
+
+    def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
+        if change:
+            return super().save_model(request, obj, form, change)
+        from billing.services.wallet import credit_grant_create
+
+        grant = credit_grant_create(customer=obj.customer, amount=obj.amount, currency=obj.currency,
+                                    expires_at=obj.expires_at, priority=obj.priority, description=obj.description,
+                                    granted_at=obj.granted_at)
+        obj.pk = grant.pk
+
+
+class CreditNoteLineInline(admin.TabularInline):
+    model = CreditNoteLine
+    extra = 0
+    can_delete = False
+    readonly_fields = ["invoice_line", "outcome_event", "description", "amount"]
+
+    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+
+@admin.register(CreditNote)
+class CreditNoteAdmin(admin.ModelAdmin):
+    list_display = ["number", "customer", "invoice", "total", "currency", "created_at"]
+    list_filter = ["organization"]
+    readonly_fields = ["organization", "customer", "invoice", "number", "currency", "total", "reason"]
+    inlines = [CreditNoteLineInline]
+
+    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+        return False
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = ["customer", "kind", "period_start", "message", "created_at"]
+    list_filter = ["organization", "kind"]

@@ -22,3 +22,14 @@ class OutcomeTransitionAdmin(admin.ModelAdmin):
     list_display = ["outcome_event", "from_status", "to_status", "actor_label", "actor_user", "created_at"]
     list_filter = ["organization", "to_status"]
     raw_id_fields = ["outcome_event"]
+
+
+from outcomes.models import Dispute  # noqa: E402
+
+
+@admin.register(Dispute)
+class DisputeAdmin(admin.ModelAdmin):
+    list_display = ["outcome_event", "status", "reason", "opened_by_label", "opened_at", "resolved_at"]
+    list_filter = ["organization", "status"]
+    raw_id_fields = ["outcome_event"]
+    readonly_fields = ["status_before", "opened_at", "resolved_at"]
