@@ -50,6 +50,7 @@ def test_verification_job_moves_due_outcomes_only(vendor) -> None:  # type: igno
 
 
 def test_every_scheduled_job_is_a_registered_task() -> None:
+    celery_app.loader.import_default_modules()  # what a worker does at start: autodiscover tasks.py
     registered = set(celery_app.tasks)
     for name, entry in celery_app.conf.beat_schedule.items():
         assert entry["task"] in registered, name
