@@ -77,6 +77,10 @@ class ApiKey(models.Model):
     name = models.CharField(max_length=100, default="default")
     prefix = models.CharField(max_length=16, help_text="First characters, to recognise a key in lists.")
     key_hash = models.CharField(max_length=64, unique=True)
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, null=True, blank=True, related_name="api_keys",
+        help_text="A customer key reads only that customer's invoices, ROI, notifications and credits.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
 

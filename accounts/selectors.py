@@ -7,7 +7,7 @@ from config.errors import NotFound
 
 def api_key_authenticate(*, raw_key: str) -> ApiKey | None:
     return (
-        ApiKey.objects.select_related("organization")
+        ApiKey.objects.select_related("organization", "customer")
         .filter(key_hash=hash_api_key(raw_key), revoked_at__isnull=True)
         .first()
     )

@@ -21,11 +21,17 @@ def organization_get_or_create(*, slug: str, name: str | None = None) -> Organiz
     return organization
 
 
-def api_key_create(*, organization: Organization, name: str = "default") -> tuple[ApiKey, str]:
-    """Create a key; returns the row and the raw key, which is never stored or shown again."""
+def api_key_create(
+    *, organization: Organization, name: str = "default", customer: Customer | None = None
+) -> tuple[ApiKey, str]:
+    """Create a key; returns the row and the raw key, which is never stored or shown again.
+
+    With `customer`, the key is read-only and sees that one customer's billing documents."""
+    if customer is not None and customer.organization_id != organization.pk:
+        raise ValueError("the customer belongs to another organization")
     raw_key = KEY_PREFIX + secrets.token_urlsafe(32)
     api_key = ApiKey.objects.create(
-        organization=organization, name=name, prefix=raw_key[:10], key_hash=hash_api_key(raw_key)
+        organization=organization, name=name, prefix=raw_key[:10], key_hash=hash_api_key(raw_key), customer=customer
     )
     return api_key, raw_key
 

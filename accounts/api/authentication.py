@@ -7,7 +7,7 @@ from typing import Any
 from django.http import HttpRequest
 from rest_framework import authentication, exceptions, permissions
 
-from accounts.models import ApiKey, Organization
+from accounts.models import ApiKey, Customer, Organization
 from accounts.selectors import api_key_authenticate
 
 # Keys resolved in the last few seconds are remembered per process so the ingestion hot path
@@ -72,12 +72,25 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
 
 
 class HasOrganization(permissions.BasePermission):
+    """Any organization key; a customer key only reads the views marked `customer_readable`."""
+
+    message = "A customer API key may only read its own invoices, ROI, credit notes, wallet and notifications."
+
     def has_permission(self, request: Any, view: Any) -> bool:
-        return isinstance(request.user, ApiPrincipal)
+        if not isinstance(request.user, ApiPrincipal):
+            return False
+        if request.user.api_key.customer_id is None:
+            return True
+        return bool(getattr(view, "customer_readable", False)) and request.method in permissions.SAFE_METHODS
 
 
 def organization_of(request: Any) -> Organization:
     return request.user.organization
+
+
+def customer_scope(request: Any) -> Customer | None:
+    """The one customer a customer-scoped key may see, or None for an organization key."""
+    return request.user.api_key.customer
 
 
 try:

@@ -4,7 +4,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.api.authentication import organization_of
+from accounts.api.authentication import customer_scope, organization_of
+from config.errors import NotFound
 from accounts.models import Customer
 from accounts.selectors import customer_get, customer_list
 from accounts.services import customer_create
@@ -39,7 +40,17 @@ class CustomerListApi(APIView):
 
 
 class CustomerDetailApi(APIView):
+    customer_readable = True
+
     @extend_schema(responses=CustomerOutput)
     def get(self, request: Request, external_id: str) -> Response:
-        customer = customer_get(organization=organization_of(request), external_id=external_id)
+        customer = scoped_customer_get(request, external_id)
         return Response(CustomerOutput(customer).data)
+
+
+def scoped_customer_get(request: Request, external_id: str) -> Customer:
+    """A customer of the caller's organization; a customer key finds only its own customer."""
+    scope = customer_scope(request)
+    if scope is not None and scope.external_id != external_id:
+        raise NotFound(f"No customer with external_id {external_id!r}.", field="customer")
+    return customer_get(organization=organization_of(request), external_id=external_id)

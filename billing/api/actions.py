@@ -8,8 +8,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.api.authentication import organization_of
-from accounts.selectors import customer_get
+from accounts.api.authentication import customer_scope, organization_of
+from accounts.api.views import scoped_customer_get
 from billing.api.serializers import InvoiceOutput
 from billing.models import CreditNote, InvoiceLine
 from billing.selectors import invoice_get
@@ -100,12 +100,15 @@ class CreditNoteCreateApi(APIView):
 
 
 class CreditNoteListApi(APIView):
+    customer_readable = True
+
     @extend_schema(parameters=[OpenApiParameter("customer", str)], responses=CreditNoteOutput(many=True))
     def get(self, request: Request) -> Response:
         organization = organization_of(request)
         notes = CreditNote.objects.filter(organization=organization).select_related("customer", "invoice")
+        if customer_scope(request) is not None:
+            notes = notes.filter(customer=customer_scope(request))
         if request.query_params.get("customer"):
-            notes = notes.filter(customer=customer_get(organization=organization,
-                                                       external_id=request.query_params["customer"]))
+            notes = notes.filter(customer=scoped_customer_get(request, request.query_params["customer"]))
         notes = notes.prefetch_related("lines__invoice_line").order_by("number")
         return Response(CreditNoteOutput(notes, many=True).data)

@@ -8,7 +8,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.api.authentication import organization_of
+from accounts.api.authentication import customer_scope, organization_of
+from accounts.api.views import scoped_customer_get
 from accounts.selectors import customer_get
 from billing.models import CreditGrant, Notification, PriceBook
 from billing.periods import period_parse
@@ -142,11 +143,13 @@ class CreditGrantListApi(APIView):
 
 
 class WalletApi(APIView):
+    customer_readable = True
+
     @extend_schema(parameters=[OpenApiParameter("currency", str)], responses=dict)
     def get(self, request: Request, external_id: str) -> Response:
         from django.utils import timezone
 
-        customer = customer_get(organization=organization_of(request), external_id=external_id)
+        customer = scoped_customer_get(request, external_id)
         currency = (request.query_params.get("currency") or customer.currency).upper()
         balances = wallet_balances(customer_id=customer.pk, currency=currency, at=timezone.now())
         return Response({
@@ -169,11 +172,15 @@ class NotificationOutput(serializers.ModelSerializer):
 
 
 class NotificationListApi(APIView):
+    customer_readable = True
+
     @extend_schema(parameters=[OpenApiParameter("customer", str)], responses=NotificationOutput(many=True))
     def get(self, request: Request) -> Response:
         organization = organization_of(request)
         notifications = Notification.objects.filter(organization=organization).select_related("customer")
+        scope = customer_scope(request)
+        if scope is not None:
+            notifications = notifications.filter(customer=scope)
         if request.query_params.get("customer"):
-            customer = customer_get(organization=organization, external_id=request.query_params["customer"])
-            notifications = notifications.filter(customer=customer)
+            notifications = notifications.filter(customer=scoped_customer_get(request, request.query_params["customer"]))
         return Response(NotificationOutput(notifications.order_by("-created_at")[:500], many=True).data)

@@ -4,8 +4,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.api.authentication import organization_of
-from accounts.selectors import customer_get
+from accounts.api.authentication import customer_scope, organization_of
+from accounts.api.views import scoped_customer_get
 from billing.api.serializers import (
     BillingRunInput,
     BillingRunOutput,
@@ -29,7 +29,7 @@ class BillingRunListApi(APIView):
         customer = None
         if data.validated_data.get("customer"):
             try:
-                customer = customer_get(organization=organization, external_id=data.validated_data["customer"])
+                customer = scoped_customer_get(request, data.validated_data["customer"])
             except DomainError as exc:
                 raise DomainError(exc.message, field="customer") from exc
         run = billing_run_create(organization=organization, period=period, customer=customer)
@@ -44,6 +44,8 @@ class BillingRunDetailApi(APIView):
 
 
 class InvoiceListApi(APIView):
+    customer_readable = True
+
     @extend_schema(
         parameters=[
             OpenApiParameter("customer", str, description="customer external_id"),
@@ -53,9 +55,9 @@ class InvoiceListApi(APIView):
     )
     def get(self, request: Request) -> Response:
         organization = organization_of(request)
-        customer = period = None
+        customer, period = customer_scope(request), None
         if request.query_params.get("customer"):
-            customer = customer_get(organization=organization, external_id=request.query_params["customer"])
+            customer = scoped_customer_get(request, request.query_params["customer"])
         if request.query_params.get("period"):
             period = period_parse(request.query_params["period"])
         invoices = invoice_list(organization=organization, customer=customer, period=period)
@@ -63,16 +65,21 @@ class InvoiceListApi(APIView):
 
 
 class InvoiceDetailApi(APIView):
+    customer_readable = True
+
     @extend_schema(responses=InvoiceOutput)
     def get(self, request: Request, invoice_id: int) -> Response:
-        invoice = invoice_get(organization=organization_of(request), invoice_id=invoice_id)
+        invoice = invoice_get(organization=organization_of(request), invoice_id=invoice_id,
+                              customer=customer_scope(request))
         return Response(InvoiceOutput(invoice).data)
 
 
 class CustomerRoiApi(APIView):
+    customer_readable = True
+
     @extend_schema(parameters=[OpenApiParameter("period", str, required=True, description="YYYY-MM")],
                    responses=RoiOutput)
     def get(self, request: Request, external_id: str) -> Response:
-        customer = customer_get(organization=organization_of(request), external_id=external_id)
+        customer = scoped_customer_get(request, external_id)
         period = period_parse(request.query_params.get("period"))
         return Response(RoiOutput(roi_get(customer=customer, period=period)).data)

@@ -1,7 +1,8 @@
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from accounts.models import Customer
 from accounts.services import api_key_create, organization_get_or_create
 
 
@@ -11,9 +12,15 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--organization", required=True, help="organization slug")
         parser.add_argument("--name", default="default", help="a label for the key")
+        parser.add_argument("--customer", help="a read-only key for this customer (external_id)")
 
     def handle(self, *args: Any, **options: Any) -> None:
         organization = organization_get_or_create(slug=options["organization"])
-        api_key, raw_key = api_key_create(organization=organization, name=options["name"])
+        customer = None
+        if options["customer"]:
+            customer = Customer.objects.filter(organization=organization, external_id=options["customer"]).first()
+            if customer is None:
+                raise CommandError(f"no customer {options['customer']!r} in {organization.slug}")
+        api_key, raw_key = api_key_create(organization=organization, name=options["name"], customer=customer)
         self.stderr.write(f"Created API key {api_key.prefix}… for organization {organization.slug}.")
         self.stdout.write(raw_key)

@@ -1,0 +1,52 @@
+"""A customer-scoped API key reads its own customer's billing documents and nothing else."""
+
+from decimal import Decimal
+
+import pytest
+
+from accounts.services import api_key_create
+from billing.services.finalize import invoice_finalize
+from tests.billing.scenario import outcomes, post_outcomes, reconcile
+from tests.conftest import ApiClient
+from tests.factories import CustomerFactory, OutcomeTypeFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def two_customers(vendor):  # type: ignore[no-untyped-def]
+    OutcomeTypeFactory(organization=vendor.organization, price=Decimal("1.00"))
+    other = CustomerFactory(organization=vendor.organization, external_id="globex")
+    for customer in (vendor.customer, other):
+        post_outcomes(vendor.organization, outcomes(customer, 2, prefix=f"{customer.external_id}-"))
+    mine, theirs = reconcile(vendor.customer), reconcile(other)
+    invoice_finalize(invoice=mine)
+    _, raw_key = api_key_create(organization=vendor.organization, customer=vendor.customer)
+    return ApiClient(raw_key), mine, theirs
+
+
+def test_customer_key_reads_its_own_documents(two_customers) -> None:  # type: ignore[no-untyped-def]
+    api, mine, _ = two_customers
+    assert [i["id"] for i in api.get("/api/v1/invoices").json()] == [mine.pk]
+    assert api.get(f"/api/v1/invoices/{mine.pk}").json()["number"] == "INV-000001"
+    assert api.get("/api/v1/customers/acme/roi", period="2026-10").json()["billed"] == "2.00"
+    assert api.get("/api/v1/customers/acme").status_code == 200
+    assert api.get("/api/v1/customers/acme/wallet").status_code == 200
+    assert api.get("/api/v1/notifications").status_code == 200
+
+
+def test_customer_key_sees_no_other_customer(two_customers) -> None:  # type: ignore[no-untyped-def]
+    api, _, theirs = two_customers
+    assert api.get(f"/api/v1/invoices/{theirs.pk}").status_code == 404
+    assert api.get("/api/v1/invoices", customer="globex").status_code == 404
+    assert api.get("/api/v1/customers/globex").status_code == 404
+    assert api.get("/api/v1/customers/globex/roi", period="2026-10").status_code == 404
+
+
+def test_customer_key_cannot_write_or_list_the_organization(two_customers) -> None:  # type: ignore[no-untyped-def]
+    api, mine, _ = two_customers
+    assert api.get("/api/v1/customers").status_code == 403
+    assert api.post("/api/v1/usage-events", {"events": []}).status_code == 403
+    assert api.post("/api/v1/billing-runs", {"period": "2026-10"}).status_code == 403
+    assert api.post(f"/api/v1/invoices/{mine.pk}/void").status_code == 403
+    assert api.get("/api/v1/disputes").status_code == 403
