@@ -7,6 +7,7 @@ api_v1 = [
     path("", include("metering.api.urls")),
     path("", include("outcomes.api.urls")),
     path("", include("billing.api.urls")),
+    path("", include("billing.api.explain_urls")),
 ]
 
 urlpatterns = [

@@ -1,16 +1,21 @@
+from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api.authentication import organization_of
+from accounts.selectors import customer_get
 from config.api import RawJsonParser, batch_schema
+from config.errors import NotFound
 from config.fields import CurrencyField, DecimalStringField, decimal_str
-from config.ingest import read_body
-from metering.models import Meter, Rate
+from config.ingest import EventQuery, cursor_decode, event_page_schema, page_response, read_body
+from metering.models import Meter, Rate, UsageEvent
+from metering.selectors import usage_event_page, usage_summary
 from metering.services import meter_create, rate_create, usage_events_ingest
 
 
@@ -82,8 +87,55 @@ class RateListApi(APIView):
         return Response(RateOutput(rate).data, status=status.HTTP_201_CREATED)
 
 
+class UsageEventQuery(EventQuery):
+    meter = serializers.CharField(max_length=100, required=False)
+
+
+class UsageEventOutput(serializers.Serializer):
+    idempotency_key = serializers.CharField()
+    customer = serializers.CharField()
+    meter = serializers.CharField()
+    quantity = serializers.CharField()
+    timestamp = serializers.DateTimeField()
+    task_id = serializers.CharField(allow_null=True)
+    properties = serializers.DictField()
+    received_at = serializers.DateTimeField()
+
+
+def usage_event_data(event: UsageEvent, *, customer: str, meter: str) -> dict[str, Any]:
+    return {
+        "idempotency_key": event.idempotency_key, "customer": customer, "meter": meter,
+        "quantity": decimal_str(event.quantity), "timestamp": event.timestamp, "task_id": event.task_id,
+        "properties": event.properties, "received_at": event.received_at,
+    }
+
+
 class UsageEventListApi(APIView):
     parser_classes = [RawJsonParser]
+
+    @event_page_schema(UsageEventQuery, UsageEventOutput(many=True), "UsageEvent")
+    def get(self, request: Request) -> Response:
+        query = UsageEventQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        organization = organization_of(request)
+        customer = customer_get(organization=organization, external_id=params["customer"])
+        meters = dict(Meter.objects.filter(organization=organization).values_list("id", "code"))
+        meter_id = None
+        if "meter" in params:
+            meter_id = next((pk for pk, code in meters.items() if code == params["meter"]), None)
+            if meter_id is None:
+                raise NotFound(f"No meter with code {params['meter']!r}.", field="meter")
+        after = cursor_decode(params["cursor"]) if "cursor" in params else None
+        rows = usage_event_page(
+            organization_id=organization.pk, customer_id=customer.pk, task_id=params.get("task_id"),
+            meter_id=meter_id, start=params.get("from"), end=params.get("to"), after=after, limit=params["limit"],
+        )
+        results = [
+            usage_event_data(event, customer=customer.external_id, meter=meters.get(event.meter_id, ""))
+            for event in rows[: params["limit"]]
+        ]
+        return page_response(request, rows, params["limit"], results)
 
     @batch_schema(
         event_fields={
@@ -101,3 +153,45 @@ class UsageEventListApi(APIView):
     def post(self, request: Request) -> Response:
         result = usage_events_ingest(organization_id=organization_of(request).pk, body=read_body(request))
         return Response(result.as_dict())
+
+
+class MeterUsageOutput(serializers.Serializer):
+    meter = serializers.CharField()
+    unit = serializers.CharField()
+    events_today = serializers.IntegerField()
+    quantity_today = serializers.CharField(help_text="Sum of the events' quantities.")
+    events_period = serializers.IntegerField()
+    quantity_period = serializers.CharField(help_text="Sum of the events' quantities.")
+    last_event_at = serializers.DateTimeField(allow_null=True)
+
+
+class CustomerUsageSummaryApi(APIView):
+    @extend_schema(
+        responses=inline_serializer(name="UsageSummary", fields={
+            "customer": serializers.CharField(), "today": serializers.DateField(),
+            "period": serializers.CharField(), "meters": MeterUsageOutput(many=True),
+        }),
+        description="Per meter: events and quantity today and this calendar month (UTC), and the last event.",
+    )
+    def get(self, request: Request, external_id: str) -> Response:
+        organization = organization_of(request)
+        customer = customer_get(organization=organization, external_id=external_id)
+        now = datetime.now(UTC)
+        day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        period_start = day_start.replace(day=1)
+        rows = usage_summary(
+            organization_id=organization.pk, customer_id=customer.pk, day_start=day_start,
+            period_start=period_start,
+        )
+        meters = [
+            {
+                "meter": row.meter.code, "unit": row.meter.unit, "events_today": row.events_today,
+                "quantity_today": decimal_str(row.quantity_today), "events_period": row.events_period,
+                "quantity_period": decimal_str(row.quantity_period), "last_event_at": row.last_event_at,
+            }
+            for row in rows
+        ]
+        return Response({
+            "customer": customer.external_id, "today": day_start.date(), "period": period_start.strftime("%Y-%m"),
+            "meters": MeterUsageOutput(meters, many=True).data,
+        })

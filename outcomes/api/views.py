@@ -1,3 +1,4 @@
+from django.db.models import Q
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -5,10 +6,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api.authentication import organization_of
+from accounts.selectors import customer_get
 from config.api import RawJsonParser, batch_schema
+from config.errors import NotFound
 from config.fields import CurrencyField, DecimalStringField, decimal_str
-from config.ingest import read_body
+from config.ingest import EventQuery, cursor_decode, event_page_schema, page_response, read_body
 from outcomes.models import OutcomeEvent, OutcomeType
+from outcomes.selectors import outcome_event_list
 from outcomes.services import outcome_event_reverse, outcome_events_ingest, outcome_type_create
 
 
@@ -50,8 +54,47 @@ class OutcomeTypeListApi(APIView):
         return Response(OutcomeTypeOutput(outcome_type).data, status=status.HTTP_201_CREATED)
 
 
+class OutcomeEventOutput(serializers.ModelSerializer):
+    customer = serializers.CharField(source="customer.external_id")
+    outcome = serializers.CharField(source="outcome_type.code")
+
+    class Meta:
+        model = OutcomeEvent
+        fields = ["idempotency_key", "customer", "outcome", "task_id", "timestamp", "status", "properties",
+                  "received_at", "verifiable_at", "reversed_at", "reversal_reason"]
+
+
+class OutcomeEventQuery(EventQuery):
+    outcome = serializers.CharField(max_length=100, required=False)
+    status = serializers.ChoiceField(choices=OutcomeEvent.Status.choices, required=False)
+
+
 class OutcomeEventListApi(APIView):
     parser_classes = [RawJsonParser]
+
+    @event_page_schema(OutcomeEventQuery, OutcomeEventOutput(many=True), "OutcomeEvent")
+    def get(self, request: Request) -> Response:
+        query = OutcomeEventQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        organization = organization_of(request)
+        customer = customer_get(organization=organization, external_id=params["customer"])
+        events = outcome_event_list(organization_id=organization.pk).filter(customer=customer)
+        if "outcome" in params:
+            outcome_type = OutcomeType.objects.filter(organization=organization, code=params["outcome"]).first()
+            if outcome_type is None:
+                raise NotFound(f"No outcome type with code {params['outcome']!r}.", field="outcome")
+            events = events.filter(outcome_type=outcome_type)
+        for name, lookup in [("task_id", "task_id"), ("status", "status"), ("from", "timestamp__gte"),
+                             ("to", "timestamp__lt")]:
+            if name in params:
+                events = events.filter(**{lookup: params[name]})
+        if "cursor" in params:
+            moment, row_id = cursor_decode(params["cursor"])
+            events = events.filter(Q(timestamp__lt=moment) | Q(timestamp=moment, pk__lt=row_id))
+        limit = params["limit"]
+        rows = list(events.order_by("-timestamp", "-pk")[: limit + 1])
+        return page_response(request, rows, limit, OutcomeEventOutput(rows[:limit], many=True).data)
 
     @batch_schema(
         event_fields={
@@ -71,16 +114,6 @@ class OutcomeEventListApi(APIView):
 
 class ReverseInput(serializers.Serializer):
     reason = serializers.CharField(max_length=2000)
-
-
-class OutcomeEventOutput(serializers.ModelSerializer):
-    customer = serializers.CharField(source="customer.external_id")
-    outcome = serializers.CharField(source="outcome_type.code")
-
-    class Meta:
-        model = OutcomeEvent
-        fields = ["idempotency_key", "customer", "outcome", "task_id", "timestamp", "status", "properties",
-                  "received_at", "verifiable_at", "reversed_at", "reversal_reason"]
 
 
 class OutcomeEventReverseApi(APIView):

@@ -1,0 +1,97 @@
+"""Concurrent replays against the real database: each event is stored once, whatever the interleaving."""
+
+import threading
+from collections.abc import Callable
+
+import pytest
+from django.db import connection, connections
+
+from metering.models import UsageEvent
+from outcomes.models import OutcomeEvent
+from tests.conftest import ApiClient
+from tests.factories import MeterFactory, OutcomeTypeFactory
+from tests.metering.test_ingest_usage import usage
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def _empty_event_tables() -> object:
+    """The usage tables are plain SQL, outside the models a transactional test's flush empties."""
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE metering_usageevent, metering_usagekey")
+
+
+def at_once(count: int, post: Callable[[int], dict[str, object]]) -> list[dict[str, object]]:
+    """Run `post(n)` in `count` threads released together; each thread has its own database connection."""
+    barrier = threading.Barrier(count)
+    answers: list[dict[str, object]] = [{} for _ in range(count)]
+    errors: list[BaseException] = []
+
+    def run(n: int) -> None:
+        try:
+            barrier.wait()
+            answers[n] = post(n)
+        except BaseException as exc:  # noqa: BLE001 - reported to the test below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+    return answers
+
+
+def post_json(raw_key: str, url: str, body: dict[str, object]) -> dict[str, object]:
+    response = ApiClient(raw_key).post(url, body)
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def test_the_same_batch_posted_from_four_connections_at_once_is_stored_once(vendor) -> None:  # type: ignore[no-untyped-def]
+    MeterFactory(organization=vendor.organization)
+    batch = {"events": [usage(f"k{i}", quantity=str(i)) for i in range(300)]}
+
+    answers = at_once(4, lambda n: post_json(vendor.api.raw_key, "/api/v1/usage-events", batch))
+
+    assert sum(answer["accepted"] for answer in answers) == 300
+    assert sum(answer["duplicates"] for answer in answers) == 900
+    assert UsageEvent.objects.filter(organization=vendor.organization).count() == 300
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM metering_usagekey")
+        assert cursor.fetchone()[0] == 300
+
+
+def test_overlapping_batches_in_opposite_orders_neither_deadlock_nor_double(vendor) -> None:  # type: ignore[no-untyped-def]
+    MeterFactory(organization=vendor.organization)
+    keys = [f"k{i:04d}" for i in range(400)]
+    forward = {"events": [usage(key) for key in keys[:300]]}
+    backward = {"events": [usage(key) for key in reversed(keys[100:])]}
+
+    answers = at_once(
+        2, lambda n: post_json(vendor.api.raw_key, "/api/v1/usage-events", forward if n == 0 else backward)
+    )
+
+    assert sum(answer["accepted"] for answer in answers) == 400
+    assert sum(answer["duplicates"] for answer in answers) == 200
+    assert UsageEvent.objects.filter(organization=vendor.organization).count() == 400
+
+
+def test_the_same_outcome_batch_posted_at_once_is_stored_once(vendor) -> None:  # type: ignore[no-untyped-def]
+    OutcomeTypeFactory(organization=vendor.organization)
+    batch = {"events": [
+        {"idempotency_key": f"o{i}", "customer": "acme", "outcome": "ticket_resolved", "task_id": f"t{i}",
+         "timestamp": "2026-10-05T10:00:00Z"}
+        for i in range(200)
+    ]}
+
+    answers = at_once(4, lambda n: post_json(vendor.api.raw_key, "/api/v1/outcome-events", batch))
+
+    assert sum(answer["accepted"] for answer in answers) == 200
+    assert sum(answer["duplicates"] for answer in answers) == 600
+    assert OutcomeEvent.objects.filter(organization=vendor.organization).count() == 200
