@@ -96,6 +96,31 @@ OUTCOME_TYPES = (
 
 
 @dataclass(frozen=True)
+class PriceBookSpec:
+    """A customer's negotiated prices; a customer without one pays the outcome types' list prices."""
+
+    customer: str
+    entries: tuple[dict[str, Any], ...]  # keyword arguments of billing's EntrySpec
+    platform_fee: Decimal = Decimal(0)
+    minimum_commit: Decimal = Decimal(0)
+
+
+PRICE_BOOKS = (
+    # Globex: a monthly platform fee, and tickets get cheaper past the first 800 of a month.
+    PriceBookSpec("globex", (
+        {"outcome": "ticket_resolved", "model": "graduated",
+         "tiers": [{"up_to": 800, "unit_price": "0.99"}, {"up_to": None, "unit_price": "0.79"}]},
+        {"outcome": "document_summarized", "model": "flat", "unit_price": Decimal("0.25")},
+    ), platform_fee=Decimal("250.00")),
+    # Initech: a volume discount on every review once a month passes 500, and a minimum commit.
+    PriceBookSpec("initech", (
+        {"outcome": "code_review_completed", "model": "volume",
+         "tiers": [{"up_to": 500, "unit_price": "4.00"}, {"up_to": None, "unit_price": "3.50"}]},
+    ), minimum_commit=Decimal("2000.00")),
+)
+
+
+@dataclass(frozen=True)
 class Workload:
     """How one kind of task spends: LLM calls ("steps"), tokens per call, GPU time, and how it ends."""
 

@@ -12,15 +12,17 @@ from typing import Any
 import orjson
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from accounts.models import ApiKey, Customer, Organization, User
 from accounts.selectors import customer_list
 from accounts.services import api_key_create, customer_create, organization_get_or_create, user_create
+from billing.models import BillingRun
 from billing.periods import Period
 from billing.selectors import invoice_list, roi_get
-from billing.services.runs import billing_run_create, billing_run_execute
+from billing.services.price_books import EntrySpec, price_book_create, price_book_in_force
+from billing.services.runs import billing_run_execute
 from config.ingest import BatchResult, json_default
 from config.money import format_money
 from metering.models import Meter, Rate
@@ -65,6 +67,7 @@ class Command(BaseCommand):
         for _ in range(options["history"]):
             periods.insert(0, periods[0].previous())
         periods.append(current)
+        self._price_books(organization, periods[0])
         for period in periods:
             # The business grows: each month before last month has fewer tasks than the one after it.
             months_back = max(0, (previous.start.year - period.start.year) * 12
@@ -94,10 +97,23 @@ class Command(BaseCommand):
         organization = Organization.objects.filter(slug=demo.ORGANIZATION_SLUG).first()
         if organization is None:
             return
+        try:
+            self._delete_organization(organization)
+        except DatabaseError as exc:
+            # Finalized invoices are frozen by database triggers, demo or not.
+            raise CommandError(
+                f"Could not delete the demo organization ({exc}). If its invoices were finalized, start "
+                "over with an empty database instead (for the embedded one: stop it, then `make clean-db`)."
+            ) from exc
+        self.stdout.write(f"Deleted the demo organization {demo.ORGANIZATION_SLUG!r} and all its data.")
+
+    @staticmethod
+    def _delete_organization(organization: Organization) -> None:
+        # Foreign keys are checked at commit (Django declares them DEFERRABLE INITIALLY DEFERRED), so
+        # the organization's rows can go table by table in any order, in plain SQL: some tables (usage
+        # events, idempotency keys) have no ORM relations to follow, and new apps' tables are found too.
+        user_table = User._meta.db_table
         with transaction.atomic(), connection.cursor() as cursor:
-            # Foreign keys are checked at commit (Django declares them DEFERRABLE INITIALLY DEFERRED),
-            # so every table's rows of the organization can go in any order. Some tables (usage
-            # events, idempotency keys) have no ORM model with relations to follow, hence plain SQL.
             cursor.execute(
                 "SELECT c.table_name FROM information_schema.columns c "
                 "JOIN information_schema.tables t USING (table_schema, table_name) "
@@ -105,15 +121,32 @@ class Command(BaseCommand):
                 "AND t.table_type = 'BASE TABLE' AND NOT EXISTS ("
                 "  SELECT 1 FROM pg_inherits i WHERE i.inhrelid = to_regclass(c.table_name))"
             )
-            tables = sorted(row[0] for row in cursor.fetchall())
-            user_table = User._meta.db_table
-            for table in tables:
-                if table != user_table:
-                    cursor.execute(f'DELETE FROM "{table}" WHERE organization_id = %s', [organization.pk])
+            owned = sorted(row[0] for row in cursor.fetchall() if row[0] != user_table)
+            # Rows without an organization_id of their own (a price book's entries) go with their parent.
+            cursor.execute(
+                "SELECT child.relname, child_column.attname, parent.relname, parent_column.attname "
+                "FROM pg_constraint con "
+                "JOIN pg_class child ON child.oid = con.conrelid "
+                "JOIN pg_class parent ON parent.oid = con.confrelid "
+                "JOIN pg_attribute child_column ON child_column.attrelid = con.conrelid "
+                "  AND child_column.attnum = con.conkey[1] "
+                "JOIN pg_attribute parent_column ON parent_column.attrelid = con.confrelid "
+                "  AND parent_column.attnum = con.confkey[1] "
+                "WHERE con.contype = 'f' AND parent.relname = ANY(%s) AND NOT child.relname = ANY(%s) "
+                "AND child.relname <> %s",
+                [owned, owned, user_table],
+            )
+            for child, column, parent, parent_key in sorted(cursor.fetchall()):
+                cursor.execute(
+                    f'DELETE FROM "{child}" WHERE "{column}" IN '
+                    f'(SELECT "{parent_key}" FROM "{parent}" WHERE organization_id = %s)',
+                    [organization.pk],
+                )
+            for table in owned:
+                cursor.execute(f'DELETE FROM "{table}" WHERE organization_id = %s', [organization.pk])
             # Users through the ORM, so their groups, permissions and admin log entries go with them.
             User.objects.filter(organization=organization).delete()
             organization.delete()
-        self.stdout.write(f"Deleted the demo organization {demo.ORGANIZATION_SLUG!r} and all its data.")
 
     def _catalog(self) -> Organization:
         organization = organization_get_or_create(slug=demo.ORGANIZATION_SLUG, name=demo.ORGANIZATION_NAME)
@@ -179,12 +212,24 @@ class Command(BaseCommand):
             )
         return result
 
+    def _price_books(self, organization: Organization, first: Period) -> None:
+        for spec in demo.PRICE_BOOKS:
+            customer = Customer.objects.get(organization=organization, external_id=spec.customer)
+            if price_book_in_force(customer_id=customer.pk, period_start=first.start) is not None:
+                continue
+            price_book_create(
+                customer=customer, effective_from=first, currency=demo.CURRENCY,
+                entries=[EntrySpec(**entry) for entry in spec.entries],
+                platform_fee=spec.platform_fee, minimum_commit=spec.minimum_commit,
+            )
+
     def _bill(self, organization: Organization, period: Period) -> None:
-        with transaction.atomic():
-            run = billing_run_create(organization=organization, period=period)
-        # Without a broker the run already executed in-process on commit (and this returns at once);
-        # with one, running it here too is safe (a run is idempotent) and the demo need not wait.
+        # In this process, as billing's own hourly refresh does, rather than through billing_run_create:
+        # that enqueues the run on commit, and with a broker configured the demo would wait for a worker.
+        run = BillingRun.objects.create(organization=organization, period_start=period.start)
         run = billing_run_execute(run_id=run.pk)
+        if run.status != BillingRun.Status.DONE:
+            raise CommandError(f"Billing run {run.pk} for {period.label} {run.status}: {run.error}")
         self.stdout.write(f"Billing run {run.pk} for {period.label}: {run.status}, "
                           f"{run.customers_done}/{run.customers_total} customers.")
 
