@@ -1,4 +1,4 @@
-"""Fixtures for the SDK tests: no database, no Django, a fake API on 127.0.0.1."""
+"""Fixtures for the SDK tests: a fake API on 127.0.0.1 (test_end_to_end.py starts the real server)."""
 
 from __future__ import annotations
 
