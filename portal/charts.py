@@ -147,12 +147,12 @@ class HBarChart:
     rows: list[HBar]
 
 
-def horizontal_bar_chart(*, items: list[tuple[str, int]], width: int = 520) -> HBarChart:
+def horizontal_bar_chart(*, items: list[tuple[str, int]], width: int = 440) -> HBarChart:
     """One bar per outcome type, longest first, with its count and share of the total."""
-    label_width, bar_height, row = 170, 22, 32
+    label_width, bar_height, row = 180, 22, 32
     total = sum(count for _, count in items)
     biggest = max((count for _, count in items), default=0)
-    plot = width - label_width - 90
+    plot = width - label_width - 100
     rows = [
         HBar(
             y=index * row + 4,

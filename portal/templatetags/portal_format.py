@@ -4,7 +4,7 @@ from decimal import Decimal, InvalidOperation
 
 from django import template
 
-from config.money import round_money
+from config.money import minor_unit, round_money
 
 register = template.Library()
 
@@ -75,3 +75,21 @@ def sum_values(values: object) -> int:
         return sum(int(value) for value in values)  # type: ignore[attr-defined]
     except (TypeError, ValueError):
         return 0
+
+
+@register.filter
+def price(value: object, currency: str | None = None) -> str:
+    """A unit price with at least the minor unit's digits (4 → 4.00) and any finer ones it has (0.0025)."""
+    amount = _decimal(value)
+    if amount is None:
+        return DASH
+    places = 2
+    if currency:
+        try:
+            places = minor_unit(currency)
+        except ValueError:
+            pass
+    normalized = amount.normalize()
+    exponent = normalized.as_tuple().exponent
+    digits = max(places, -exponent if isinstance(exponent, int) else places)
+    return f"{amount:,.{digits}f}"

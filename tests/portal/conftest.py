@@ -53,13 +53,18 @@ def globex(vendor: Vendor) -> Customer:
 @pytest.fixture
 def globex_finance(vendor: Vendor, globex: Customer) -> User:
     return UserFactory(
-        organization=vendor.organization, customer=globex, role=User.Role.CUSTOMER_FINANCE, username="globex-finance"
+        organization=vendor.organization,
+        customer=globex,
+        role=User.Role.CUSTOMER_FINANCE,
+        username="globex-finance",
     )
 
 
 @pytest.fixture
 def vendor_member(vendor: Vendor) -> User:
-    return UserFactory(organization=vendor.organization, role=User.Role.VENDOR_MEMBER, username="vendor-member")
+    return UserFactory(
+        organization=vendor.organization, role=User.Role.VENDOR_MEMBER, username="vendor-member"
+    )
 
 
 def _post(vendor: Vendor, path: str, body: Any) -> Any:
@@ -75,14 +80,32 @@ def build_history(vendor: Vendor, globex: Customer, run: Callable[[], Any]) -> B
     """
     organization = vendor.organization
     meter = MeterFactory(organization=organization, code="llm_tokens", name="LLM tokens", unit="token")
-    RateFactory(meter=meter, dimensions={"model": "gpt-4o", "direction": "input"},
-                dimension_count=2, unit_cost=Decimal("2.50"))
-    RateFactory(meter=meter, dimensions={"model": "gpt-4o", "direction": "output"},
-                dimension_count=2, unit_cost=Decimal("10.00"))
-    OutcomeTypeFactory(organization=organization, code="ticket_resolved", name="Ticket resolved",
-                       price=Decimal("0.99"), value=Decimal("6.50"))
-    OutcomeTypeFactory(organization=organization, code="code_review_completed", name="Code review completed",
-                       price=Decimal("4.00"), value=Decimal("25.00"))
+    RateFactory(
+        meter=meter,
+        dimensions={"model": "gpt-4o", "direction": "input"},
+        dimension_count=2,
+        unit_cost=Decimal("2.50"),
+    )
+    RateFactory(
+        meter=meter,
+        dimensions={"model": "gpt-4o", "direction": "output"},
+        dimension_count=2,
+        unit_cost=Decimal("10.00"),
+    )
+    OutcomeTypeFactory(
+        organization=organization,
+        code="ticket_resolved",
+        name="Ticket resolved",
+        price=Decimal("0.99"),
+        value=Decimal("6.50"),
+    )
+    OutcomeTypeFactory(
+        organization=organization,
+        code="code_review_completed",
+        name="Code review completed",
+        price=Decimal("4.00"),
+        value=Decimal("25.00"),
+    )
     usage: list[dict[str, Any]] = []
     outcomes: list[dict[str, Any]] = []
     for month_index, period in enumerate(PERIODS):
@@ -91,30 +114,91 @@ def build_history(vendor: Vendor, globex: Customer, run: Callable[[], Any]) -> B
         if period == PERIODS[-1]:
             acme_tasks.append(ODD_TASK)
         for task in acme_tasks:
-            usage.append({"idempotency_key": f"u-in-{task}", "customer": "acme", "meter": "llm_tokens",
-                          "quantity": "120000", "timestamp": day, "task_id": task,
-                          "properties": {"model": "gpt-4o", "direction": "input"}})
-            usage.append({"idempotency_key": f"u-out-{task}", "customer": "acme", "meter": "llm_tokens",
-                          "quantity": "8000", "timestamp": day, "task_id": task,
-                          "properties": {"model": "gpt-4o", "direction": "output"}})
-            outcomes.append({"idempotency_key": f"o-{task}", "customer": "acme", "outcome": "ticket_resolved",
-                             "task_id": task, "timestamp": day})
+            usage.append(
+                {
+                    "idempotency_key": f"u-in-{task}",
+                    "customer": "acme",
+                    "meter": "llm_tokens",
+                    "quantity": "120000",
+                    "timestamp": day,
+                    "task_id": task,
+                    "properties": {"model": "gpt-4o", "direction": "input"},
+                }
+            )
+            usage.append(
+                {
+                    "idempotency_key": f"u-out-{task}",
+                    "customer": "acme",
+                    "meter": "llm_tokens",
+                    "quantity": "8000",
+                    "timestamp": day,
+                    "task_id": task,
+                    "properties": {"model": "gpt-4o", "direction": "output"},
+                }
+            )
+            outcomes.append(
+                {
+                    "idempotency_key": f"o-{task}",
+                    "customer": "acme",
+                    "outcome": "ticket_resolved",
+                    "task_id": task,
+                    "timestamp": day,
+                }
+            )
         review = f"pr-{period}"
-        outcomes.append({"idempotency_key": f"o-{review}", "customer": "acme", "outcome": "code_review_completed",
-                         "task_id": review, "timestamp": day})
-        usage.append({"idempotency_key": f"u-{review}", "customer": "acme", "meter": "llm_tokens",
-                      "quantity": "400000", "timestamp": day, "task_id": review,
-                      "properties": {"model": "gpt-4o", "direction": "input"}})
+        outcomes.append(
+            {
+                "idempotency_key": f"o-{review}",
+                "customer": "acme",
+                "outcome": "code_review_completed",
+                "task_id": review,
+                "timestamp": day,
+            }
+        )
+        usage.append(
+            {
+                "idempotency_key": f"u-{review}",
+                "customer": "acme",
+                "meter": "llm_tokens",
+                "quantity": "400000",
+                "timestamp": day,
+                "task_id": review,
+                "properties": {"model": "gpt-4o", "direction": "input"},
+            }
+        )
         # A task that cost money and produced nothing: unbilled cost on the vendor's side.
-        usage.append({"idempotency_key": f"u-waste-{period}", "customer": "acme", "meter": "llm_tokens",
-                      "quantity": "50000", "timestamp": day, "task_id": f"abandoned-{period}",
-                      "properties": {"model": "gpt-4o", "direction": "input"}})
+        usage.append(
+            {
+                "idempotency_key": f"u-waste-{period}",
+                "customer": "acme",
+                "meter": "llm_tokens",
+                "quantity": "50000",
+                "timestamp": day,
+                "task_id": f"abandoned-{period}",
+                "properties": {"model": "gpt-4o", "direction": "input"},
+            }
+        )
         globex_task = f"globex-secret-{period}"
-        usage.append({"idempotency_key": f"u-{globex_task}", "customer": "globex", "meter": "llm_tokens",
-                      "quantity": "999000", "timestamp": day, "task_id": globex_task,
-                      "properties": {"model": "gpt-4o", "direction": "input"}})
-        outcomes.append({"idempotency_key": f"o-{globex_task}", "customer": "globex", "outcome": "ticket_resolved",
-                         "task_id": globex_task, "timestamp": day})
+        usage.append(
+            {
+                "idempotency_key": f"u-{globex_task}",
+                "customer": "globex",
+                "meter": "llm_tokens",
+                "quantity": "999000",
+                "timestamp": day,
+                "task_id": globex_task,
+                "properties": {"model": "gpt-4o", "direction": "input"},
+            }
+        )
+        outcomes.append(
+            {
+                "idempotency_key": f"o-{globex_task}",
+                "customer": "globex",
+                "outcome": "ticket_resolved",
+                "task_id": globex_task,
+                "timestamp": day,
+            }
+        )
     body = _post(vendor, "/api/v1/usage-events", {"events": usage})
     assert body["accepted"] == len(usage), body
     body = _post(vendor, "/api/v1/outcome-events", {"events": outcomes})

@@ -44,7 +44,9 @@ def test_vendor_lists_every_customer_and_filters(billed, vendor) -> None:  # typ
 
 
 def test_a_bad_filter_is_named_not_a_server_error(billed, vendor) -> None:  # type: ignore[no-untyped-def]
-    response = login(vendor.admin).get(reverse("portal:invoice-list"), {"period": "2026-13", "status": "nope"})
+    response = login(vendor.admin).get(
+        reverse("portal:invoice-list"), {"period": "2026-13", "status": "nope"}
+    )
 
     assert response.status_code == 200
     assert "period" in response.context["form"].errors
@@ -103,8 +105,13 @@ def _invoices(vendor, count: int) -> None:  # type: ignore[no-untyped-def]
     for n in range(count):
         customer = CustomerFactory(organization=vendor.organization)
         Invoice.objects.create(
-            organization=vendor.organization, customer=customer, period_start=date(2026, 10, 1),
-            period_end=date(2026, 11, 1), currency="USD", total=Decimal(n), cutoff="2026-11-01T00:00:00Z",
+            organization=vendor.organization,
+            customer=customer,
+            period_start=date(2026, 10, 1),
+            period_end=date(2026, 11, 1),
+            currency="USD",
+            total=Decimal(n),
+            cutoff="2026-11-01T00:00:00Z",
         )
 
 
@@ -138,9 +145,17 @@ def _lines(invoice: Invoice, count: int) -> None:
     start = invoice.lines.count()
     InvoiceLine.objects.bulk_create(
         InvoiceLine(
-            organization_id=invoice.organization_id, invoice=invoice, position=start + n + 1, task_id=f"bulk-{n}",
-            service_period_start=invoice.period_start, description=f"bulk {n}", quantity=1,
-            unit_price=Decimal("1"), amount=Decimal("1"), cost=Decimal("0.01"), cost_currency="USD",
+            organization_id=invoice.organization_id,
+            invoice=invoice,
+            position=start + n + 1,
+            task_id=f"bulk-{n}",
+            service_period_start=invoice.period_start,
+            description=f"bulk {n}",
+            quantity=1,
+            unit_price=Decimal("1"),
+            amount=Decimal("1"),
+            cost=Decimal("0.01"),
+            cost_currency="USD",
         )
         for n in range(count)
     )

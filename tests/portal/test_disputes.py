@@ -1,0 +1,150 @@
+"""Disputing an outcome line from the portal. The dispute service belongs to the outcomes app: here it
+is either absent (the form is hidden) or replaced by a recorder, so these tests pin the portal's side."""
+
+from typing import Any
+
+import pytest
+from django.urls import reverse
+
+from config.errors import InvalidState
+from portal import disputes
+from tests.portal.conftest import login
+
+pytestmark = pytest.mark.django_db
+
+TASK = "ticket-2026-10-1"
+
+
+class RecordingService:
+    def __init__(self, error: Exception | None = None) -> None:
+        self.calls: list[dict[str, Any]] = []
+        self.error = error
+
+    def __call__(self, **kwargs: Any) -> None:
+        self.calls.append(kwargs)
+        if self.error:
+            raise self.error
+
+
+@pytest.fixture
+def service(monkeypatch) -> RecordingService:  # type: ignore[no-untyped-def]
+    recorder = RecordingService()
+    monkeypatch.setattr(disputes, "DISPUTE_SERVICE", recorder)
+    return recorder
+
+
+def _line(billed):  # type: ignore[no-untyped-def]
+    invoice = billed.invoice("acme", "2026-10")
+    return invoice, invoice.lines.get(task_id=TASK)
+
+
+def test_without_the_service_the_form_is_hidden_and_posting_is_not_found(
+    billed, finance_user, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(disputes, "DISPUTE_SERVICE", None)
+    invoice, line = _line(billed)
+    client = login(finance_user)
+
+    page = client.get(reverse("portal:task-detail", args=[invoice.pk, TASK]))
+    post = client.post(
+        reverse("portal:line-dispute", args=[invoice.pk, line.pk]), {"reason": "Never happened"}
+    )
+
+    assert b"Dispute this outcome" not in page.content
+    assert post.status_code == 404
+
+
+def test_finance_user_disputes_a_line_with_a_reason(billed, finance_user, service) -> None:  # type: ignore[no-untyped-def]
+    invoice, line = _line(billed)
+    client = login(finance_user)
+    page = client.get(reverse("portal:task-detail", args=[invoice.pk, TASK]))
+    assert b"Dispute this outcome" in page.content
+
+    response = client.post(
+        reverse("portal:line-dispute", args=[invoice.pk, line.pk]),
+        {"reason": "The ticket was reopened by the customer", "next": f"/invoices/{invoice.pk}/"},
+        follow=True,
+    )
+
+    assert service.calls == [
+        {
+            "organization": billed.vendor.organization,
+            "idempotency_key": f"o-{TASK}",
+            "reason": "The ticket was reopened by the customer",
+            "actor_user": finance_user,
+        }
+    ]
+    assert response.redirect_chain[-1][0] == f"/invoices/{invoice.pk}/"
+    assert b"Dispute recorded" in response.content
+
+
+def test_a_dispute_needs_a_reason(billed, finance_user, service) -> None:  # type: ignore[no-untyped-def]
+    invoice, line = _line(billed)
+    response = login(finance_user).post(
+        reverse("portal:line-dispute", args=[invoice.pk, line.pk]), {"reason": " "}, follow=True
+    )
+    assert service.calls == []
+    assert b"give a reason" in response.content
+
+
+def test_a_refused_dispute_shows_the_services_message(billed, finance_user, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(
+        disputes, "DISPUTE_SERVICE", RecordingService(InvalidState("The dispute window has closed."))
+    )
+    invoice, line = _line(billed)
+    response = login(finance_user).post(
+        reverse("portal:line-dispute", args=[invoice.pk, line.pk]), {"reason": "Not ours"}, follow=True
+    )
+    assert b"The dispute window has closed." in response.content
+
+
+def test_an_offsite_next_is_ignored(billed, finance_user, service) -> None:  # type: ignore[no-untyped-def]
+    invoice, line = _line(billed)
+    response = login(finance_user).post(
+        reverse("portal:line-dispute", args=[invoice.pk, line.pk]),
+        {"reason": "Not ours at all", "next": "https://evil.example/phish"},
+    )
+    assert response["Location"] == reverse("portal:task-detail", args=[invoice.pk, TASK])
+
+
+def test_vendor_users_do_not_dispute(billed, vendor, service) -> None:  # type: ignore[no-untyped-def]
+    invoice, line = _line(billed)
+    response = login(vendor.admin).post(
+        reverse("portal:line-dispute", args=[invoice.pk, line.pk]), {"reason": "x" * 9}
+    )
+    assert response.status_code == 403
+    assert service.calls == []
+
+
+@pytest.mark.parametrize("persona", ["other_customer", "stranger"])
+def test_a_line_outside_the_scope_cannot_be_disputed(
+    billed, persona, globex_finance, stranger, service
+) -> None:  # type: ignore[no-untyped-def]
+    user = globex_finance if persona == "other_customer" else stranger.admin
+    invoice, line = _line(billed)
+    response = login(user).post(
+        reverse("portal:line-dispute", args=[invoice.pk, line.pk]), {"reason": "x" * 9}
+    )
+    assert response.status_code in (403, 404)  # the stranger is a vendor elsewhere: refused before any lookup
+    assert service.calls == []
+
+
+def test_a_line_of_another_invoice_is_not_found(billed, finance_user, service) -> None:  # type: ignore[no-untyped-def]
+    own = billed.invoice("acme", "2026-10")
+    foreign_line = billed.invoice("globex", "2026-10").lines.first()
+    response = login(finance_user).post(
+        reverse("portal:line-dispute", args=[own.pk, foreign_line.pk]), {"reason": "x" * 9}
+    )
+    assert response.status_code == 404
+    assert service.calls == []
+
+
+def test_posting_needs_the_csrf_token(billed, finance_user, service) -> None:  # type: ignore[no-untyped-def]
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(finance_user)
+    invoice, line = _line(billed)
+    response = client.post(reverse("portal:line-dispute", args=[invoice.pk, line.pk]), {"reason": "x" * 9})
+    assert response.status_code == 403
+    assert service.calls == []

@@ -1,0 +1,86 @@
+"""Invoice CSV and PDF, ROI CSV: each export is scoped like its page and never carries the vendor's cost
+to a customer."""
+
+import csv
+import io
+
+import pytest
+from django.urls import reverse
+
+from portal.exports import csv_cell
+from tests.portal.conftest import ODD_TASK, login
+
+pytestmark = pytest.mark.django_db
+
+
+def _rows(response) -> list[dict[str, str]]:  # type: ignore[no-untyped-def]
+    text = response.content.decode("utf-8-sig")
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def test_invoice_csv_has_one_row_per_line_and_no_cost_for_the_customer(billed, finance_user) -> None:  # type: ignore[no-untyped-def]
+    invoice = billed.invoice("acme", "2026-10")
+
+    response = login(finance_user).get(reverse("portal:invoice-csv", args=[invoice.pk]))
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    assert "attachment" in response["Content-Disposition"]
+    rows = _rows(response)
+    assert len(rows) == invoice.lines.count()
+    assert "cost_to_serve" not in rows[0]
+    assert sum(float(row["amount"]) for row in rows) == pytest.approx(float(invoice.total))
+    assert {row["customer"] for row in rows} == {"acme"}
+
+
+def test_vendor_invoice_csv_carries_cost(billed, vendor) -> None:  # type: ignore[no-untyped-def]
+    invoice = billed.invoice("acme", "2026-10")
+    rows = _rows(login(vendor.admin).get(reverse("portal:invoice-csv", args=[invoice.pk])))
+    assert all(row["cost_to_serve"] for row in rows)
+    assert {row["cost_currency"] for row in rows} == {"USD"}
+
+
+def test_csv_defuses_spreadsheet_formulas(billed, finance_user) -> None:  # type: ignore[no-untyped-def]
+    invoice = billed.invoice("acme", "2026-10")
+    rows = _rows(login(finance_user).get(reverse("portal:invoice-csv", args=[invoice.pk])))
+    assert "'" + ODD_TASK in {row["task_id"] for row in rows}
+    assert csv_cell("-1.00") == "'-1.00" and csv_cell(-1) == -1 and csv_cell(None) == ""
+
+
+def test_invoice_pdf_is_a_pdf(billed, finance_user) -> None:  # type: ignore[no-untyped-def]
+    invoice = billed.invoice("acme", "2026-10")
+    response = login(finance_user).get(reverse("portal:invoice-pdf", args=[invoice.pk]))
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+    assert response.content.startswith(b"%PDF-")
+    assert len(response.content) > 1000
+
+
+@pytest.mark.parametrize("name", ["portal:invoice-csv", "portal:invoice-pdf"])
+@pytest.mark.parametrize("persona", ["other_customer", "stranger"])
+def test_invoice_exports_outside_the_scope_are_not_found(
+    billed, name, persona, globex_finance, stranger
+) -> None:  # type: ignore[no-untyped-def]
+    user = globex_finance if persona == "other_customer" else stranger.admin
+    response = login(user).get(reverse(name, args=[billed.invoice("acme", "2026-10").pk]))
+    assert response.status_code == 404
+
+
+def test_customer_roi_csv_has_every_period_and_no_cost(billed, finance_user) -> None:  # type: ignore[no-untyped-def]
+    rows = _rows(login(finance_user).get(reverse("portal:roi-csv")))
+    assert [row["period"] for row in rows] == ["2026-10", "2026-09", "2026-08"]
+    assert "cost_to_serve" not in rows[0] and "margin" not in rows[0]
+    assert rows[0]["outcomes:ticket_resolved"] == "6"  # five tickets and the odd one
+
+
+def test_vendor_roi_csv_has_cost_and_margin(billed, vendor) -> None:  # type: ignore[no-untyped-def]
+    rows = _rows(login(vendor.admin).get(reverse("portal:customer-roi-csv", args=["globex"])))
+    assert len(rows) == 3
+    assert float(rows[0]["margin"]) < 0
+
+
+def test_stranger_cannot_export_the_vendors_roi(billed, stranger) -> None:  # type: ignore[no-untyped-def]
+    response = login(stranger.admin).get(reverse("portal:customer-roi-csv", args=["globex"]))
+    assert response.status_code == 404
+    own = _rows(login(stranger.admin).get(reverse("portal:customer-roi-csv", args=["acme"])))
+    assert own == []  # the stranger's own "acme" has no reports; the vendor's acme never leaks
