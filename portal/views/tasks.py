@@ -85,6 +85,8 @@ def line_dispute(request: HttpRequest, invoice_id: int, line_id: int) -> HttpRes
             idempotency_key=line.outcome_event.idempotency_key,
             reason=form.cleaned_data["reason"],
             actor_user=request.user,
+            actor_label=f"portal:{request.user.get_username()}",
+            customer_id=scope.customer.pk if scope.customer else None,
         )
     except DomainError as exc:
         messages.error(request, f"The dispute was not recorded: {exc.message}")

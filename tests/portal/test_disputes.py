@@ -72,6 +72,8 @@ def test_finance_user_disputes_a_line_with_a_reason(billed, finance_user, servic
             "idempotency_key": f"o-{TASK}",
             "reason": "The ticket was reopened by the customer",
             "actor_user": finance_user,
+            "actor_label": f"portal:{finance_user.username}",
+            "customer_id": finance_user.customer_id,
         }
     ]
     assert response.redirect_chain[-1][0] == f"/invoices/{invoice.pk}/"
@@ -148,3 +150,18 @@ def test_posting_needs_the_csrf_token(billed, finance_user, service) -> None:  #
     response = client.post(reverse("portal:line-dispute", args=[invoice.pk, line.pk]), {"reason": "x" * 9})
     assert response.status_code == 403
     assert service.calls == []
+
+
+def test_dispute_through_the_real_service_holds_the_outcome(billed, finance_user) -> None:  # type: ignore[no-untyped-def]
+    from outcomes.models import Dispute, OutcomeEvent
+
+    assert disputes.DISPUTE_SERVICE is not None
+    invoice, line = _line(billed)
+    response = login(finance_user).post(
+        reverse("portal:line-dispute", args=[invoice.pk, line.pk]), {"reason": "The ticket is still open"},
+        follow=True,
+    )
+    assert b"Dispute recorded" in response.content
+    dispute = Dispute.objects.get()
+    assert (dispute.opened_by, dispute.status, dispute.reason) == (finance_user, "open", "The ticket is still open")
+    assert OutcomeEvent.objects.get(pk=line.outcome_event_id).status == OutcomeEvent.Status.DISPUTED
