@@ -83,9 +83,13 @@ def uncredited_reversals(*, customer_id: int) -> list[InvoiceLine]:
         .select_related("outcome_type", "invoice")
         .order_by("invoice__period_start", "position")
     )
+    reversed_lines = list(lines)
+    if not reversed_lines:  # the usual case: spare the two look-ups below
+        return []
+    ids = [line.pk for line in reversed_lines]
     credited = set(
-        InvoiceLine.objects.filter(credited_line__in=lines).exclude(invoice__status=Invoice.Status.DRAFT)
+        InvoiceLine.objects.filter(credited_line__in=ids).exclude(invoice__status=Invoice.Status.DRAFT)
         .values_list("credited_line_id", flat=True)
     )
-    noted = set(CreditNoteLine.objects.filter(invoice_line__in=lines).values_list("invoice_line_id", flat=True))
-    return [line for line in lines if line.pk not in credited and line.pk not in noted]
+    noted = set(CreditNoteLine.objects.filter(invoice_line__in=ids).values_list("invoice_line_id", flat=True))
+    return [line for line in reversed_lines if line.pk not in credited and line.pk not in noted]
