@@ -16,7 +16,8 @@ tally_bench_reconcile on 127.0.0.1, recreated; dropped at the end unless --keep)
 2. Bulk-loads the events of 2026-10, generated inside PostgreSQL with `INSERT ... SELECT
    generate_series(...)` (the server-side equivalent of COPY; nothing goes through the API), in
    chunks on two connections: ~10 usage events per task over 1/10 as many tasks, in time order
-   (customers interleaved, as ingestion would store them), each with its metering_usagekey row;
+   (runs of 10 tasks per customer, customers interleaved, as ingestion would store them), each with
+   its metering_usagekey row;
    outcome events on 9 of 10 tasks (one in ten gets two, one in 200 is reversed). Then ANALYZE.
 3. Billing run: starts `celery -A config worker -Q <queue> --concurrency=<workers>`, creates the run
    with billing_run_create (the worker fans it out in chunks of customers) and polls until it is
@@ -157,7 +158,7 @@ PARTITION = "metering_usageevent_y2026m10"
 USAGE_SQL = f"""
 INSERT INTO {PARTITION} (id, organization_id, customer_id, meter_id, task_id, quantity, timestamp,
                                  properties, idempotency_key, received_at)
-SELECT s.i + 1, %(org)s, (%(customers)s::bigint[])[s.t %% %(ncust)s + 1],
+SELECT s.i + 1, %(org)s, (%(customers)s::bigint[])[s.t / 10 %% %(ncust)s + 1],
        CASE WHEN s.j < 8 THEN %(llm)s ELSE %(gpu)s END,
        CASE WHEN s.j = 9 AND s.t %% 100 = 0 THEN NULL ELSE 'task-' || s.t END,
        CASE WHEN s.j >= 8 THEN ((s.i * 31) %% 2400)::numeric / 4 + 0.5
@@ -165,9 +166,9 @@ SELECT s.i + 1, %(org)s, (%(customers)s::bigint[])[s.t %% %(ncust)s + 1],
             ELSE (s.i * 104729) %% 800 + 20 END,
        x.ts,
        CASE WHEN s.j < 8 THEN jsonb_build_object(
-                'model', (ARRAY['gpt-4o', 'gpt-4o-mini', 'claude-sonnet', 'llama-70b'])[(s.t / %(ncust)s) %% 4 + 1],
+                'model', (ARRAY['gpt-4o', 'gpt-4o-mini', 'claude-sonnet', 'llama-70b'])[(s.t / 10 / %(ncust)s) %% 4 + 1],
                 'direction', CASE WHEN s.j %% 2 = 0 THEN 'input' ELSE 'output' END)
-            ELSE jsonb_build_object('gpu_type', CASE WHEN (s.t / %(ncust)s) %% 3 = 0 THEN 'a100' ELSE 'h100' END)
+            ELSE jsonb_build_object('gpu_type', CASE WHEN (s.t / 10 / %(ncust)s) %% 3 = 0 THEN 'a100' ELSE 'h100' END)
        END,
        'u-' || s.i, x.ts + interval '5 seconds'
 FROM (SELECT i, i / 10 AS t, i %% 10 AS j FROM generate_series(%(lo)s::bigint, %(hi)s::bigint - 1) AS i) s,
@@ -200,8 +201,8 @@ ALTER TABLE metering_usagekey ADD PRIMARY KEY (organization_id, idempotency_key)
 OUTCOME_SQL = """
 INSERT INTO outcomes_outcomeevent (organization_id, customer_id, outcome_type_id, task_id, timestamp, properties,
                                    idempotency_key, received_at, status, verifiable_at, reversed_at, reversal_reason)
-SELECT %(org)s, (%(customers)s::bigint[])[y.t %% %(ncust)s + 1],
-       CASE WHEN y.r = 1 THEN %(review)s WHEN (y.t / %(ncust)s) %% 2 = 0 THEN %(resolved)s ELSE %(deflected)s END,
+SELECT %(org)s, (%(customers)s::bigint[])[y.t / 10 %% %(ncust)s + 1],
+       CASE WHEN y.r = 1 THEN %(review)s WHEN (y.t / 10 / %(ncust)s) %% 2 = 0 THEN %(resolved)s ELSE %(deflected)s END,
        'task-' || y.t, x.ts, '{}'::jsonb, 'o-' || y.k, x.ts + interval '5 seconds',
        CASE WHEN y.k %% 200 = 7 THEN 'reversed' ELSE 'pending' END, x.ts,
        CASE WHEN y.k %% 200 = 7 THEN x.ts + interval '1 hour' END,
