@@ -267,11 +267,12 @@ class Command(BaseCommand):
     ) -> None:
         write = self.stdout.write
         write("")
-        write(f"Invoices of {organization.name} for {period.label} (drafts):")
+        write(f"Invoices of {organization.name} for {period.label}:")
         for invoice in invoice_list(organization=organization, period=period):
             roi: dict[str, Any] = roi_get(customer=invoice.customer, period=period)
             write(
-                f"  {invoice.customer.name:<20} {invoice.lines.count():>5} lines   billed "
+                f"  {invoice.customer.name:<20} {invoice.status:<9} {invoice.lines.count():>5} lines"
+                f"   billed "
                 f"{format_money(invoice.total, invoice.currency):>14}   cost to serve "
                 f"{format_money(roi['cost_to_serve'], roi['cost_currency']):>12}   value delivered "
                 f"{format_money(roi['value_delivered'], invoice.currency):>14}"
