@@ -41,9 +41,11 @@ def billing_run_start(*, run_id: int) -> list[list[int]]:
     run = BillingRun.objects.get(pk=run_id)
     customer_ids = billing_run_customer_ids(run)
     started = timezone.now()
-    BillingRun.objects.filter(pk=run.pk, status=BillingRun.Status.QUEUED).update(
+    claimed = BillingRun.objects.filter(pk=run.pk, status=BillingRun.Status.QUEUED).update(
         status=BillingRun.Status.RUNNING, started_at=started, customers_total=len(customer_ids), customers_done=0,
     )
+    if not claimed:  # already started: a redelivered start task or a rerun of a finished run
+        return []
     if not customer_ids:
         BillingRun.objects.filter(pk=run.pk).update(status=BillingRun.Status.DONE, finished_at=timezone.now())
     return [customer_ids[i:i + CHUNK_SIZE] for i in range(0, len(customer_ids), CHUNK_SIZE)]

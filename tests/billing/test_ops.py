@@ -54,3 +54,15 @@ def test_every_scheduled_job_is_a_registered_task() -> None:
     registered = set(celery_app.tasks)
     for name, entry in celery_app.conf.beat_schedule.items():
         assert entry["task"] in registered, name
+
+
+def test_a_redelivered_or_repeated_run_does_not_count_twice(vendor) -> None:  # type: ignore[no-untyped-def]
+    from billing.models import BillingRun
+    from billing.periods import period_parse
+    from billing.services.runs import billing_run_execute, billing_run_start
+
+    OutcomeTypeFactory(organization=vendor.organization)
+    run = BillingRun.objects.create(organization=vendor.organization, period_start=period_parse("2026-10").start)
+    assert billing_run_execute(run_id=run.pk).customers_done == 1
+    assert billing_run_start(run_id=run.pk) == []
+    assert billing_run_execute(run_id=run.pk).customers_done == 1
