@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml sdk/pyproject.toml 2>/dev/null | cksum | cut -d' ' -f1)
 
-.PHONY: demo test venv lint serve worker beat bench-ingest bench-reconcile clean-db
+.PHONY: demo test venv lint serve worker beat bench-ingest bench-reconcile stop-db clean-db
 
 venv: $(STAMP)
 
@@ -44,5 +44,8 @@ bench-ingest: venv
 bench-reconcile: venv
 	$(BIN)/python bench/reconcile.py
 
-clean-db:
+stop-db:
+	@test -d .pgdata && $(BIN)/python -c "import pgserver; pgserver.get_server('.pgdata', cleanup_mode='stop').cleanup()" 2>/dev/null; true
+
+clean-db: stop-db
 	rm -rf .pgdata
