@@ -2,7 +2,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import Q, QuerySet
+from django.db import connection
+from django.db.models import QuerySet
 
 from outcomes.models import OutcomeEvent, OutcomeType
 
@@ -24,19 +25,22 @@ def billable_outcomes(
     *, customer_id: int, start: datetime, end: datetime, cutoff: datetime
 ) -> list[BillableOutcome]:
     """Outcomes billable in [start, end) as of `cutoff`: received and verifiable by then, not reversed,
-    not disputed, and not already billed on a finalized invoice."""
-    rows = (
-        OutcomeEvent.objects.filter(
-            customer_id=customer_id, timestamp__gte=start, timestamp__lt=end,
-            received_at__lte=cutoff, verifiable_at__lte=cutoff,
-        )
-        .filter(Q(reversed_at__isnull=True) | Q(reversed_at__gt=cutoff))
-        .exclude(status__in=[OutcomeEvent.Status.DISPUTED, OutcomeEvent.Status.BILLED,
-                             OutcomeEvent.Status.CREDITED])
-        .order_by("timestamp", "pk")
-        .values_list("pk", "idempotency_key", "task_id", "timestamp", "outcome_type_id")
-    )
-    return [BillableOutcome(*row) for row in rows]
+    not disputed, and not already billed on a finalized invoice.
+
+    Plain SQL rather than the ORM: a customer's month can hold thousands of rows, read on every run.
+    """
+    sql = f"""
+        SELECT id, idempotency_key, task_id, timestamp, outcome_type_id FROM {OutcomeEvent._meta.db_table}
+        WHERE customer_id = %s AND timestamp >= %s AND timestamp < %s
+          AND received_at <= %s AND verifiable_at <= %s AND (reversed_at IS NULL OR reversed_at > %s)
+          AND status NOT IN (%s, %s, %s)
+        ORDER BY timestamp, id
+    """
+    params = [customer_id, start, end, cutoff, cutoff, cutoff, OutcomeEvent.Status.DISPUTED,
+              OutcomeEvent.Status.BILLED, OutcomeEvent.Status.CREDITED]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [BillableOutcome(*row) for row in cursor.fetchall()]
 
 
 def outcome_event_list(*, organization_id: int) -> QuerySet[OutcomeEvent]:
