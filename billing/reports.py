@@ -7,14 +7,37 @@ it first, so a page cannot reach another tenant's rows by passing a foreign id.
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import OuterRef, Prefetch, QuerySet, Subquery, Sum
+from django.db.models import (
+    Case,
+    Exists,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
 
 from accounts.models import Customer, Organization
-from billing.models import BillingRun, Invoice, InvoiceLine, RoiReport
+from billing.models import (
+    BillingRun,
+    CreditNote,
+    CreditNoteLine,
+    Invoice,
+    InvoiceLine,
+    Notification,
+    PriceBook,
+    PriceBookEntry,
+    PriceBookMeter,
+    RoiReport,
+)
 from billing.periods import Period
 from config.errors import NotFound
 from metering.models import UsageEvent
-from outcomes.models import OutcomeEvent, OutcomeTransition, OutcomeType
+from outcomes.models import Dispute, OutcomeEvent, OutcomeTransition, OutcomeType
 
 # A task's usage is shown on one page; past this many events the page says how many it left out.
 TASK_USAGE_LIMIT = 500
@@ -52,7 +75,7 @@ def invoice_for_page(
     invoices = Invoice.objects.filter(organization=organization, pk=invoice_id)
     if customer is not None:
         invoices = invoices.filter(customer=customer)
-    invoice = invoices.select_related("customer").first()
+    invoice = invoices.select_related("customer", "price_book").first()
     if invoice is None:
         raise NotFound(f"No invoice {invoice_id}.", field="id")
     return invoice
@@ -105,7 +128,10 @@ def task_view(*, invoice: Invoice, task_id: str) -> TaskView:
             Prefetch(
                 "transitions",
                 queryset=OutcomeTransition.objects.order_by("created_at", "pk").select_related("actor_user"),
-            )
+            ),
+            Prefetch(
+                "disputes", queryset=Dispute.objects.order_by("opened_at", "pk").select_related("opened_by")
+            ),
         )
         .order_by("timestamp", "pk")
     )
@@ -204,3 +230,119 @@ def invoice_cost_total(*, invoice: Invoice) -> tuple[object, str | None]:
         return None, None
     currency, total = rows[0]
     return total, currency or invoice.currency
+
+
+# --- Invoice page: sections, credit notes, what a credit note may still credit ------------------
+
+# The invoice page shows its lines in three sections: the period's own charges, each prior period's
+# late lines and credits (oldest first), then the invoice-wide lines (fees, commit true-up, prepaid).
+SECTION_PERIOD, SECTION_PRIOR, SECTION_INVOICE = 0, 1, 2
+INVOICE_WIDE_KINDS = [
+    InvoiceLine.Kind.MINIMUM_COMMIT,
+    InvoiceLine.Kind.PLATFORM_FEE,
+    InvoiceLine.Kind.PREPAID,
+]
+
+
+def invoice_lines_by_section(*, invoice: Invoice) -> QuerySet[InvoiceLine]:
+    """The invoice's lines ordered by section, then by position; each carries `section`."""
+    return (
+        invoice_lines(invoice=invoice)
+        .select_related("credited_line__invoice")
+        .annotate(
+            section=Case(
+                When(kind__in=INVOICE_WIDE_KINDS, then=Value(SECTION_INVOICE)),
+                When(service_period_start__lt=invoice.period_start, then=Value(SECTION_PRIOR)),
+                default=Value(SECTION_PERIOD),
+                output_field=IntegerField(),
+            )
+        )
+        .order_by("section", "service_period_start", "position", "pk")
+    )
+
+
+def invoice_credit_notes(*, invoice: Invoice) -> list[CreditNote]:
+    """The invoice's credit notes, oldest first, with their lines (two queries however many)."""
+    return list(
+        CreditNote.objects.filter(invoice=invoice, organization_id=invoice.organization_id)
+        .prefetch_related(
+            Prefetch(
+                "lines",
+                queryset=CreditNoteLine.objects.select_related("invoice_line").order_by("pk"),
+            )
+        )
+        .order_by("created_at", "pk")
+    )
+
+
+def creditable_lines(*, invoice: Invoice) -> QuerySet[InvoiceLine]:
+    """Charged lines a credit note may still credit: a positive amount, not already credited by an
+    earlier credit note or by a reversal credit on a later invoice, and, for an outcome, still billed."""
+    return (
+        invoice_lines(invoice=invoice)
+        .filter(amount__gt=0)
+        .exclude(Exists(CreditNoteLine.objects.filter(invoice_line=OuterRef("pk"))))
+        .exclude(Exists(InvoiceLine.objects.filter(credited_line=OuterRef("pk"))))
+        .filter(Q(outcome_event__isnull=True) | Q(outcome_event__status=OutcomeEvent.Status.BILLED))
+    )
+
+
+# --- Disputes -------------------------------------------------------------------------------------
+
+
+def dispute_search(
+    *, organization: Organization, customer: Customer | None = None, open_: bool
+) -> QuerySet[Dispute]:
+    """Open disputes oldest first (the queue), or resolved ones newest first; each with the invoice of
+    its outcome's period, for a link to the task page."""
+    disputes = Dispute.objects.filter(organization=organization)
+    if customer is not None:
+        disputes = disputes.filter(outcome_event__customer=customer)
+    if open_:
+        disputes = disputes.filter(status=Dispute.Status.OPEN).order_by("opened_at", "pk")
+    else:
+        disputes = disputes.exclude(status=Dispute.Status.OPEN).order_by("-resolved_at", "-pk")
+    period_invoice = Invoice.objects.filter(
+        organization=organization,
+        customer_id=OuterRef("outcome_event__customer_id"),
+        period_start__lte=OuterRef("outcome_event__timestamp"),
+        period_end__gt=OuterRef("outcome_event__timestamp"),
+    )
+    return disputes.select_related(
+        "outcome_event__customer", "outcome_event__outcome_type", "opened_by", "resolved_by"
+    ).annotate(invoice_id=Subquery(period_invoice.values("pk")[:1]))
+
+
+# --- A customer's account: price book, wallet, alerts ---------------------------------------------
+
+# Spend-cap alerts are few (three per period at most); a year of them fits on a page.
+NOTIFICATION_LIMIT = 36
+
+
+def price_book_versions(*, customer: Customer) -> list[PriceBook]:
+    """Every version of the customer's price book, newest first, with entries and meter prices.
+    A customer has a handful of versions: the page picks the one in force from this one read."""
+    return list(
+        PriceBook.objects.filter(customer=customer, organization_id=customer.organization_id)
+        .prefetch_related(
+            Prefetch(
+                "entries",
+                queryset=PriceBookEntry.objects.select_related("outcome_type").order_by(
+                    "outcome_type__name", "pk"
+                ),
+            ),
+            Prefetch(
+                "meter_prices",
+                queryset=PriceBookMeter.objects.select_related("meter").order_by("meter__code", "pk"),
+            ),
+        )
+        .order_by("-effective_from")
+    )
+
+
+def customer_notifications(*, customer: Customer) -> list[Notification]:
+    return list(
+        Notification.objects.filter(customer=customer, organization_id=customer.organization_id).order_by(
+            "-created_at", "-pk"
+        )[:NOTIFICATION_LIMIT]
+    )

@@ -15,7 +15,14 @@ from django.http import Http404, HttpRequest, HttpResponse
 from accounts.models import Customer, Organization, User
 from config.errors import NotFound
 
-__all__ = ["login_required", "Scope", "scope_of", "vendor_required", "not_found_as_404"]
+__all__ = [
+    "login_required",
+    "Scope",
+    "scope_of",
+    "vendor_required",
+    "vendor_admin_required",
+    "not_found_as_404",
+]
 
 
 class Scope:
@@ -61,6 +68,20 @@ def vendor_required(view: View) -> View:
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not scope_of(request).is_vendor:
             raise PermissionDenied("This page is part of the vendor console.")
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def vendor_admin_required(view: View) -> View:
+    """Actions that move money or settle disputes: a vendor admin only. A vendor member reads the same
+    pages but gets 403 here; a customer user 403 as on every vendor page."""
+
+    @vendor_required
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not scope_of(request).is_vendor_admin:
+            raise PermissionDenied("Only a vendor admin may do this.")
         return view(request, *args, **kwargs)
 
     return wrapped

@@ -8,8 +8,9 @@ from typing import Any
 
 from fpdf import FPDF
 
-from billing.models import Invoice, InvoiceLine
+from billing.models import CreditNote, Invoice, InvoiceLine
 from config.money import round_money
+from portal.templatetags.portal_format import KIND_LABELS
 
 # Spreadsheets run a cell starting with one of these as a formula; task ids and descriptions come
 # from the vendor's systems, so text cells are defused with a leading apostrophe (OWASP's advice).
@@ -49,6 +50,8 @@ def invoice_csv_header(*, sees_cost: bool) -> list[str]:
         "unit_price",
         "amount",
         "currency",
+        "note",
+        "credits_line",
     ]
     return header + (["cost_to_serve", "cost_currency"] if sees_cost else [])
 
@@ -73,10 +76,20 @@ def invoice_csv_rows(
             _plain(line.unit_price),
             line.amount,
             invoice.currency,
+            line.note,
+            _credited(line),
         ]
         if sees_cost:
             row += [_plain(line.cost) if line.cost is not None else None, line.cost_currency]
         yield row
+
+
+def _credited(line: InvoiceLine) -> str | None:
+    """A reversal credit names the line it reverses as INVOICE#POSITION."""
+    credited = line.credited_line
+    if credited is None:
+        return None
+    return f"{credited.invoice.number or f'draft-{credited.invoice_id}'}#{credited.position}"
 
 
 def _plain(value: Decimal) -> str:
@@ -96,13 +109,14 @@ def _money(amount: Decimal, currency: str) -> str:
 
 class _InvoicePdf(FPDF):
     columns = (
-        ("#", 10, "R"),
-        ("Task", 40, "L"),
-        ("Outcome", 36, "L"),
-        ("Description", 50, "L"),
-        ("Qty", 14, "R"),
-        ("Unit price", 20, "R"),
-        ("Amount", 20, "R"),
+        ("#", 8, "R"),
+        ("Task", 30, "L"),
+        ("Kind", 26, "L"),
+        ("Description", 52, "L"),
+        ("Pricing", 22, "L"),
+        ("Qty", 12, "R"),
+        ("Unit price", 18, "R"),
+        ("Amount", 22, "R"),
     )
 
     def __init__(self, title: str) -> None:
@@ -127,7 +141,7 @@ class _InvoicePdf(FPDF):
         self.set_font("Helvetica", size=8)
 
 
-def invoice_pdf(invoice: Invoice, lines: Iterable[InvoiceLine]) -> bytes:
+def invoice_pdf(invoice: Invoice, lines: Iterable[InvoiceLine], credit_notes: list[CreditNote]) -> bytes:
     """The customer-facing invoice: no cost to serve, whoever downloads it."""
     number = invoice.number or "DRAFT"
     pdf = _InvoicePdf(f"Invoice {number}")
@@ -142,6 +156,9 @@ def invoice_pdf(invoice: Invoice, lines: Iterable[InvoiceLine]) -> bytes:
         ("Period", f"{invoice.period_start:%Y-%m-%d} to {invoice.period_end:%Y-%m-%d} (exclusive)"),
         ("Status", invoice.status + ("" if invoice.is_frozen else " - amounts may change until finalized")),
         ("Issued", f"{invoice.finalized_at:%Y-%m-%d}" if invoice.finalized_at else "not yet"),
+        *([("Paid", f"{invoice.paid_at:%Y-%m-%d}")] if invoice.paid_at else []),
+        *([("Voided", f"{invoice.voided_at:%Y-%m-%d}")] if invoice.voided_at else []),
+        ("Price book", f"version {invoice.price_book.version}" if invoice.price_book else "default prices"),
         ("Currency", invoice.currency),
     ]
     for label, value in details:
@@ -158,8 +175,9 @@ def invoice_pdf(invoice: Invoice, lines: Iterable[InvoiceLine]) -> bytes:
         cells = (
             str(line.position),
             line.task_id or "-",
-            line.outcome_type.code if line.outcome_type else line.kind,
+            KIND_LABELS.get(line.kind, line.kind),
             line.description,
+            line.note or "-",
             _plain(line.quantity),
             _plain(line.unit_price),
             _money(line.amount, invoice.currency),
@@ -169,10 +187,44 @@ def invoice_pdf(invoice: Invoice, lines: Iterable[InvoiceLine]) -> bytes:
         pdf.ln()
     pdf.ln(3)
     pdf.set_font("Helvetica", style="B", size=10)
-    for label, amount in (("Subtotal", invoice.subtotal), ("Total", invoice.total)):
+    totals = [("Subtotal", invoice.subtotal)]
+    if invoice.credits_applied:
+        totals.append(("Prepaid credits applied", -invoice.credits_applied))
+    totals.append(("Total", invoice.total))
+    for label, amount in totals:
         pdf.cell(150, 7, label, align="R")
         pdf.cell(40, 7, _money(amount, invoice.currency), align="R", new_x="LMARGIN", new_y="NEXT")
+    if credit_notes:
+        _credit_notes_section(pdf, credit_notes)
     return bytes(pdf.output())
+
+
+def _credit_notes_section(pdf: _InvoicePdf, credit_notes: list[CreditNote]) -> None:
+    """Credit notes against this invoice, after its totals: each with its reason and lines."""
+    pdf.ln(6)
+    pdf.set_font("Helvetica", style="B", size=12)
+    pdf.cell(0, 8, "Credit notes", new_x="LMARGIN", new_y="NEXT")
+    for note in credit_notes:
+        if pdf.will_page_break(20):
+            pdf.add_page()
+        pdf.set_font("Helvetica", style="B", size=9)
+        pdf.cell(150, 6, _latin1(f"{note.number} · issued {note.created_at:%Y-%m-%d}"))
+        pdf.cell(40, 6, _money(-note.total, note.currency), align="R", new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font("Helvetica", size=8)
+        pdf.set_text_color(110, 117, 133)
+        pdf.multi_cell(0, 5, _latin1(f"Reason: {note.reason}"), new_x="LMARGIN", new_y="NEXT")
+        pdf.set_text_color(29, 35, 48)
+        for note_line in note.lines.all():
+            if pdf.will_page_break(6):
+                pdf.add_page()
+            where = f"line {note_line.invoice_line.position}" if note_line.invoice_line else "amount"
+            pdf.cell(12, 5, "")
+            pdf.cell(118, 5, _fit(pdf, _latin1(note_line.description), 118))
+            pdf.cell(20, 5, where)
+            pdf.cell(
+                40, 5, _money(-note_line.amount, note.currency), align="R", new_x="LMARGIN", new_y="NEXT"
+            )
+        pdf.ln(2)
 
 
 def _fit(pdf: FPDF, text: str, width: float) -> str:

@@ -1,9 +1,15 @@
+from decimal import Decimal
+from typing import Any
+
 from django import forms
+from django.db.models import QuerySet
 
 from accounts.models import Customer
-from billing.models import Invoice
+from billing.models import Invoice, InvoiceLine
 from billing.periods import Period, period_parse
+from billing.services.credit_notes import CreditSpec
 from config.errors import DomainError
+from config.money import minor_unit
 
 
 class PeriodField(forms.CharField):
@@ -53,3 +59,64 @@ class DisputeForm(forms.Form):
 
 class BillingRunForm(forms.Form):
     period = PeriodField()
+
+
+class CreditNoteForm(forms.Form):
+    """Credit whole lines of the invoice, or an amount, or both; the reason goes on the credit note."""
+
+    reason = forms.CharField(
+        max_length=2000,
+        min_length=5,
+        strip=True,
+        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "Why is this invoice being credited?"}),
+        help_text="Printed on the credit note the customer receives.",
+    )
+    lines = forms.ModelMultipleChoiceField(queryset=InvoiceLine.objects.none(), required=False)
+    amount = forms.DecimalField(
+        required=False, min_value=Decimal("0.000001"), max_digits=20, decimal_places=6
+    )
+    description = forms.CharField(max_length=300, required=False, strip=True)
+
+    def __init__(self, *args: Any, lines: QuerySet[InvoiceLine], currency: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["lines"].queryset = lines  # type: ignore[attr-defined]
+        self.currency = currency
+
+    def clean_amount(self) -> Decimal | None:
+        amount: Decimal | None = self.cleaned_data.get("amount")
+        if amount is not None and -amount.normalize().as_tuple().exponent > minor_unit(self.currency):  # type: ignore[operator]
+            raise forms.ValidationError(
+                f"{self.currency} has {minor_unit(self.currency)} decimal places; round the amount."
+            )
+        return amount
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if not data.get("lines") and data.get("amount") is None and not self.errors:
+            raise forms.ValidationError("Choose at least one line to credit, or enter an amount.")
+        return data
+
+    def items(self) -> list[CreditSpec]:
+        items = [
+            CreditSpec(line.amount, f"Credit: {line.description}"[:300], line)
+            for line in self.cleaned_data["lines"]
+        ]
+        if self.cleaned_data.get("amount") is not None:
+            items.append(
+                CreditSpec(
+                    self.cleaned_data["amount"], self.cleaned_data.get("description") or "Credit", None
+                )
+            )
+        return items
+
+
+class DisputeResolveForm(forms.Form):
+    decision = forms.ChoiceField(choices=[("accept", "Accept"), ("reject", "Reject")])
+    note = forms.CharField(
+        max_length=2000,
+        min_length=3,
+        strip=True,
+        widget=forms.Textarea(
+            attrs={"rows": 2, "placeholder": "What did you find? The customer sees this note."}
+        ),
+    )

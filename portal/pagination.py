@@ -6,6 +6,12 @@ from django.http import HttpRequest
 PAGE_SIZE = 50
 
 
-def paginate(request: HttpRequest, items: QuerySet, per_page: int = PAGE_SIZE) -> Page:  # type: ignore[type-arg]
-    """The requested page; a page number out of range or not a number gives the nearest real page."""
-    return Paginator(items, per_page).get_page(request.GET.get("page"))
+def paginate(
+    request: HttpRequest,
+    items: QuerySet,  # type: ignore[type-arg]
+    per_page: int = PAGE_SIZE,
+    param: str = "page",
+) -> Page:
+    """The requested page; a page number out of range or not a number gives the nearest real page.
+    `param` names the query parameter, so two lists on one page turn their pages independently."""
+    return Paginator(items, per_page).get_page(request.GET.get(param))

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from portal.views import customers, exports, invoices, runs, tasks
+from portal.views import customers, disputes, exports, invoice_actions, invoices, runs, tasks
 
 app_name = "portal"
 
@@ -14,9 +14,34 @@ urlpatterns = [
     path("invoices/<int:invoice_id>/", invoices.invoice_detail_page, name="invoice-detail"),
     path("invoices/<int:invoice_id>/invoice.csv", exports.invoice_csv, name="invoice-csv"),
     path("invoices/<int:invoice_id>/invoice.pdf", exports.invoice_pdf_download, name="invoice-pdf"),
+    # Vendor admin actions: GET asks for confirmation, POST acts through the billing services.
+    path(
+        "invoices/<int:invoice_id>/finalize/",
+        invoice_actions.invoice_action,
+        {"action": "finalize"},
+        name="invoice-finalize",
+    ),
+    path(
+        "invoices/<int:invoice_id>/mark-paid/",
+        invoice_actions.invoice_action,
+        {"action": "mark-paid"},
+        name="invoice-mark-paid",
+    ),
+    path(
+        "invoices/<int:invoice_id>/void/",
+        invoice_actions.invoice_action,
+        {"action": "void"},
+        name="invoice-void",
+    ),
+    path(
+        "invoices/<int:invoice_id>/credit-note/", invoice_actions.credit_note_new, name="invoice-credit-note"
+    ),
     path("invoices/<int:invoice_id>/lines/<int:line_id>/dispute/", tasks.line_dispute, name="line-dispute"),
     # Task ids are the vendor's own strings and may contain slashes: the path converter keeps them whole.
     path("invoices/<int:invoice_id>/tasks/<path:task_id>/", tasks.task_page, name="task-detail"),
+    # Both sides: the vendor's queue of disputes (an admin settles them), a customer's own disputes.
+    path("disputes/", disputes.dispute_list_page, name="dispute-list"),
+    path("disputes/<int:dispute_id>/resolve/", disputes.dispute_resolve_action, name="dispute-resolve"),
     # The customer portal's ROI dashboard.
     path("roi/", customers.roi_page, name="roi"),
     path("roi/roi.csv", exports.roi_csv, name="roi-csv"),

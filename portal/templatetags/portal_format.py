@@ -93,3 +93,44 @@ def price(value: object, currency: str | None = None) -> str:
     exponent = normalized.as_tuple().exponent
     digits = max(places, -exponent if isinstance(exponent, int) else places)
     return f"{amount:,.{digits}f}"
+
+
+KIND_LABELS = {
+    "outcome": "Outcome",
+    "platform_fee": "Platform fee",
+    "minimum_commit": "Minimum commit",
+    "usage_overage": "Usage overage",
+    "credit": "Credit",
+    "prepaid_credit": "Prepaid credit",
+}
+
+
+@register.filter
+def kind_label(kind: str) -> str:
+    """An invoice line's kind as people read it: `platform_fee` → `Platform fee`."""
+    return KIND_LABELS.get(kind, kind.replace("_", " ").capitalize())
+
+
+PRICING_MODELS = {
+    "flat": "Flat per outcome",
+    "graduated": "Graduated tiers",
+    "volume": "Volume tiers",
+    "package": "Package",
+}
+
+
+@register.filter
+def pricing_model(model: str) -> str:
+    return PRICING_MODELS.get(model, model)
+
+
+@register.filter
+def get_item(mapping: object, key: object) -> object:
+    """`mapping|get_item:key` for dicts built by a view (templates cannot index with a variable)."""
+    return mapping.get(key) if isinstance(mapping, dict) else None
+
+
+@register.filter
+def nonzero(value: object) -> bool:
+    amount = _decimal(value)
+    return amount is not None and amount != 0

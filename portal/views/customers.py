@@ -6,6 +6,7 @@ from billing.periods import Period, period_parse
 from billing.reports import customer_for_page, customer_period_rows, invoice_periods, invoice_search
 from config.errors import DomainError
 from portal.access import login_required, not_found_as_404, scope_of, vendor_required
+from portal.account import customer_account
 from portal.dashboard import margin_rate, roi_dashboard
 from portal.pagination import paginate
 
@@ -63,6 +64,7 @@ def customer_page(request: HttpRequest, external_id: str) -> HttpResponse:
             "customer": customer,
             "dashboard": dashboard,
             "invoices": invoices,
+            "account": customer_account(customer=customer),
         },
     )
 
@@ -80,5 +82,12 @@ def roi_page(request: HttpRequest) -> HttpResponse:
         sees_cost=False,
     )
     return render(
-        request, "portal/roi.html", {"scope": scope, "customer": scope.customer, "dashboard": dashboard}
+        request,
+        "portal/roi.html",
+        {
+            "scope": scope,
+            "customer": scope.customer,
+            "dashboard": dashboard,
+            "account": customer_account(customer=scope.customer),
+        },
     )

@@ -4,7 +4,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.text import slugify
 
 from billing.models import Invoice
-from billing.reports import customer_for_page, invoice_for_page, invoice_lines
+from billing.reports import customer_for_page, invoice_credit_notes, invoice_for_page, invoice_lines
 from portal.access import login_required, not_found_as_404, scope_of, vendor_required
 from portal.dashboard import roi_export_rows
 from portal.exports import csv_bytes, invoice_csv_header, invoice_csv_rows, invoice_pdf
@@ -29,7 +29,7 @@ def invoice_csv(request: HttpRequest, invoice_id: int) -> HttpResponse:
     invoice = invoice_for_page(
         organization=scope.organization, invoice_id=invoice_id, customer=scope.customer
     )
-    lines = invoice_lines(invoice=invoice).iterator(chunk_size=2000)
+    lines = invoice_lines(invoice=invoice).select_related("credited_line__invoice").iterator(chunk_size=2000)
     body = csv_bytes(
         invoice_csv_header(sees_cost=scope.sees_cost),
         invoice_csv_rows(invoice, lines, sees_cost=scope.sees_cost),
@@ -44,7 +44,11 @@ def invoice_pdf_download(request: HttpRequest, invoice_id: int) -> HttpResponse:
     invoice = invoice_for_page(
         organization=scope.organization, invoice_id=invoice_id, customer=scope.customer
     )
-    body = invoice_pdf(invoice, invoice_lines(invoice=invoice).iterator(chunk_size=2000))
+    body = invoice_pdf(
+        invoice,
+        invoice_lines(invoice=invoice).iterator(chunk_size=2000),
+        invoice_credit_notes(invoice=invoice),
+    )
     return _download(body, "application/pdf", _invoice_filename(invoice, "pdf"))
 
 

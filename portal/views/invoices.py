@@ -1,11 +1,17 @@
+from decimal import Decimal
+
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from accounts.selectors import customer_list
+from billing.models import InvoiceLine
 from billing.reports import (
+    SECTION_INVOICE,
+    SECTION_PRIOR,
     invoice_cost_total,
+    invoice_credit_notes,
     invoice_for_page,
-    invoice_lines,
+    invoice_lines_by_section,
     invoice_periods,
     invoice_search,
 )
@@ -13,6 +19,7 @@ from portal import disputes
 from portal.access import login_required, not_found_as_404, scope_of
 from portal.forms import InvoiceFilterForm
 from portal.pagination import paginate
+from portal.views.invoice_actions import actions_for, can_credit
 
 # An invoice can hold thousands of task lines; a page of them stays quick to render and to read.
 LINES_PER_PAGE = 100
@@ -57,15 +64,38 @@ def invoice_detail_page(request: HttpRequest, invoice_id: int) -> HttpResponse:
     invoice = invoice_for_page(
         organization=scope.organization, invoice_id=invoice_id, customer=scope.customer
     )
-    page = paginate(request, invoice_lines(invoice=invoice), per_page=LINES_PER_PAGE)
+    page = paginate(request, invoice_lines_by_section(invoice=invoice), per_page=LINES_PER_PAGE)
+    for line in page.object_list:
+        line.section_label = _section_label(line)
+    credit_notes = invoice_credit_notes(invoice=invoice)
     context = {
         "scope": scope,
         "invoice": invoice,
         "page": page,
         "disputes_enabled": disputes.disputes_enabled(),
+        "credit_notes": credit_notes,
+        "credited_total": sum((note.total for note in credit_notes), Decimal(0)),
+        # Which lines a credit note has credited, to mark them in the table (from the prefetch above).
+        "credited_by_note": {
+            note_line.invoice_line_id: note.number
+            for note in credit_notes
+            for note_line in note.lines.all()
+            if note_line.invoice_line_id
+        },
+        "actions": actions_for(invoice) if scope.is_vendor_admin else [],
+        "can_credit": scope.is_vendor_admin and can_credit(invoice),
     }
     if scope.sees_cost:
         context["cost_total"], context["cost_currency"] = invoice_cost_total(invoice=invoice)
         if context["cost_total"] is not None and context["cost_currency"] == invoice.currency:
             context["margin"] = invoice.total - context["cost_total"]
     return render(request, "portal/invoice_detail.html", context)
+
+
+def _section_label(line: InvoiceLine) -> str:
+    section = line.section  # type: ignore[attr-defined]  # annotated by invoice_lines_by_section
+    if section == SECTION_PRIOR:
+        return f"Prior period {line.service_period_start:%Y-%m}"
+    if section == SECTION_INVOICE:
+        return "Fees and credits"
+    return f"This period {line.service_period_start:%Y-%m}"

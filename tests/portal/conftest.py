@@ -7,6 +7,7 @@ billing run per month, so every page has invoices, lines, tasks and an ROI trend
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -217,3 +218,65 @@ def build_history(vendor: Vendor, globex: Customer, run: Callable[[], Any]) -> B
 @pytest.fixture
 def billed(vendor: Vendor, globex: Customer, django_capture_on_commit_callbacks: Any) -> Billed:
     return build_history(vendor, globex, lambda: django_capture_on_commit_callbacks(execute=True))
+
+
+@dataclass
+class Priced:
+    """Acme on a price book (graduated tiers, one included outcome, platform fee, spend cap) with a
+    prepaid grant: October finalized, then one October outcome reversed and one arriving late, so
+    November's draft carries a reversal credit and prior-period lines."""
+
+    vendor: Vendor
+    october: Invoice
+    november: Invoice
+
+
+def build_priced(vendor: Vendor, *, finalize_october: bool = True) -> Priced:
+    from billing.services.finalize import invoice_finalize
+    from billing.services.price_books import EntrySpec, price_book_create
+    from billing.services.wallet import credit_grant_create
+    from outcomes.services import outcome_event_reverse
+    from tests.billing.scenario import NOVEMBER, OCTOBER, outcomes, post_outcomes, reconcile
+
+    organization, acme = vendor.organization, vendor.customer
+    OutcomeTypeFactory(
+        organization=organization, code="ticket_resolved", name="Ticket resolved", price=Decimal("1")
+    )
+    price_book_create(
+        customer=acme,
+        effective_from=OCTOBER,
+        currency="USD",
+        entries=[
+            EntrySpec(
+                outcome="ticket_resolved",
+                model="graduated",
+                tiers=[{"up_to": 3, "unit_price": "2.00"}, {"up_to": None, "unit_price": "1.50"}],
+            )
+        ],
+        platform_fee=Decimal("10"),
+        included_outcomes=1,
+        spend_cap=Decimal("12"),
+    )
+    credit_grant_create(
+        customer=acme,
+        amount=Decimal("5"),
+        currency="USD",
+        description="Launch credit",
+        granted_at=datetime(2026, 10, 1, tzinfo=UTC),
+        expires_at=datetime(2027, 6, 30, tzinfo=UTC),
+    )
+    # 7 outcomes: 1 included, 3 at 2.00, 3 at 1.50 = 10.50 of a 12.00 cap (the 50% and 80% alerts).
+    post_outcomes(organization, outcomes(acme, 7, day=5))
+    october = reconcile(acme)
+    if finalize_october:
+        october = invoice_finalize(invoice=october)
+        outcome_event_reverse(organization=organization, idempotency_key="o6", reason="ticket reopened")
+        post_outcomes(organization, outcomes(acme, 1, day=20, prefix="late"))
+        post_outcomes(organization, outcomes(acme, 2, day=3, month=11, prefix="n"))
+    november = reconcile(acme, NOVEMBER)
+    return Priced(vendor, Invoice.objects.get(pk=october.pk), november)
+
+
+@pytest.fixture
+def priced(vendor: Vendor) -> Priced:
+    return build_priced(vendor)

@@ -158,10 +158,15 @@ def test_dispute_through_the_real_service_holds_the_outcome(billed, finance_user
     assert disputes.DISPUTE_SERVICE is not None
     invoice, line = _line(billed)
     response = login(finance_user).post(
-        reverse("portal:line-dispute", args=[invoice.pk, line.pk]), {"reason": "The ticket is still open"},
+        reverse("portal:line-dispute", args=[invoice.pk, line.pk]),
+        {"reason": "The ticket is still open"},
         follow=True,
     )
     assert b"Dispute recorded" in response.content
     dispute = Dispute.objects.get()
-    assert (dispute.opened_by, dispute.status, dispute.reason) == (finance_user, "open", "The ticket is still open")
+    assert (dispute.opened_by, dispute.status, dispute.reason) == (
+        finance_user,
+        "open",
+        "The ticket is still open",
+    )
     assert OutcomeEvent.objects.get(pk=line.outcome_event_id).status == OutcomeEvent.Status.DISPUTED

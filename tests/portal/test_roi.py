@@ -102,6 +102,7 @@ def test_vendor_roi_url_sends_the_vendor_to_the_customer_list(billed, vendor) ->
 
 def test_roi_page_query_count_is_pinned(billed, finance_user, django_assert_num_queries) -> None:  # type: ignore[no-untyped-def]
     client = login(finance_user)
-    # session, user, organization, customer, periods, report, outcome type names, history
-    with django_assert_num_queries(8):
+    # session, user, organization, customer, periods, report, outcome type names, history;
+    # the account panels: price book versions, wallet grants, notifications
+    with django_assert_num_queries(11):
         client.get(reverse("portal:roi"))
