@@ -8,6 +8,7 @@ Set PORTAL_SCREENSHOTS=/some/dir to keep the screenshots.
 import contextlib
 import os
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -133,3 +134,57 @@ def _walk(
     vendor_page.goto(f"{base}/invoices/{invoice_id}/")
     _screenshot(vendor_page, tmp_path, "invoice-vendor.png")
     context.close()
+
+
+def test_vendor_admin_issues_a_credit_note_and_settles_a_dispute_in_the_browser(  # type: ignore[no-untyped-def]
+    transactional_db, live_server, vendor, finance_user, tmp_path
+) -> None:
+    from billing.services.credit_notes import CreditSpec, credit_note_create
+    from outcomes.services import outcome_event_dispute
+    from tests.portal.conftest import build_priced
+
+    priced = build_priced(vendor)
+    credit_note_create(
+        invoice=priced.october,
+        reason="Ticket o-task-5 was a duplicate of o-task-4",
+        items=[CreditSpec(Decimal("1.50"), "Credit: duplicate ticket", priced.october.lines.get(position=6))],
+    )
+    outcome_event_dispute(
+        organization=vendor.organization,
+        idempotency_key="n1",
+        reason="This ticket was closed by our own staff, not by the agent",
+        actor_user=finance_user,
+        customer_id=vendor.customer.pk,
+    )
+    october, november = priced.october.pk, priced.november.pk
+    with chromium() as browser:
+        page = browser.new_context(viewport={"width": 1360, "height": 900}).new_page()
+        _log_in(page, live_server.url, vendor.admin.username)
+
+        page.goto(f"{live_server.url}/invoices/{november}/")
+        assert page.get_by_text("Prior period 2026-10", exact=False).count() >= 1
+        _screenshot(page, tmp_path, "invoice-draft-actions.png")
+        page.get_by_role("link", name="Finalize").click()
+        page.wait_for_load_state()
+        _screenshot(page, tmp_path, "invoice-finalize-confirm.png")
+        page.get_by_role("button", name="Finalize invoice").click()
+        page.wait_for_load_state()
+        assert page.get_by_text("Invoice INV-000002 finalized.").count() == 1
+
+        page.goto(f"{live_server.url}/invoices/{october}/")
+        assert page.get_by_text("CN-000001", exact=False).count() >= 1
+        _screenshot(page, tmp_path, "invoice-vendor-actions.png")
+        page.get_by_role("link", name="Issue credit note").click()
+        page.wait_for_load_state()
+        _screenshot(page, tmp_path, "credit-note-form.png")
+
+        page.goto(f"{live_server.url}/disputes/")
+        _screenshot(page, tmp_path, "disputes.png")
+        page.fill("textarea[name=note]", "Checked the logs: the agent closed it")
+        page.get_by_role("button", name="Reject").click()
+        page.wait_for_load_state()
+        assert page.get_by_text("rejected", exact=False).count() >= 1
+        _screenshot(page, tmp_path, "disputes-resolved.png")
+
+        page.goto(f"{live_server.url}/customers/acme/")
+        _screenshot(page, tmp_path, "customer-account.png")

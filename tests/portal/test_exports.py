@@ -84,3 +84,59 @@ def test_stranger_cannot_export_the_vendors_roi(billed, stranger) -> None:  # ty
     assert response.status_code == 404
     own = _rows(login(stranger.admin).get(reverse("portal:customer-roi-csv", args=["acme"])))
     assert own == []  # the stranger's own "acme" has no reports; the vendor's acme never leaks
+
+
+def _pdf_text(body: bytes) -> str:
+    """The text of an fpdf2 PDF: its page streams are zlib-compressed content streams."""
+    import re
+    import zlib
+
+    chunks = []
+    for stream in re.findall(rb"stream\r?\n(.*?)\r?\nendstream", body, re.S):
+        try:
+            chunks.append(zlib.decompress(stream).decode("latin-1"))
+        except zlib.error:
+            continue
+    return "\n".join(chunks)
+
+
+def test_csv_carries_line_kinds_pricing_notes_and_what_a_credit_reverses(priced, vendor) -> None:  # type: ignore[no-untyped-def]
+    rows = _rows(login(vendor.admin).get(reverse("portal:invoice-csv", args=[priced.november.pk])))
+    by_kind = {row["kind"]: row for row in rows}
+    assert set(by_kind) == {"credit", "outcome", "platform_fee"}
+    assert by_kind["credit"]["note"] == "reversal credit"
+    assert by_kind["credit"]["credits_line"] == "INV-000001#7"
+    assert by_kind["credit"]["service_period"] == "2026-10"
+    assert {row["note"] for row in rows if row["kind"] == "outcome"} == {"tier 1", "tier 2", "included"}
+
+
+def test_pdf_lists_kinds_notes_and_credit_notes_at_the_end(priced, finance_user) -> None:  # type: ignore[no-untyped-def]
+    from decimal import Decimal
+
+    from billing.services.credit_notes import CreditSpec, credit_note_create
+
+    line = priced.october.lines.get(position=2)
+    credit_note_create(
+        invoice=priced.october,
+        reason="Duplicate ticket",
+        items=[CreditSpec(line.amount, "Credit: duplicate", line), CreditSpec(Decimal("1"), "Goodwill")],
+    )
+    response = login(finance_user).get(reverse("portal:invoice-pdf", args=[priced.october.pk]))
+
+    text = _pdf_text(response.content)
+    for expected in (
+        "Prepaid credit",
+        "Platform fee",
+        "tier 2",
+        "included",
+        "Prepaid credits applied",
+        "Price book",
+        "version 1",
+        "Credit notes",
+        "CN-000001",
+        "Reason: Duplicate ticket",
+        "Goodwill",
+        "-3.00 USD",
+    ):
+        assert expected in text, expected
+    assert text.index("Total") < text.index("Credit notes")
