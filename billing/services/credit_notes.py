@@ -30,6 +30,21 @@ def credit_note_create(*, invoice: Invoice, reason: str, items: list[CreditSpec]
         total = sum((item.amount for item in items), Decimal(0))
         if any(item.amount <= 0 for item in items):
             raise DomainError("Credit amounts must be positive.", field="lines")
+        for index, item in enumerate(items):
+            line = item.invoice_line
+            if line is None:
+                continue
+            if line.invoice_id != invoice.pk:
+                raise DomainError("That line belongs to another invoice.", field=f"lines[{index}]")
+            if item.amount > line.amount:
+                raise DomainError(f"At most the line's amount ({line.amount}) can be credited.",
+                                  field=f"lines[{index}].amount")
+            already = CreditNoteLine.objects.filter(invoice_line=line).exists() or (
+                line.outcome_event_id is not None
+                and CreditNoteLine.objects.filter(outcome_event_id=line.outcome_event_id).exists()
+            )
+            if already:
+                raise InvalidState("That line was already credited by a credit note.", field=f"lines[{index}]")
         if credited_before + total > invoice.total:
             raise DomainError(
                 f"Credits would exceed the invoice total ({invoice.total} {invoice.currency}).", field="lines"

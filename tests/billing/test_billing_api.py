@@ -137,3 +137,17 @@ def test_another_organization_sees_none_of_it(october, stranger) -> None:  # typ
     assert stranger.api.get("/api/v1/disputes").json() == []
     assert stranger.api.get("/api/v1/notifications").json() == []
     assert october.api.get(f"/api/v1/invoices/{invoice_id}").json()["status"] == "draft"
+
+
+def test_a_line_is_credited_once_and_never_beyond_its_amount(october) -> None:  # type: ignore[no-untyped-def]
+    invoice_id = invoice_of(october)["id"]
+    october.api.post(f"/api/v1/invoices/{invoice_id}/finalize")
+    over = october.api.post(f"/api/v1/invoices/{invoice_id}/credit-notes",
+                            {"reason": "x", "lines": [{"line_position": 1, "amount": "5.00"}]})
+    assert over.status_code == 400 and "lines[0].amount" in over.json()["errors"]
+    first = october.api.post(f"/api/v1/invoices/{invoice_id}/credit-notes",
+                             {"reason": "x", "lines": [{"line_position": 1}]})
+    assert first.status_code == 201
+    again = october.api.post(f"/api/v1/invoices/{invoice_id}/credit-notes",
+                             {"reason": "x", "lines": [{"line_position": 1}]})
+    assert again.status_code == 409 and "lines[0]" in again.json()["errors"]
