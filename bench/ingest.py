@@ -92,18 +92,22 @@ def sender(port: int, raw_key: str, bodies: list[bytes], start_at: float, result
     accepted = duplicates = rejected = 0
     while time.time() < start_at:
         time.sleep(0.001)
-    for body in bodies:
-        began = time.perf_counter()
-        connection.request("POST", "/api/v1/usage-events", body=body, headers=headers)
-        response = connection.getresponse()
-        payload = response.read()
-        latencies.append(time.perf_counter() - began)
-        if response.status != 200:
-            raise SystemExit(f"HTTP {response.status}: {payload[:500]!r}")
-        answer = json.loads(payload)
-        accepted += answer["accepted"]
-        duplicates += answer["duplicates"]
-        rejected += len(answer["rejected"])
+    try:
+        for body in bodies:
+            began = time.perf_counter()
+            connection.request("POST", "/api/v1/usage-events", body=body, headers=headers)
+            response = connection.getresponse()
+            payload = response.read()
+            latencies.append(time.perf_counter() - began)
+            if response.status != 200:
+                raise RuntimeError(f"HTTP {response.status}: {payload[:500]!r}")
+            answer = json.loads(payload)
+            accepted += answer["accepted"]
+            duplicates += answer["duplicates"]
+            rejected += len(answer["rejected"])
+    except Exception as exc:  # reported by the parent, which would otherwise wait forever
+        results.put(exc)
+        return
     results.put((latencies, accepted, duplicates, rejected, time.perf_counter()))
 
 
@@ -185,7 +189,10 @@ def main() -> None:
         ]
         for process in processes:
             process.start()
-        outcomes = [results.get() for _ in processes]
+        outcomes = [results.get(timeout=600) for _ in processes]
+        failures = [item for item in outcomes if isinstance(item, Exception)]
+        if failures:
+            raise SystemExit(f"a sender failed: {failures[0]}")
         for process in processes:
             process.join()
         finished = max(item[4] for item in outcomes)
