@@ -29,6 +29,9 @@ class BillingRun(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
+    def __str__(self) -> str:
+        return f"run {self.pk} {self.period} ({self.status})"
+
     @property
     def period(self) -> str:
         return self.period_start.strftime("%Y-%m")
@@ -48,7 +51,7 @@ class Invoice(models.Model):
     period_start = models.DateField()
     period_end = models.DateField(help_text="Exclusive: the first day of the next period.")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
-    number = models.CharField(max_length=32, null=True, blank=True)
+    number = models.CharField(max_length=32, null=True, blank=True)  # noqa: DJ001 - NULL until finalized; unique
     currency = models.CharField(max_length=3)
     subtotal = models.DecimalField(**MONEY, default=0)
     credits_applied = models.DecimalField(**MONEY, default=0)
@@ -93,7 +96,7 @@ class InvoiceLine(models.Model):
     invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
     position = models.PositiveIntegerField()
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.OUTCOME)
-    task_id = models.CharField(max_length=200, null=True, blank=True)
+    task_id = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001 - fees have no task
     outcome_type = models.ForeignKey(OutcomeType, on_delete=models.PROTECT, null=True, blank=True)
     outcome_event = models.ForeignKey(OutcomeEvent, on_delete=models.PROTECT, null=True, blank=True)
     service_period_start = models.DateField(help_text="The period the line's event belongs to.")
@@ -115,6 +118,9 @@ class InvoiceLine(models.Model):
         ordering = ["position"]
         indexes = [models.Index(fields=["invoice", "position"]), models.Index(fields=["outcome_event"])]
 
+    def __str__(self) -> str:
+        return f"{self.invoice_id}#{self.position} {self.description}"
+
 
 class RoiReport(models.Model):
     """Per customer and period: what the customer got for its money and what it cost the vendor."""
@@ -135,6 +141,10 @@ class RoiReport(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["customer", "period_start"], name="one_roi_per_period")]
+
+    def __str__(self) -> str:
+        return f"ROI {self.customer_id} {self.period_start:%Y-%m}"
+
 
 
 def period_label(day: date) -> str:
@@ -162,6 +172,9 @@ class PriceBook(models.Model):
             models.UniqueConstraint(fields=["customer", "effective_from"], name="price_book_effective_unique"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.customer_id} v{self.version} from {self.effective_from:%Y-%m}"
+
 
 class PriceBookEntry(models.Model):
     """The price of one outcome type in a price book."""
@@ -186,6 +199,9 @@ class PriceBookEntry(models.Model):
             models.UniqueConstraint(fields=["price_book", "outcome_type"], name="price_book_entry_unique")
         ]
 
+    def __str__(self) -> str:
+        return f"{self.outcome_type_id} {self.model}"
+
 
 class PriceBookMeter(models.Model):
     """Optional usage overage for hybrid plans: quantity above `included_quantity` is charged."""
@@ -199,6 +215,9 @@ class PriceBookMeter(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["price_book", "meter"], name="price_book_meter_unique")]
 
+    def __str__(self) -> str:
+        return f"{self.meter_id} {self.unit_price}/{self.per}"
+
 
 class DocumentSequence(models.Model):
     """Gapless numbering per organization: one row per kind, locked while a number is taken."""
@@ -209,6 +228,9 @@ class DocumentSequence(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["organization", "kind"], name="sequence_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.organization_id} {self.kind} {self.last_value}"
 
 
 class CreditGrant(models.Model):
@@ -223,6 +245,9 @@ class CreditGrant(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     description = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.currency} for {self.customer_id}"
 
 
 class CreditLedgerEntry(models.Model):
@@ -248,6 +273,9 @@ class CreditLedgerEntry(models.Model):
             models.UniqueConstraint(fields=["grant"], condition=models.Q(kind="expiry"), name="one_expiry_per_grant"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.kind} {self.amount}"
+
 
 class CreditNote(models.Model):
     """A correction of a finalized invoice: its own gapless sequence; never edits the invoice."""
@@ -264,6 +292,9 @@ class CreditNote(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["organization", "number"], name="credit_note_number_unique")]
 
+    def __str__(self) -> str:
+        return self.number
+
 
 class CreditNoteLine(models.Model):
     credit_note = models.ForeignKey(CreditNote, on_delete=models.CASCADE, related_name="lines")
@@ -277,6 +308,9 @@ class CreditNoteLine(models.Model):
             models.UniqueConstraint(fields=["outcome_event"], condition=models.Q(outcome_event__isnull=False),
                                     name="outcome_credited_once_by_note")
         ]
+
+    def __str__(self) -> str:
+        return f"{self.credit_note_id} {self.description}"
 
 
 class Notification(models.Model):
@@ -295,3 +329,7 @@ class Notification(models.Model):
             models.UniqueConstraint(fields=["customer", "period_start", "kind"], name="notification_once_per_period")
         ]
         indexes = [models.Index(fields=["organization", "created_at"])]
+
+    def __str__(self) -> str:
+        return self.message
+

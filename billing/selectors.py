@@ -23,7 +23,11 @@ def invoice_get(*, organization: Organization, invoice_id: int, customer: Custom
     invoices = Invoice.objects.filter(organization=organization, pk=invoice_id)
     if customer is not None:
         invoices = invoices.filter(customer=customer)
-    invoice = invoices.select_related("customer").select_related("price_book").prefetch_related("lines__outcome_type", "lines__outcome_event").first()
+    invoice = (
+        invoices.select_related("customer", "price_book")
+        .prefetch_related("lines__outcome_type", "lines__outcome_event")
+        .first()
+    )
     if invoice is None:
         raise NotFound(f"No invoice {invoice_id}.", field="id")
     return invoice

@@ -20,8 +20,8 @@ class Meter(models.Model):
     unit = models.CharField(max_length=50)
     aggregation = models.CharField(max_length=16, choices=Aggregation.choices, default=Aggregation.SUM)
     unique_property = models.CharField(
-        max_length=100, blank=True, validators=[RegexValidator(r"^[A-Za-z0-9_.-]*$")], help_text="For unique_count: the property whose distinct values count "
-        "(empty: distinct task ids)."
+        max_length=100, blank=True, validators=[RegexValidator(r"^[A-Za-z0-9_.-]*$")],
+        help_text="For unique_count: the property whose distinct values count (empty: distinct task ids).",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -70,7 +70,7 @@ class UsageEvent(models.Model):
     organization = models.ForeignKey(Organization, on_delete=models.DO_NOTHING, db_constraint=False)
     customer = models.ForeignKey(Customer, on_delete=models.DO_NOTHING, db_constraint=False)
     meter = models.ForeignKey(Meter, on_delete=models.DO_NOTHING, db_constraint=False)
-    task_id = models.CharField(max_length=200, null=True)
+    task_id = models.CharField(max_length=200, null=True)  # noqa: DJ001 - usage outside any task
     quantity = models.DecimalField(max_digits=38, decimal_places=12)
     timestamp = models.DateTimeField()
     properties = models.JSONField(default=dict)
@@ -80,3 +80,6 @@ class UsageEvent(models.Model):
     class Meta:
         managed = False
         db_table = "metering_usageevent"
+
+    def __str__(self) -> str:
+        return self.idempotency_key

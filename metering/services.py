@@ -16,7 +16,6 @@ from config.ingest import (
     BatchValidator,
     HitCache,
     copy_rows,
-    dumps_properties,
     gc_paused,
     keep_first_of_each_key,
     store_new_rows,

@@ -90,6 +90,9 @@ class OutcomeTransition(models.Model):
     class Meta:
         indexes = [models.Index(fields=["outcome_event", "created_at"])]
 
+    def __str__(self) -> str:
+        return f"{self.from_status} → {self.to_status}"
+
 
 class Dispute(models.Model):
     """A customer's challenge of one outcome; the outcome is held out of billing while it is open."""
@@ -118,3 +121,6 @@ class Dispute(models.Model):
                 fields=["outcome_event"], condition=models.Q(status="open"), name="one_open_dispute_per_outcome"
             )
         ]
+
+    def __str__(self) -> str:
+        return f"dispute {self.pk} ({self.status})"

@@ -5,10 +5,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api.authentication import customer_scope, organization_of
-from config.errors import NotFound
 from accounts.models import Customer
 from accounts.selectors import customer_get, customer_list
 from accounts.services import customer_create
+from config.errors import NotFound
 from config.fields import CurrencyField
 
 

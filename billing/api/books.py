@@ -182,5 +182,6 @@ class NotificationListApi(APIView):
         if scope is not None:
             notifications = notifications.filter(customer=scope)
         if request.query_params.get("customer"):
-            notifications = notifications.filter(customer=scoped_customer_get(request, request.query_params["customer"]))
+            customer = scoped_customer_get(request, request.query_params["customer"])
+            notifications = notifications.filter(customer=customer)
         return Response(NotificationOutput(notifications.order_by("-created_at")[:500], many=True).data)

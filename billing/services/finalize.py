@@ -48,12 +48,12 @@ def invoice_finalize(*, invoice: Invoice, acting_user: User | None = None, now: 
                 raise InvalidState("Prepaid balance changed while finalizing; retry.", field="credits")
         lines = current.lines.all()
         _move_outcomes(
-            event_ids=[l.outcome_event_id for l in lines if l.kind == InvoiceLine.Kind.OUTCOME and l.outcome_event_id],
+            event_ids=[line.outcome_event_id for line in lines if line.kind == InvoiceLine.Kind.OUTCOME and line.outcome_event_id],
             from_statuses=BILLABLE, to_status=OutcomeEvent.Status.BILLED,
             reason=f"billed on the invoice of {current.period}", actor=actor,
         )
         _move_outcomes(
-            event_ids=[l.outcome_event_id for l in lines if l.kind == InvoiceLine.Kind.CREDIT and l.outcome_event_id],
+            event_ids=[line.outcome_event_id for line in lines if line.kind == InvoiceLine.Kind.CREDIT and line.outcome_event_id],
             from_statuses=[OutcomeEvent.Status.REVERSED], to_status=OutcomeEvent.Status.CREDITED,
             reason=f"credited on the invoice of {current.period}", actor=actor,
         )
@@ -88,12 +88,12 @@ def invoice_void(*, invoice: Invoice, acting_user: User | None = None) -> Invoic
             raise InvalidState(f"A {current.status} invoice cannot be voided.", field="status")
         lines = list(current.lines.all())
         _move_outcomes(
-            event_ids=[l.outcome_event_id for l in lines if l.kind == InvoiceLine.Kind.OUTCOME and l.outcome_event_id],
+            event_ids=[line.outcome_event_id for line in lines if line.kind == InvoiceLine.Kind.OUTCOME and line.outcome_event_id],
             from_statuses=[OutcomeEvent.Status.BILLED], to_status=OutcomeEvent.Status.VERIFIED,
             reason=f"invoice {current.number} voided", actor=actor,
         )
         _move_outcomes(
-            event_ids=[l.outcome_event_id for l in lines if l.kind == InvoiceLine.Kind.CREDIT and l.outcome_event_id],
+            event_ids=[line.outcome_event_id for line in lines if line.kind == InvoiceLine.Kind.CREDIT and line.outcome_event_id],
             from_statuses=[OutcomeEvent.Status.CREDITED], to_status=OutcomeEvent.Status.REVERSED,
             reason=f"invoice {current.number} voided", actor=actor,
         )

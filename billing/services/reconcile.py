@@ -15,10 +15,9 @@ from decimal import Decimal
 from django.db import connection, transaction
 from django.utils import timezone
 
-from accounts.models import Customer
+from accounts.models import Customer, Organization
 from billing.models import Invoice, InvoiceLine, PriceBook, RoiReport
 from billing.periods import Period
-from accounts.models import Organization
 from billing.pricing import PeriodCharges, commit_true_up, prepaid_drawdown
 from billing.services import late
 from billing.services.credit_notes import credit_note_for_reversals

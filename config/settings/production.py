@@ -1,7 +1,7 @@
 """Production: DEBUG off, secure cookies, a real broker required."""
 
-from config.settings.base import *  # noqa: F403
 from config.env import env_bool
+from config.settings.base import *  # noqa: F403
 
 if DEBUG:  # noqa: F405
     raise ValueError("config.settings.production needs DEBUG=0")

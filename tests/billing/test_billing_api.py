@@ -48,8 +48,8 @@ def test_invoice_lines_carry_price_and_the_tasks_cost_to_serve(october) -> None:
     assert {k: invoice[k] for k in ("number", "customer", "period", "status", "currency", "subtotal", "total")} == {
         "number": None, "customer": "acme", "period": "2026-10", "status": "draft", "currency": "USD",
         "subtotal": "1.98", "total": "1.98"}
-    lines = [(l["task_id"], l["outcome"], l["quantity"], l["unit_price"], l["amount"], l["cost"])
-             for l in invoice["lines"]]
+    lines = [(line["task_id"], line["outcome"], line["quantity"], line["unit_price"], line["amount"], line["cost"])
+             for line in invoice["lines"]]
     # o-task-0: 0.2M in at $2.50/M + 0.05M out at $10/M = 0.5 + 0.5; o-task-1: 0.25 + 0.1
     assert lines == [("o-task-0", "ticket_resolved", "1", "0.99", "0.99", "1"),
                      ("o-task-1", "ticket_resolved", "1", "0.99", "0.99", "0.35")]
