@@ -26,3 +26,9 @@ def test_docs_page_loads_its_assets_from_the_app(client) -> None:  # type: ignor
     html = page.content.decode()
     assert "cdn" not in html.lower()
     assert "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in html
+
+
+def test_schema_generates_without_warnings(capsys) -> None:  # type: ignore[no-untyped-def]
+    from django.core.management import call_command
+
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", "/dev/null")

@@ -2,7 +2,7 @@
 
 from decimal import Decimal
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -70,6 +70,9 @@ class CreditNoteOutput(serializers.ModelSerializer):
         fields = ["id", "number", "customer", "invoice", "invoice_number", "currency", "total", "reason", "lines",
                   "created_at"]
 
+    @extend_schema_field(inline_serializer("CreditNoteLineOutput", {
+        "description": serializers.CharField(), "amount": serializers.CharField(),
+        "invoice_line": serializers.IntegerField(allow_null=True)}, many=True))
     def get_lines(self, note: CreditNote) -> list[dict[str, object]]:
         return [{"description": line.description, "amount": f"{line.amount:f}",
                  "invoice_line": line.invoice_line.position if line.invoice_line else None}

@@ -2,7 +2,7 @@
 
 from decimal import Decimal
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -68,6 +68,7 @@ class PriceBookOutput(serializers.ModelSerializer):
     def get_effective_from(self, book: PriceBook) -> str:
         return book.effective_from.strftime("%Y-%m")
 
+    @extend_schema_field(EntryInput(many=True))
     def get_entries(self, book: PriceBook) -> list[dict[str, object]]:
         return [
             {"outcome": e.outcome_type.code, "model": e.model,
@@ -77,6 +78,7 @@ class PriceBookOutput(serializers.ModelSerializer):
             for e in book.entries.all()
         ]
 
+    @extend_schema_field(MeterPriceInput(many=True))
     def get_meters(self, book: PriceBook) -> list[dict[str, object]]:
         return [
             {"meter": m.meter.code, "unit_price": decimal_str(m.unit_price), "per": decimal_str(m.per),
