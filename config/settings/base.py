@@ -1,5 +1,6 @@
 """Settings for every environment; each value comes from the environment with a safe demo default."""
 
+import warnings
 from pathlib import Path
 
 from config.database import database_from_url, embedded_database_url
@@ -89,6 +90,8 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = DEBUG
+# Before `collectstatic` has run (development, tests, benchmarks) STATIC_ROOT does not exist yet.
+warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.api.authentication.ApiKeyAuthentication"],
