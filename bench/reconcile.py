@@ -77,7 +77,8 @@ def django_env(database_url: str, broker_url: str, queue: str) -> dict[str, str]
     env = dict(os.environ)
     env.update({
         "DJANGO_SETTINGS_MODULE": "config.settings.base", "DATABASE_URL": database_url, "DEBUG": "0",
-        "SECRET_KEY": "bench-" + os.urandom(16).hex(), "CELERY_BROKER_URL": broker_url, "CELERY_QUEUE": queue, "LOG_LEVEL": "WARNING",
+        "SECRET_KEY": "bench-" + os.urandom(16).hex(), "CELERY_BROKER_URL": broker_url, "CELERY_QUEUE": queue,
+        "LOG_LEVEL": "WARNING",
     })
     return env
 
@@ -175,7 +176,8 @@ SELECT s.i + 1, %(org)s, (%(customers)s::bigint[])[s.t / 10 %% %(ncust)s + 1],
             ELSE (s.i * 104729) %% 800 + 20 END,
        x.ts,
        CASE WHEN s.j < 8 THEN jsonb_build_object(
-                'model', (ARRAY['gpt-4o', 'gpt-4o-mini', 'claude-sonnet', 'llama-70b'])[(s.t / 10 / %(ncust)s) %% 4 + 1],
+                'model',
+                (ARRAY['gpt-4o', 'gpt-4o-mini', 'claude-sonnet', 'llama-70b'])[(s.t / 10 / %(ncust)s) %% 4 + 1],
                 'direction', CASE WHEN s.j %% 2 = 0 THEN 'input' ELSE 'output' END)
             ELSE jsonb_build_object('gpu_type', CASE WHEN (s.t / 10 / %(ncust)s) %% 3 = 0 THEN 'a100' ELSE 'h100' END)
        END,
@@ -486,7 +488,8 @@ def report(result: dict[str, object]) -> None:
     print(f"  ratio run / raw      {run / raw:.2f} (goal <= 1.5)")
     print(f"  invoices written     {result['invoices']:,}")
     print(f"  lines written        {result['lines']:,}")
-    print(f"  costs match raw      {'yes' if result['cost_mismatches'] == 0 else 'NO: ' + str(result['cost_mismatches']) + ' customers differ'}")
+    mismatches = result["cost_mismatches"]
+    print(f"  costs match raw      {'yes' if mismatches == 0 else f'NO: {mismatches} customers differ'}")
     label = "peak RSS (bench)" if result["in_process_peak_rss_kib"] else "peak worker RSS"
     print(f"  {label:<20} {', '.join(f'{kib / 1024:.0f} MiB' for kib in peaks)}")  # type: ignore[union-attr]
 
