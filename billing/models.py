@@ -92,12 +92,14 @@ class InvoiceLine(models.Model):
         CREDIT = "credit"
         PREPAID = "prepaid_credit"
 
-    organization = models.ForeignKey(Organization, on_delete=models.PROTECT)
-    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
+    # Lines are written a million at a time: only the indexes that reads use are kept. Lines are
+    # read by invoice (the (invoice, position) index), by outcome event and by credited line.
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, db_index=False)
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines", db_index=False)
     position = models.PositiveIntegerField()
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.OUTCOME)
     task_id = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001 - fees have no task
-    outcome_type = models.ForeignKey(OutcomeType, on_delete=models.PROTECT, null=True, blank=True)
+    outcome_type = models.ForeignKey(OutcomeType, on_delete=models.PROTECT, null=True, blank=True, db_index=False)
     outcome_event = models.ForeignKey(OutcomeEvent, on_delete=models.PROTECT, null=True, blank=True)
     service_period_start = models.DateField(help_text="The period the line's event belongs to.")
     description = models.CharField(max_length=300)
@@ -107,16 +109,21 @@ class InvoiceLine(models.Model):
     cost = models.DecimalField(**COST, null=True, blank=True, help_text="The task's cost to serve.")
     cost_currency = models.CharField(max_length=3, blank=True)
     credited_line = models.ForeignKey(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="credits",
+        "self", on_delete=models.PROTECT, null=True, blank=True, db_index=False, related_name="credits",
         help_text="For a credit: the finalized line it reverses.",
     )
     usage_quantity = models.DecimalField(max_digits=38, decimal_places=12, null=True, blank=True)
-    meter = models.ForeignKey("metering.Meter", on_delete=models.PROTECT, null=True, blank=True)
+    meter = models.ForeignKey("metering.Meter", on_delete=models.PROTECT, null=True, blank=True, db_index=False)
     note = models.CharField(max_length=60, blank=True, help_text="How the line was priced: included, tier 2, …")
 
     class Meta:
         ordering = ["position"]
-        indexes = [models.Index(fields=["invoice", "position"]), models.Index(fields=["outcome_event"])]
+        indexes = [
+            models.Index(fields=["invoice", "position"]),
+            models.Index(fields=["credited_line"], condition=models.Q(credited_line__isnull=False),
+                         name="invoiceline_credited_partial"),
+            models.Index(fields=["meter"], condition=models.Q(meter__isnull=False), name="invoiceline_meter_partial"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.invoice_id}#{self.position} {self.description}"

@@ -143,6 +143,11 @@ def test_finalized_lines_are_frozen_in_the_database(billed_vendor) -> None:  # t
         Invoice.objects.filter(pk=october.pk).update(total=Decimal("1"))
     with pytest.raises(DatabaseError), transaction.atomic():
         InvoiceLine.objects.filter(invoice=october).delete()
+    line = october.lines.first()
+    line.pk, line.position = None, 99
+    with pytest.raises(DatabaseError), transaction.atomic():
+        line.save()
+    assert october.lines.count() == 3
 
 
 def test_void_returns_outcomes_to_billing(billed_vendor) -> None:  # type: ignore[no-untyped-def]
