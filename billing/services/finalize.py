@@ -40,10 +40,12 @@ def invoice_finalize(*, invoice: Invoice, acting_user: User | None = None, now: 
         current = Invoice.objects.select_for_update().get(pk=invoice.pk)
         if current.status != Invoice.Status.DRAFT:
             return current
+        # Never finalize on an earlier view of the events than the draft already showed.
+        cutoff = max(now, current.cutoff)
         current = reconcile_customer(customer_id=current.customer_id, period=Period(current.period_start),
-                                     cutoff=now, finalizing=True)
+                                     cutoff=cutoff, finalizing=True)
         if current.credits_applied:
-            paid = wallet_draw_down(invoice=current, amount=current.credits_applied, at=now)
+            paid = wallet_draw_down(invoice=current, amount=current.credits_applied, at=cutoff)
             if paid != current.credits_applied:
                 raise InvalidState("Prepaid balance changed while finalizing; retry.", field="credits")
         lines = current.lines.all()

@@ -164,3 +164,12 @@ def test_outcome_inside_its_verification_window_waits(vendor) -> None:  # type: 
     OutcomeTypeFactory(organization=vendor.organization, price=Decimal("1.00"), verification_window_hours=24 * 365 * 5)
     post_outcomes(vendor.organization, outcomes(vendor.customer, 2))
     assert reconcile(vendor.customer).lines.count() == 0
+
+
+def test_finalizing_with_an_earlier_clock_never_drops_what_the_draft_showed(billed_vendor) -> None:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime
+
+    draft = reconcile(billed_vendor.customer)
+    invoice = invoice_finalize(invoice=draft, now=datetime(2026, 1, 1, tzinfo=UTC))
+    assert invoice.total == Decimal("6.00")
+    assert invoice.lines.count() == 3

@@ -5,7 +5,7 @@ fixed seed, so running the command again stores nothing twice (it only adds the 
 current month that finished since the last run) and replaces the draft invoices with the same result.
 """
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from time import monotonic
 from typing import Any
 
@@ -18,9 +18,10 @@ from django.utils import timezone
 from accounts.models import ApiKey, Customer, Organization, User
 from accounts.selectors import customer_list
 from accounts.services import api_key_create, customer_create, organization_get_or_create, user_create
-from billing.models import BillingRun
+from billing.models import BillingRun, Invoice
 from billing.periods import Period
 from billing.selectors import invoice_list, roi_get
+from billing.services.finalize import invoice_finalize
 from billing.services.price_books import EntrySpec, price_book_create, price_book_in_force
 from billing.services.runs import billing_run_execute
 from config.ingest import BatchResult, json_default
@@ -54,6 +55,8 @@ class Command(BaseCommand):
                             help="full months before last month, for the ROI trend (default 2)")
         parser.add_argument("--seed", type=int, default=2025, help="random seed (default 2025)")
         parser.add_argument("--reset", action="store_true", help="delete the demo organization first")
+        parser.add_argument("--no-finalize", action="store_true",
+                            help="leave past months' invoices as drafts (default: finalize those past grace)")
 
     def handle(self, *args: Any, **options: Any) -> None:
         started = monotonic()
@@ -90,6 +93,8 @@ class Command(BaseCommand):
         self.stdout.write(f"Verified {verified} outcomes whose verification window has passed.")
         for period in periods:
             self._bill(organization, period)
+        if not options["no_finalize"]:
+            self._finalize_due(organization, now)
         logins = self._logins(organization)
         self._report(organization, previous, logins, monotonic() - started)
 
@@ -142,11 +147,23 @@ class Command(BaseCommand):
                     f'(SELECT "{parent_key}" FROM "{parent}" WHERE organization_id = %s)',
                     [organization.pk],
                 )
+            # The demo reset is the one place that deletes finalized invoices (the demo's own): the
+            # frozen-invoice guards are switched off inside this transaction only (DDL is
+            # transactional, and the tables stay locked until the commit puts them back).
+            frozen_tables = ["billing_invoice", "billing_invoiceline"]
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # ALTER TABLE needs no pending checks
+            for table in frozen_tables:
+                cursor.execute(f'ALTER TABLE "{table}" DISABLE TRIGGER USER')
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
             for table in owned:
                 cursor.execute(f'DELETE FROM "{table}" WHERE organization_id = %s', [organization.pk])
             # Users through the ORM, so their groups, permissions and admin log entries go with them.
             User.objects.filter(organization=organization).delete()
             organization.delete()
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # check every foreign key now, then guard again
+            for table in frozen_tables:
+                cursor.execute(f'ALTER TABLE "{table}" ENABLE TRIGGER USER')
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
 
     def _catalog(self) -> Organization:
         organization = organization_get_or_create(slug=demo.ORGANIZATION_SLUG, name=demo.ORGANIZATION_NAME)
@@ -232,6 +249,16 @@ class Command(BaseCommand):
             raise CommandError(f"Billing run {run.pk} for {period.label} {run.status}: {run.error}")
         self.stdout.write(f"Billing run {run.pk} for {period.label}: {run.status}, "
                           f"{run.customers_done}/{run.customers_total} customers.")
+
+    def _finalize_due(self, organization: Organization, now: datetime) -> None:
+        """Finalize the months whose grace period is over, as the hourly beat job would have."""
+        last_due = (now - timedelta(days=organization.invoice_grace_days)).date()
+        drafts = Invoice.objects.filter(organization=organization, status=Invoice.Status.DRAFT,
+                                        period_end__lte=last_due).order_by("period_start", "customer_id")
+        numbers = [invoice_finalize(invoice=invoice).number for invoice in drafts]
+        if numbers:
+            self.stdout.write(f"Finalized {len(numbers)} invoices past their grace period: "
+                              f"{numbers[0]} to {numbers[-1]}.")
 
     def _logins(self, organization: Organization) -> dict[str, str]:
         globex = Customer.objects.get(organization=organization, external_id="globex")
