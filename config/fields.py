@@ -81,3 +81,19 @@ class AmountField(serializers.Field):
         if not currency:
             return decimal_str(amount)
         return decimal_str(amount, CURRENCY_MINOR_UNITS.get(currency, 2))
+
+
+def json_without_nul(value: Any) -> Any:
+    """Validator: PostgreSQL's jsonb refuses the NUL character (\\u0000) anywhere in a document."""
+    def walk(item: Any) -> bool:
+        if isinstance(item, str):
+            return "\x00" in item
+        if isinstance(item, dict):
+            return any(walk(key) or walk(child) for key, child in item.items())
+        if isinstance(item, list):
+            return any(walk(child) for child in item)
+        return False
+
+    if walk(value):
+        raise serializers.ValidationError("Must not contain NUL (\\u0000) characters.")
+    return value

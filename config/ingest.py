@@ -119,7 +119,24 @@ class BatchValidator(Generic[EventT]):
             return self._validate_each(body)
         if len(events) > settings.INGEST_MAX_BATCH:
             raise self._too_many(len(events))
+        if b"\\u0000" in body:  # JSON's only spelling of NUL, which PostgreSQL text and jsonb refuse
+            return self._without_nul(events, list(range(len(events))), [])
         return events, list(range(len(events))), []
+
+    @staticmethod
+    def _without_nul(events: list[EventT], indexes: list[int], rejected: list[dict[str, Any]]
+                     ) -> tuple[list[EventT], list[int], list[dict[str, Any]]]:
+        kept, kept_indexes = [], []
+        for event, index in zip(events, indexes, strict=True):
+            fields = [name for name, value in event if _has_nul(value)]
+            if fields:
+                rejected.append({"index": index, "errors": {name: "Must not contain NUL (\\u0000) characters."
+                                                            for name in fields}})
+            else:
+                kept.append(event)
+                kept_indexes.append(index)
+        rejected.sort(key=lambda item: item["index"])
+        return kept, kept_indexes, rejected
 
     def _too_many(self, count: int) -> PayloadTooLarge:
         return PayloadTooLarge(f"At most {settings.INGEST_MAX_BATCH} events per request; got {count}.",
@@ -148,7 +165,17 @@ class BatchValidator(Generic[EventT]):
                 indexes.append(index)
             except ValidationError as exc:
                 rejected.append({"index": index, "errors": pydantic_errors(exc)})
-        return valid, indexes, rejected
+        return self._without_nul(valid, indexes, rejected)
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(item) for item in value)
+    return False
 
 
 class HitCache:

@@ -15,7 +15,9 @@ from billing.models import CreditGrant, Notification, PriceBook
 from billing.periods import period_parse
 from billing.services.price_books import EntrySpec, MeterSpec, price_book_create
 from billing.services.wallet import credit_grant_create, wallet_balances
+from config.errors import DomainError
 from config.fields import AmountField, CurrencyField, DecimalStringField, decimal_str
+from config.money import CURRENCY_MINOR_UNITS
 
 
 class TierInput(serializers.Serializer):
@@ -153,6 +155,8 @@ class WalletApi(APIView):
 
         customer = scoped_customer_get(request, external_id)
         currency = (request.query_params.get("currency") or customer.currency).upper()
+        if currency not in CURRENCY_MINOR_UNITS:
+            raise DomainError(f"{currency!r} is not an ISO 4217 currency code.", field="currency")
         balances = wallet_balances(customer_id=customer.pk, currency=currency, at=timezone.now())
         return Response({
             "customer": customer.external_id, "currency": currency,

@@ -64,6 +64,14 @@ def price_book_create(
     spend_cap: Decimal | None = None,
 ) -> PriceBook:
     """A new version of a customer's price book; it prices every period from `effective_from` on."""
+    seen: set[str] = set()
+    for index, spec in enumerate(entries):
+        if spec.outcome in seen:
+            raise DomainError(f"Outcome type {spec.outcome!r} is priced twice.", field=f"entries[{index}].outcome")
+        seen.add(spec.outcome)
+    meter_codes = [meter.meter for meter in meters or []]
+    if len(set(meter_codes)) != len(meter_codes):
+        raise DomainError("A meter is priced twice.", field="meters")
     if spend_cap is not None and spend_cap < minimum_commit:
         raise DomainError("The spend cap must not be below the minimum commit.", field="spend_cap")
     types = {t.code: t for t in OutcomeType.objects.filter(organization_id=customer.organization_id)}

@@ -12,7 +12,7 @@ from accounts.api.authentication import organization_of
 from accounts.selectors import customer_get
 from config.api import RawJsonParser, batch_schema
 from config.errors import NotFound
-from config.fields import CurrencyField, DecimalStringField, decimal_str
+from config.fields import CurrencyField, DecimalStringField, decimal_str, json_without_nul
 from config.ingest import EventQuery, cursor_decode, event_page_schema, page_response, read_body
 from metering.models import Meter, Rate, UsageEvent
 from metering.selectors import usage_event_page, usage_summary
@@ -49,7 +49,7 @@ class MeterListApi(APIView):
 
 class RateInput(serializers.Serializer):
     meter = serializers.CharField(max_length=100)
-    dimensions = serializers.DictField(required=False, default=dict)
+    dimensions = serializers.DictField(required=False, default=dict, validators=[json_without_nul])
     unit_cost = DecimalStringField(min_value=0)
     per = DecimalStringField(positive=True, required=False, default=Decimal(1))
     currency = CurrencyField()

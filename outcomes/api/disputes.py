@@ -7,6 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api.authentication import organization_of
+from config.errors import DomainError
 from outcomes.models import Dispute
 from outcomes.services import dispute_resolve, outcome_event_dispute
 
@@ -49,8 +50,11 @@ class DisputeListApi(APIView):
     def get(self, request: Request) -> Response:
         disputes = Dispute.objects.filter(organization=organization_of(request)).select_related(
             "outcome_event__customer")
-        if request.query_params.get("status"):
-            disputes = disputes.filter(status=request.query_params["status"])
+        status_filter = request.query_params.get("status")
+        if status_filter:
+            if status_filter not in Dispute.Status.values:
+                raise DomainError(f"status must be one of {', '.join(Dispute.Status.values)}.", field="status")
+            disputes = disputes.filter(status=status_filter)
         return Response(DisputeOutput(disputes.order_by("-opened_at")[:500], many=True).data)
 
 

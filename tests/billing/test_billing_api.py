@@ -160,3 +160,16 @@ def test_without_a_broker_a_run_is_done_when_the_post_answers(vendor) -> None:  
     assert response.status_code == 202
     assert vendor.api.get(f"/api/v1/billing-runs/{response.json()['id']}").json()["status"] == "done"
     assert vendor.api.get("/api/v1/invoices", period="2026-10").json()[0]["total"] == "1.00"
+
+
+def test_more_bad_input_is_a_4xx_naming_the_field(vendor) -> None:  # type: ignore[no-untyped-def]
+    OutcomeTypeFactory(organization=vendor.organization)
+    twice = vendor.api.post("/api/v1/customers/acme/price-books", {
+        "effective_from": "2026-10", "currency": "USD",
+        "entries": [{"outcome": "ticket_resolved", "unit_price": "1"}, {"outcome": "ticket_resolved", "unit_price": "2"}],
+    })
+    assert twice.status_code == 400 and "entries[1].outcome" in twice.json()["errors"]
+    wallet = vendor.api.get("/api/v1/customers/acme/wallet", currency="ZZZ")
+    assert wallet.status_code == 400 and "currency" in wallet.json()["errors"]
+    disputes = vendor.api.get("/api/v1/disputes", status="maybe")
+    assert disputes.status_code == 400 and "status" in disputes.json()["errors"]

@@ -121,3 +121,24 @@ def test_naive_timestamp_and_unknown_field_are_rejected(vendor, meter) -> None: 
 def test_decimal_quantity_is_stored_exactly(vendor, meter) -> None:  # type: ignore[no-untyped-def]
     vendor.api.post(URL, {"events": [usage("d", quantity="0.000000000001")]})
     assert str(UsageEvent.objects.get(idempotency_key="d").quantity.normalize()) == "1E-12"
+
+
+def test_nul_characters_are_rejected_by_field_not_a_500(vendor, meter) -> None:  # type: ignore[no-untyped-def]
+    body = ('{"events": [{"idempotency_key": "k\\u0000", "customer": "acme", "meter": "llm_tokens", "quantity": "1", '
+            '"timestamp": "2026-10-05T10:00:00Z"}, {"idempotency_key": "fine", "customer": "acme", '
+            '"meter": "llm_tokens", "quantity": "1", "timestamp": "2026-10-05T10:00:00Z", '
+            '"properties": {"model": "gpt\\u0000"}}, {"idempotency_key": "ok", "customer": "acme", '
+            '"meter": "llm_tokens", "quantity": "1", "timestamp": "2026-10-05T10:00:00Z"}]}')
+    response = vendor.api.post(URL, body)
+    assert response.status_code == 200
+    result = response.json()
+    assert result["accepted"] == 1
+    assert [(r["index"], list(r["errors"])) for r in result["rejected"]] == [(0, ["idempotency_key"]),
+                                                                             (1, ["properties"])]
+
+
+def test_rate_dimensions_with_nul_are_a_400(vendor, meter) -> None:  # type: ignore[no-untyped-def]
+    response = vendor.api.post("/api/v1/rates", '{"meter": "llm_tokens", "dimensions": {"model": "a\\u0000"}, '
+                               '"unit_cost": "1", "currency": "USD", "effective_from": "2026-01-01T00:00:00Z"}')
+    assert response.status_code == 400
+    assert "dimensions" in response.json()["errors"]
