@@ -40,9 +40,21 @@ def _rate_boundaries(organization_id: int, start: datetime, end: datetime) -> li
     return list(rows)
 
 
-def _quantity_expression(organization_id: int) -> str:
+# Aggregations whose value over a group can be computed from the values over any split of the group:
+# (per part, of the parts). Exact in numeric.
+_TWO_STAGE = {
+    Meter.Aggregation.SUM: ("sum(e.quantity)", "sum(r.quantity)"),
+    Meter.Aggregation.COUNT: ("count(*)::numeric", "sum(r.quantity)"),
+    Meter.Aggregation.MAX: ("max(e.quantity)", "max(r.quantity)"),
+}
+
+
+def _quantity_expressions(organization_id: int) -> tuple[str, str | None, str | None]:
+    """The per-group quantity of each meter as a CASE on the meter; then, if every meter's aggregation
+    splits (_TWO_STAGE), the same as a first stage over rows and a second over the first's groups."""
     meters = Meter.objects.filter(organization_id=organization_id).values_list("id", "aggregation", "unique_property")
-    cases = []
+    cases, inner, outer = [], [], []
+    two_stage = True
     for meter_id, aggregation, unique_property in meters:
         if aggregation == Meter.Aggregation.UNIQUE_COUNT:
             # unique_property is restricted to [A-Za-z0-9_.-] when the meter is created.
@@ -51,9 +63,17 @@ def _quantity_expression(organization_id: int) -> str:
         else:
             expression = _AGGREGATE[aggregation]
         cases.append(f"WHEN {int(meter_id)} THEN {expression}")
+        if aggregation in _TWO_STAGE:
+            inner.append(f"WHEN {int(meter_id)} THEN {_TWO_STAGE[aggregation][0]}")
+            outer.append(f"WHEN {int(meter_id)} THEN {_TWO_STAGE[aggregation][1]}")
+        else:
+            two_stage = False
     if not cases:
-        return "sum(e.quantity)"
-    return "CASE e.meter_id " + " ".join(cases) + " END"
+        return "sum(e.quantity)", "sum(e.quantity)", "sum(r.quantity)"
+    single = "CASE e.meter_id " + " ".join(cases) + " END"
+    if not two_stage:
+        return single, None, None
+    return single, "CASE e.meter_id " + " ".join(inner) + " END", "CASE r.meter_id " + " ".join(outer) + " END"
 
 
 def task_costs(
@@ -67,31 +87,58 @@ def task_costs(
     """
     keys = _dimension_keys(organization_id)
     boundaries = _rate_boundaries(organization_id, start, end)
-    params: list[object] = []
-    dims_sql = "'{}'::jsonb"
-    if keys:
-        pairs = []
-        for key in keys:
-            pairs.append("%s::text, e.properties -> %s::text")
-            params.extend([key, key])
-        dims_sql = f"jsonb_strip_nulls(jsonb_build_object({', '.join(pairs)}))"
     asof_sql = "%s::timestamptz"
     asof_params: list[object] = [start]
     if boundaries:
         whens = " ".join("WHEN e.timestamp >= %s THEN %s::timestamptz" for _ in boundaries)
         asof_sql = f"CASE {whens} ELSE %s::timestamptz END"
         asof_params = [value for boundary in reversed(boundaries) for value in (boundary, boundary)] + [start]
-    params.extend(asof_params)
-    quantity_sql = _quantity_expression(organization_id)
-    # MATERIALIZED: both CTEs are read twice or joined; inlined, the planner would run the rate lookup
-    # once per group again.
-    sql = f"""
-        WITH grouped AS MATERIALIZED (
+    quantity_sql, inner_sql, outer_sql = _quantity_expressions(organization_id)
+    filter_sql = "e.customer_id = %s AND e.timestamp >= %s AND e.timestamp < %s AND e.received_at <= %s"
+    params: list[object] = []
+    if keys and inner_sql is not None:
+        # Building the dimensions object for every row was most of the query's cost (a third of it
+        # goes). When every meter's aggregation splits, rows are first grouped by the raw value of each
+        # dimension key, a finer grouping (JSON null, a missing key and nested nulls are told apart),
+        # and the object is built once per such group; the second stage merges the groups that share an
+        # object. The groups, quantities and counts are exactly those of the one-stage form below.
+        values_sql = ", ".join(f"e.properties -> %s::text AS v{i}" for i in range(len(keys)))
+        pairs = ", ".join(f"%s::text, r.v{i}" for i in range(len(keys)))
+        params.extend(keys)
+        params.extend(keys)
+        params.extend(asof_params)
+        grouped_sql = f"""
+            SELECT r.task_id, r.meter_id, jsonb_strip_nulls(jsonb_build_object({pairs})) AS dims, r.asof,
+                   {outer_sql} AS quantity, sum(r.events) AS events
+            FROM (
+                SELECT e.task_id, e.meter_id, {values_sql}, {asof_sql} AS asof,
+                       {inner_sql} AS quantity, count(*) AS events
+                FROM metering_usageevent e
+                WHERE {filter_sql}
+                GROUP BY {", ".join(str(i) for i in range(1, len(keys) + 4))}
+            ) r
+            GROUP BY 1, 2, 3, 4
+        """
+    else:
+        dims_sql = "'{}'::jsonb"
+        if keys:
+            pairs_list = []
+            for key in keys:
+                pairs_list.append("%s::text, e.properties -> %s::text")
+                params.extend([key, key])
+            dims_sql = f"jsonb_strip_nulls(jsonb_build_object({', '.join(pairs_list)}))"
+        params.extend(asof_params)
+        grouped_sql = f"""
             SELECT e.task_id, e.meter_id, {dims_sql} AS dims, {asof_sql} AS asof,
                    {quantity_sql} AS quantity, count(*) AS events
             FROM metering_usageevent e
-            WHERE e.customer_id = %s AND e.timestamp >= %s AND e.timestamp < %s AND e.received_at <= %s
+            WHERE {filter_sql}
             GROUP BY 1, 2, 3, 4
+        """
+    # MATERIALIZED: both CTEs are read twice or joined; inlined, the planner would run the rate lookup
+    # once per group again.
+    sql = f"""
+        WITH grouped AS MATERIALIZED ({grouped_sql}
         ), rated AS MATERIALIZED (
             SELECT k.meter_id, k.dims, k.asof, r.unit_cost, r.per, r.currency
             FROM (SELECT DISTINCT meter_id, dims, asof FROM grouped) k

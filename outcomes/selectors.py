@@ -13,7 +13,7 @@ class BillableOutcome:
     event_id: int
     idempotency_key: str
     task_id: str
-    timestamp: datetime
+    timestamp: datetime | None  # None when read with timestamps=False
     outcome_type_id: int
 
 
@@ -22,15 +22,18 @@ def outcome_types_by_id(*, organization_id: int) -> dict[int, OutcomeType]:
 
 
 def billable_outcomes(
-    *, customer_id: int, start: datetime, end: datetime, cutoff: datetime
+    *, customer_id: int, start: datetime, end: datetime, cutoff: datetime, timestamps: bool = True
 ) -> list[BillableOutcome]:
     """Outcomes billable in [start, end) as of `cutoff`: received and verifiable by then, not reversed,
     not disputed, and not already billed on a finalized invoice.
 
     Plain SQL rather than the ORM: a customer's month can hold thousands of rows, read on every run.
+    `timestamps=False` leaves the timestamp out (None) for callers that only need the order: converting
+    a thousand timestamptz values to aware datetimes is a third of the read's time.
     """
+    timestamp_sql = "timestamp" if timestamps else "NULL"
     sql = f"""
-        SELECT id, idempotency_key, task_id, timestamp, outcome_type_id FROM {OutcomeEvent._meta.db_table}
+        SELECT id, idempotency_key, task_id, {timestamp_sql}, outcome_type_id FROM {OutcomeEvent._meta.db_table}
         WHERE customer_id = %s AND timestamp >= %s AND timestamp < %s
           AND received_at <= %s AND verifiable_at <= %s AND (reversed_at IS NULL OR reversed_at > %s)
           AND status NOT IN (%s, %s, %s)

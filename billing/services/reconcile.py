@@ -158,20 +158,22 @@ def outcome_lines(*, writer: LineWriter, outcomes: list[BillableOutcome], types:
     for type_id, rank in charges.ranks.items():
         counts[type_id] += rank
     billed: Counter[str] = Counter()
+    # A line per outcome, thousands per invoice: what is the same for all of them is looked up once and
+    # lines are appended directly (what writer.add does, without its keyword packing).
+    lines, kind, service_period_start = writer.lines, InvoiceLine.Kind.OUTCOME, period.start
+    prefix = f"Prior period {period.label} · " if prior else ""
+    cost_of, cost_currency, price_outcome = costs.by_task.get, costs.currency, charges.price_outcome
     for outcome in outcomes:
-        outcome_type = types[outcome.outcome_type_id]
-        amount, unit_price, note = charges.price_outcome(
-            outcome.outcome_type_id, prices[outcome.outcome_type_id], counts[outcome.outcome_type_id]
-        )
-        label = f"{outcome_type.name}: {outcome.task_id}"
-        if prior:
-            label = f"Prior period {period.label} · {label}"
-        writer.add(
-            kind=InvoiceLine.Kind.OUTCOME, task_id=outcome.task_id, outcome_type_id=outcome_type.pk,
-            outcome_event_id=outcome.event_id, service_period_start=period.start,
-            description=f"{label} ({note})" if note else label, unit_price=unit_price, amount=amount,
-            cost=costs.by_task.get(outcome.task_id, ZERO), cost_currency=costs.currency, note=note,
-        )
+        type_id, task_id = outcome.outcome_type_id, outcome.task_id
+        outcome_type = types[type_id]
+        amount, unit_price, note = price_outcome(type_id, prices[type_id], counts[type_id])
+        label = f"{prefix}{outcome_type.name}: {task_id}"
+        lines.append(DraftLine(
+            kind=kind, task_id=task_id, outcome_type_id=outcome_type.pk, outcome_event_id=outcome.event_id,
+            service_period_start=service_period_start, description=f"{label} ({note})" if note else label,
+            unit_price=unit_price, amount=amount, cost=cost_of(task_id, ZERO), cost_currency=cost_currency,
+            note=note, position=len(lines) + 1,
+        ))
         billed[outcome_type.code] += 1
     return billed
 
@@ -210,7 +212,10 @@ def reconcile_customer(*, customer_id: int, period: Period, cutoff: datetime | N
     with transaction.atomic():
         # The customer row lock serialises runs for one customer: two at once yield one invoice.
         customer = Customer.objects.select_for_update().get(pk=customer_id)
-        invoice = Invoice.objects.filter(customer=customer, period_start=period.start).first()
+        # All of the customer's invoices in one read: this period's, whether an earlier draft exists
+        # (late lines go on the earliest draft only) and whether any is frozen (else nothing is late).
+        invoices = list(Invoice.objects.filter(customer=customer))
+        invoice = next((i for i in invoices if i.period_start == period.start), None)
         if invoice is not None and invoice.is_frozen:
             return invoice
         book = price_book_in_force(customer_id=customer.pk, period_start=period.start)
@@ -224,13 +229,15 @@ def reconcile_customer(*, customer_id: int, period: Period, cutoff: datetime | N
         writer.delete_previous()
         types = outcome_types_by_id(organization_id=customer.organization_id)
 
-        earliest_draft = not Invoice.objects.filter(
-            customer=customer, status=Invoice.Status.DRAFT, period_start__lt=period.start
-        ).exists()
-        if earliest_draft:
+        earliest_draft = not any(
+            i.status == Invoice.Status.DRAFT and i.period_start < period.start for i in invoices
+        )
+        # Reversals to credit and late events need a frozen invoice: without one there is nothing to look up.
+        if earliest_draft and any(i.is_frozen for i in invoices):
             _late_lines(customer=customer, writer=writer, types=types, before=period, cutoff=cutoff)
 
-        outcomes = billable_outcomes(customer_id=customer.pk, start=period.start_at, end=period.end_at, cutoff=cutoff)
+        outcomes = billable_outcomes(customer_id=customer.pk, start=period.start_at, end=period.end_at, cutoff=cutoff,
+                                     timestamps=False)
         _check_currency(types, outcomes, book, currency, customer)
         costs = _cost_index(task_costs(organization_id=customer.organization_id, customer_id=customer.pk,
                                        start=period.start_at, end=period.end_at, cutoff=cutoff), currency)
@@ -270,9 +277,11 @@ def _late_lines(*, customer: Customer, writer: LineWriter, types: dict[int, Outc
                 cutoff: datetime) -> None:
     """Prior-period lines on the customer's earliest draft: credits for reversals after billing, then
     late outcomes and late usage of each frozen period, priced by that period's book and state."""
-    organization = Organization.objects.get(pk=customer.organization_id)
     reversals = late.uncredited_reversals(customer_id=customer.pk)
-    if organization.reversal_credit_mode == Organization.ReversalCredit.CREDIT_NOTE:
+    if not reversals:
+        pass
+    elif Organization.objects.get(pk=customer.organization_id).reversal_credit_mode == \
+            Organization.ReversalCredit.CREDIT_NOTE:
         credit_note_for_reversals(customer=customer, lines=reversals)
     else:
         for line in reversals:
@@ -318,13 +327,14 @@ def _roi_write(*, customer: Customer, period: Period, invoice: Invoice, lines: l
          if line.service_period_start == period.start and line.kind != InvoiceLine.Kind.PREPAID), ZERO
     )
     unbilled = {task: cost for task, cost in costs.by_task.items() if task not in outcome_task_ids}
-    RoiReport.objects.update_or_create(
-        customer=customer, period_start=period.start,
-        defaults={
-            "organization_id": customer.organization_id, "currency": invoice.currency, "outcomes": dict(billed),
-            "value_delivered": value, "billed": billed_amount, "cost_to_serve": costs.total,
-            "cost_currency": costs.currency, "unbilled_cost": sum(unbilled.values(), ZERO),
-            "tasks": len(set(costs.by_task) | outcome_task_ids), "unbilled_tasks": len(unbilled),
-            "computed_at": cutoff,
-        },
-    )
+    values = {
+        "organization_id": customer.organization_id, "currency": invoice.currency, "outcomes": dict(billed),
+        "value_delivered": value, "billed": billed_amount, "cost_to_serve": costs.total,
+        "cost_currency": costs.currency, "unbilled_cost": sum(unbilled.values(), ZERO),
+        "tasks": len(set(costs.by_task) | outcome_task_ids), "unbilled_tasks": len(unbilled),
+        "computed_at": cutoff,
+    }
+    # update_or_create without its savepoint and row lock: the customer row lock held by the caller
+    # already serialises writers of this report, so an UPDATE, and an INSERT when it found nothing, suffice.
+    if not RoiReport.objects.filter(customer=customer, period_start=period.start).update(**values):
+        RoiReport.objects.create(customer=customer, period_start=period.start, **values)
