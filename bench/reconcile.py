@@ -33,12 +33,14 @@ Timings are noisy when PostgreSQL is shared: run it more than once. The layout m
 events sit in runs of ~100 rows (ten tasks), as batched ingestion writes them; with runs of ~10 rows
 the per-customer reads touch ~8x more pages and the run takes longer.
 
-Measured on the 2-core box (PostgreSQL 15, shared_buffers 128 MB, other test suites running), default
-sizes, 2 workers: billing run 61.5 s / 66.5 s against a raw GROUP BY of 12.9 s / 12.4 s (ratio 4.8 /
-5.4; 114 s and ratio 7.7 before the reconciliation changes of this branch), 1,000 invoices, 995,750
-lines, peak worker RSS 112 MiB (110 MiB at 0.1x the events). Most of what is left is writing ~1M
-invoice lines (nine indexes, four foreign-key checks and a per-row trigger each: ~40 ms per 1,000
-lines) and the per-customer cost query (~45 ms per 10,000 events); the raw GROUP BY writes nothing.
+Measured on the 2-core box (PostgreSQL 15, shared_buffers 128 MB), default sizes, 2 workers: billing
+run 41.3 s / 41.9 s against a raw GROUP BY of 12.7 s / 12.6 s (ratio 3.25 / 3.33; 50.7 s and ratio 4.0
+before the two-stage cost query and fewer round trips, 114 s and ratio 7.7 before the
+reconciliation changes of this branch), 1,000 invoices, 995,750 lines, peak worker RSS 112 MiB (110 MiB
+at 0.1x the events). Per customer (10,000 usage events, ~1,000 lines) what is left is the cost query
+(~25 ms), writing the lines (COPY, indexes and foreign-key checks: ~25 ms), building and pricing the
+lines in Python (~20 ms) and ~20 small queries; the raw GROUP BY writes nothing. Computing a chunk's
+task costs in one query (customer_id = ANY) measured no faster than 25 per-customer queries.
 """
 
 import argparse
