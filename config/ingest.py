@@ -11,7 +11,7 @@ import binascii
 import gc
 import time
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -166,6 +166,28 @@ class BatchValidator(Generic[EventT]):
             except ValidationError as exc:
                 rejected.append({"index": index, "errors": pydantic_errors(exc)})
         return self._without_nul(valid, indexes, rejected)
+
+
+def reject_unresolved(
+    events: list[EventT], indexes: list[int], rejected: list[dict[str, Any]], *, latest_allowed: datetime,
+    known: list[tuple[str, Container[str], str]],
+) -> list[EventT]:
+    """Keep the events whose names all resolve (field, known names, label) and that are not in the
+    future; the others join `rejected`, each error naming its field."""
+    kept = []
+    for index, event in zip(indexes, events, strict=True):
+        errors = {}
+        for name, names, label in known:
+            value = getattr(event, name)
+            if value not in names:
+                errors[name] = f"Unknown {label} {value!r}."
+        if event.timestamp > latest_allowed:  # type: ignore[attr-defined]
+            errors["timestamp"] = "More than 5 minutes in the future."
+        if errors:
+            rejected.append({"index": index, "errors": errors})
+        else:
+            kept.append(event)
+    return kept
 
 
 def _has_nul(value: Any) -> bool:

@@ -18,6 +18,7 @@ from config.ingest import (
     copy_rows,
     gc_paused,
     keep_first_of_each_key,
+    reject_unresolved,
     store_new_rows,
 )
 from metering.models import Meter, Rate
@@ -91,7 +92,8 @@ def usage_events_ingest(*, organization_id: int, body: bytes) -> BatchResult:
         latest_allowed = now + timedelta(seconds=settings.INGEST_MAX_FUTURE_SECONDS)
         if (len(customers) < len(customer_names) or len(meters) < len(meter_codes)
                 or max(event.timestamp for event in events) > latest_allowed):
-            events = _reject_unresolved(events, indexes, rejected, customers, meters, latest_allowed)
+            events = reject_unresolved(events, indexes, rejected, latest_allowed=latest_allowed, known=[
+                ("customer", customers, "customer"), ("meter", meters, "meter")])
         kept, repeats = keep_first_of_each_key(events)
         # Sorted by key: concurrent batches then lock the key index in one order (see store_new_rows).
         kept.sort(key=attrgetter("idempotency_key"))
@@ -105,25 +107,6 @@ def usage_events_ingest(*, organization_id: int, body: bytes) -> BatchResult:
         rejected.sort(key=lambda item: item["index"])
         return BatchResult(accepted=stored, duplicates=repeats + len(rows) - stored, rejected=rejected)
 
-
-def _reject_unresolved(
-    events: list[UsageEventIn], indexes: list[int], rejected: list[dict[str, Any]],
-    customers: dict[str, int], meters: dict[str, int], latest_allowed: datetime,
-) -> list[UsageEventIn]:
-    kept = []
-    for index, event in zip(indexes, events, strict=True):
-        errors = {}
-        if event.customer not in customers:
-            errors["customer"] = f"Unknown customer {event.customer!r}."
-        if event.meter not in meters:
-            errors["meter"] = f"Unknown meter {event.meter!r}."
-        if event.timestamp > latest_allowed:
-            errors["timestamp"] = "More than 5 minutes in the future."
-        if errors:
-            rejected.append({"index": index, "errors": errors})
-        else:
-            kept.append(event)
-    return kept
 
 
 def _store(rows: list[tuple[Any, ...]]) -> int:
