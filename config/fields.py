@@ -22,6 +22,15 @@ class CurrencyField(serializers.CharField):
         return code
 
 
+class CodeField(serializers.RegexField):
+    """A meter or outcome-type code: letters, digits and _ . : - (e.g. `llm_tokens`, `gpu.seconds`)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", 100)
+        kwargs.setdefault("error_messages", {"invalid": "Use letters, digits and _ . : - only."})
+        super().__init__(r"^[A-Za-z0-9_.:-]+$", **kwargs)
+
+
 @extend_schema_field({"type": "string", "format": "decimal", "example": "0.99"})
 class DecimalStringField(serializers.Field):
     """A decimal given as a string ("0.99"); JSON numbers are refused so no float ever enters."""

@@ -12,7 +12,7 @@ from accounts.api.authentication import organization_of
 from accounts.selectors import customer_get
 from config.api import RawJsonParser, batch_schema
 from config.errors import NotFound
-from config.fields import CurrencyField, DecimalStringField, decimal_str, json_without_nul
+from config.fields import CodeField, CurrencyField, DecimalStringField, decimal_str, json_without_nul
 from config.ingest import EventQuery, cursor_decode, event_page_schema, page_response, read_body
 from metering.models import Meter, Rate, UsageEvent
 from metering.selectors import usage_event_page, usage_summary
@@ -20,7 +20,7 @@ from metering.services import meter_create, rate_create, usage_events_ingest
 
 
 class MeterInput(serializers.Serializer):
-    code = serializers.SlugField(max_length=100)
+    code = CodeField()
     name = serializers.CharField(max_length=200)
     unit = serializers.CharField(max_length=50)
     aggregation = serializers.ChoiceField(choices=Meter.Aggregation.choices)

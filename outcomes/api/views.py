@@ -9,7 +9,7 @@ from accounts.api.authentication import organization_of
 from accounts.selectors import customer_get
 from config.api import RawJsonParser, batch_schema
 from config.errors import NotFound
-from config.fields import CurrencyField, DecimalStringField, decimal_str
+from config.fields import CodeField, CurrencyField, DecimalStringField, decimal_str
 from config.ingest import EventQuery, cursor_decode, event_page_schema, page_response, read_body
 from outcomes.models import OutcomeEvent, OutcomeType
 from outcomes.selectors import outcome_event_list
@@ -17,7 +17,7 @@ from outcomes.services import outcome_event_reverse, outcome_events_ingest, outc
 
 
 class OutcomeTypeInput(serializers.Serializer):
-    code = serializers.SlugField(max_length=100)
+    code = CodeField()
     name = serializers.CharField(max_length=200)
     price = DecimalStringField(min_value=0)
     currency = CurrencyField()

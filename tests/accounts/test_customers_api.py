@@ -37,3 +37,14 @@ def test_another_organization_gets_404_for_our_customer(vendor, stranger) -> Non
     assert vendor.api.get("/api/v1/customers/acme").json()["name"] == "Acme Corp"
     listed = [c["external_id"] for c in stranger.api.get("/api/v1/customers").json()]
     assert listed == ["acme"]
+
+
+def test_codes_may_use_dots_and_colons_but_not_spaces(vendor) -> None:  # type: ignore[no-untyped-def]
+    ok = vendor.api.post("/api/v1/meters", {"code": "gpu.seconds", "name": "GPU", "unit": "s", "aggregation": "sum"})
+    assert ok.status_code == 201
+    bad = vendor.api.post("/api/v1/meters", {"code": "gpu seconds", "name": "GPU", "unit": "s", "aggregation": "sum"})
+    assert bad.status_code == 400 and "code" in bad.json()["errors"]
+    outcome = vendor.api.post("/api/v1/outcome-types", {"code": "review:done", "name": "Review", "price": "4",
+                                                         "currency": "USD", "verification_window_hours": 24,
+                                                         "value": "45"})
+    assert outcome.status_code == 201
