@@ -17,6 +17,10 @@ from outcomes.models import OutcomeEvent, OutcomeTransition
 BILLABLE = [OutcomeEvent.Status.PENDING, OutcomeEvent.Status.VERIFIED]
 
 
+def _event_ids(lines: list[InvoiceLine], kind: str) -> list[int]:
+    return [line.outcome_event_id for line in lines if line.kind == kind and line.outcome_event_id]
+
+
 def _move_outcomes(*, event_ids: list[int], from_statuses: list[str], to_status: str, reason: str,
                    actor: str) -> int:
     events = list(
@@ -48,14 +52,14 @@ def invoice_finalize(*, invoice: Invoice, acting_user: User | None = None, now: 
             paid = wallet_draw_down(invoice=current, amount=current.credits_applied, at=cutoff)
             if paid != current.credits_applied:
                 raise InvalidState("Prepaid balance changed while finalizing; retry.", field="credits")
-        lines = current.lines.all()
+        lines = list(current.lines.all())
         _move_outcomes(
-            event_ids=[line.outcome_event_id for line in lines if line.kind == InvoiceLine.Kind.OUTCOME and line.outcome_event_id],
+            event_ids=_event_ids(lines, InvoiceLine.Kind.OUTCOME),
             from_statuses=BILLABLE, to_status=OutcomeEvent.Status.BILLED,
             reason=f"billed on the invoice of {current.period}", actor=actor,
         )
         _move_outcomes(
-            event_ids=[line.outcome_event_id for line in lines if line.kind == InvoiceLine.Kind.CREDIT and line.outcome_event_id],
+            event_ids=_event_ids(lines, InvoiceLine.Kind.CREDIT),
             from_statuses=[OutcomeEvent.Status.REVERSED], to_status=OutcomeEvent.Status.CREDITED,
             reason=f"credited on the invoice of {current.period}", actor=actor,
         )
@@ -90,12 +94,12 @@ def invoice_void(*, invoice: Invoice, acting_user: User | None = None) -> Invoic
             raise InvalidState(f"A {current.status} invoice cannot be voided.", field="status")
         lines = list(current.lines.all())
         _move_outcomes(
-            event_ids=[line.outcome_event_id for line in lines if line.kind == InvoiceLine.Kind.OUTCOME and line.outcome_event_id],
+            event_ids=_event_ids(lines, InvoiceLine.Kind.OUTCOME),
             from_statuses=[OutcomeEvent.Status.BILLED], to_status=OutcomeEvent.Status.VERIFIED,
             reason=f"invoice {current.number} voided", actor=actor,
         )
         _move_outcomes(
-            event_ids=[line.outcome_event_id for line in lines if line.kind == InvoiceLine.Kind.CREDIT and line.outcome_event_id],
+            event_ids=_event_ids(lines, InvoiceLine.Kind.CREDIT),
             from_statuses=[OutcomeEvent.Status.CREDITED], to_status=OutcomeEvent.Status.REVERSED,
             reason=f"invoice {current.number} voided", actor=actor,
         )
