@@ -3,6 +3,7 @@ from django.db.models import QuerySet
 from accounts.models import ApiKey, Customer, Organization
 from accounts.services import hash_api_key
 from config.errors import NotFound
+from config.ingest import HitCache
 
 
 def api_key_authenticate(*, raw_key: str) -> ApiKey | None:
@@ -22,6 +23,18 @@ def customer_get(*, organization: Organization, external_id: str) -> Customer:
     if customer is None:
         raise NotFound(f"No customer with external_id {external_id!r}.", field="customer")
     return customer
+
+
+# Ingestion resolves customer names on every batch: ids found in the last minute are remembered per
+# process (hits only, so a customer created a moment ago is found at once).
+customer_id_cache = HitCache(seconds=60)
+
+
+def customer_ids_cached(*, organization_id: int, external_ids: set[str]) -> dict[str, int]:
+    return customer_id_cache.get_many(
+        organization_id, external_ids,
+        lambda names: customer_ids_by_external_id(organization_id=organization_id, external_ids=names),
+    )
 
 
 def customer_ids_by_external_id(*, organization_id: int, external_ids: set[str]) -> dict[str, int]:

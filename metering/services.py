@@ -9,7 +9,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.models import Organization
-from accounts.selectors import customer_ids_by_external_id
+from accounts.selectors import customer_ids_cached
 from config.errors import Conflict, DomainError
 from config.ingest import (
     BatchResult,
@@ -32,7 +32,6 @@ KEY_COLUMNS = ("organization_id", "idempotency_key", "customer_id", "timestamp")
 _validator = BatchValidator(UsageEventIn)
 # Customers and meters found in the last minute are not looked up again by this process (misses
 # always are): a batch of known names costs no query at all.
-_customers = HitCache(seconds=60)
 _meters = HitCache(seconds=60)
 
 
@@ -78,10 +77,7 @@ def usage_events_ingest(*, organization_id: int, body: bytes) -> BatchResult:
         now = timezone.now()
         customer_names = {event.customer for event in events}
         meter_codes = {event.meter for event in events}
-        customers = _customers.get_many(
-            organization_id, customer_names,
-            lambda names: customer_ids_by_external_id(organization_id=organization_id, external_ids=names),
-        )
+        customers = customer_ids_cached(organization_id=organization_id, external_ids=customer_names)
         meters = _meters.get_many(
             organization_id, meter_codes,
             lambda codes: dict(

@@ -9,7 +9,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.models import Organization, User
-from accounts.selectors import customer_ids_by_external_id
+from accounts.selectors import customer_ids_cached
 from config.errors import Conflict, InvalidState, NotFound
 from config.ingest import (
     BatchResult,
@@ -31,7 +31,6 @@ OUTCOME_COLUMNS = (
 _validator = BatchValidator(OutcomeEventIn)
 # Customers and outcome types found in the last minute are not looked up again by this process
 # (misses always are). A changed verification window applies to new events within a minute.
-_customers = HitCache(seconds=60)
 _types = HitCache(seconds=60)
 # Verification is done in chunks so one beat tick holds row locks briefly; 5,000 rows is ~50 ms.
 VERIFY_CHUNK = 5000
@@ -66,10 +65,7 @@ def outcome_events_ingest(*, organization_id: int, body: bytes) -> BatchResult:
         now = timezone.now()
         customer_names = {event.customer for event in events}
         type_codes = {event.outcome for event in events}
-        customers = _customers.get_many(
-            organization_id, customer_names,
-            lambda names: customer_ids_by_external_id(organization_id=organization_id, external_ids=names),
-        )
+        customers = customer_ids_cached(organization_id=organization_id, external_ids=customer_names)
         types = _types.get_many(
             organization_id, type_codes,
             lambda codes: {

@@ -9,6 +9,7 @@ from django.test import Client
 
 from accounts.api.authentication import clear_key_cache
 from accounts.models import Customer, Organization, User
+from accounts.selectors import customer_id_cache
 from accounts.services import api_key_create
 from tests.factories import CustomerFactory, OrganizationFactory, UserFactory
 
@@ -39,6 +40,7 @@ class Vendor:
 @pytest.fixture(autouse=True)
 def _fresh_key_cache() -> None:
     clear_key_cache()
+    customer_id_cache.clear()
 
 
 def _is_transactional(request: pytest.FixtureRequest) -> bool:

@@ -5,6 +5,6 @@ from metering import services
 
 @pytest.fixture(autouse=True)
 def _fresh_ingest_caches() -> None:
-    """Customer and meter ids are cached per process; each test starts with none remembered."""
-    services._customers.clear()
+    """Meter ids are cached per process (customer ids too, cleared in tests/conftest.py); each test
+    starts with none remembered."""
     services._meters.clear()
