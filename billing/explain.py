@@ -13,7 +13,7 @@ from billing.periods import Period
 from config.errors import NotFound
 from config.fields import decimal_str
 from metering.models import Meter
-from metering.selectors import rate_for_event, usage_event_by_key
+from metering.selectors import rate_for_event, usage_event_by_key, usage_event_data
 from outcomes.models import OutcomeEvent
 from outcomes.selectors import outcome_event_list
 
@@ -55,11 +55,7 @@ def usage_event_trace(*, organization: Organization, idempotency_key: str) -> di
         else:
             rate["detail"] = f"The meter aggregates by {meter.aggregation}: cost is priced per task, not per event."
     return {
-        "event": {
-            "idempotency_key": event.idempotency_key, "customer": customer.external_id, "meter": meter.code,
-            "quantity": decimal_str(event.quantity), "timestamp": event.timestamp, "task_id": event.task_id,
-            "properties": event.properties, "received_at": event.received_at,
-        },
+        "event": usage_event_data(event, customer=customer.external_id, meter=meter.code),
         "rate": rate,
         "task_id": event.task_id,
         "billing": _usage_billing(organization=organization, customer=customer, task_id=event.task_id,

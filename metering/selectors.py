@@ -3,10 +3,12 @@
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from django.db import connection
 from django.db.models import Q
 
+from config.fields import decimal_str
 from metering.models import Meter, Rate, UsageEvent
 
 _AGGREGATE = {
@@ -266,3 +268,12 @@ def usage_summary(
         rows = cursor.fetchall()
     meters = Meter.objects.in_bulk([row[0] for row in rows])
     return [MeterUsage(meters[row[0]], row[1], row[2], row[3], row[4], row[5]) for row in rows]
+
+
+def usage_event_data(event: UsageEvent, *, customer: str, meter: str) -> dict[str, Any]:
+    """A usage event as the API shows it (lists and traces alike)."""
+    return {
+        "idempotency_key": event.idempotency_key, "customer": customer, "meter": meter,
+        "quantity": decimal_str(event.quantity), "timestamp": event.timestamp, "task_id": event.task_id,
+        "properties": event.properties, "received_at": event.received_at,
+    }

@@ -8,6 +8,7 @@ from rest_framework.views import APIView
 
 from accounts.api.authentication import organization_of
 from billing.explain import outcome_event_trace, usage_event_trace
+from metering.api.views import UsageEventOutput
 
 
 class TraceInvoiceOutput(serializers.Serializer):
@@ -59,19 +60,8 @@ class TraceRateMatchOutput(serializers.Serializer):
     cost = serializers.CharField(allow_null=True, help_text="quantity × unit_cost / per, in the rate's currency.")
 
 
-class TraceUsageEventOutput(serializers.Serializer):
-    idempotency_key = serializers.CharField()
-    customer = serializers.CharField()
-    meter = serializers.CharField()
-    quantity = serializers.CharField()
-    timestamp = serializers.DateTimeField()
-    task_id = serializers.CharField(allow_null=True)
-    properties = serializers.DictField()
-    received_at = serializers.DateTimeField()
-
-
 class UsageEventTraceOutput(serializers.Serializer):
-    event = TraceUsageEventOutput()
+    event = UsageEventOutput()
     rate = TraceRateMatchOutput()
     task_id = serializers.CharField(allow_null=True)
     billing = TraceBillingOutput()

@@ -1,6 +1,5 @@
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
 
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -14,8 +13,8 @@ from config.api import RawJsonParser, batch_schema
 from config.errors import NotFound
 from config.fields import CodeField, CurrencyField, DecimalStringField, decimal_str, json_without_nul
 from config.ingest import EventQuery, cursor_decode, event_page_schema, page_response, read_body
-from metering.models import Meter, Rate, UsageEvent
-from metering.selectors import usage_event_page, usage_summary
+from metering.models import Meter, Rate
+from metering.selectors import usage_event_data, usage_event_page, usage_summary
 from metering.services import meter_create, rate_create, usage_events_ingest
 
 
@@ -100,14 +99,6 @@ class UsageEventOutput(serializers.Serializer):
     task_id = serializers.CharField(allow_null=True)
     properties = serializers.DictField()
     received_at = serializers.DateTimeField()
-
-
-def usage_event_data(event: UsageEvent, *, customer: str, meter: str) -> dict[str, Any]:
-    return {
-        "idempotency_key": event.idempotency_key, "customer": customer, "meter": meter,
-        "quantity": decimal_str(event.quantity), "timestamp": event.timestamp, "task_id": event.task_id,
-        "properties": event.properties, "received_at": event.received_at,
-    }
 
 
 class UsageEventListApi(APIView):
