@@ -14,8 +14,9 @@ import zlib
 from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Generic, TypeVar
+from datetime import UTC, datetime, timedelta
+from operator import attrgetter
+from typing import Annotated, Any, Generic, TypeVar
 
 import orjson
 import psycopg
@@ -23,7 +24,16 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.http import HttpRequest
 from drf_spectacular.utils import extend_schema, inline_serializer
-from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, create_model
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    create_model,
+)
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -31,6 +41,21 @@ from rest_framework.response import Response
 from config.errors import DomainError
 
 EventT = TypeVar("EventT", bound=BaseModel)
+T = TypeVar("T")
+
+
+def _in_utc(value: datetime) -> datetime:
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError("Out of range once converted to UTC.") from exc
+
+
+# The field types of event models. An event time is aware and kept in UTC: PostgreSQL refuses offsets
+# beyond ±15:59 that Python allows, and an instant near year 1 or 9999 may have no UTC spelling.
+Key = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Code = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+EventTime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
 
 
 class PayloadTooLarge(DomainError):
@@ -95,6 +120,49 @@ def gc_paused() -> Iterator[None]:
         yield
     finally:
         gc.enable()
+
+
+class PlainBatchValidator:
+    """The fast tier of validation: the whole batch in its plainest spelling, or nothing.
+
+    Returns the events as dicts of the values the client sent, or None when the body holds a
+    backslash or any event departs from `event_type` (a TypedDict); the caller then validates the
+    body again with its full model, which decides. With no backslash in the body, no string in it
+    holds a quote, a backslash or a control character (JSON can only spell those with one), so
+    every value can go into COPY's text format as it is.
+    """
+
+    def __init__(self, event_type: type) -> None:
+        batch_model = create_model(
+            f"{event_type.__name__}Batch", __config__=ConfigDict(extra="forbid"), events=(list[event_type], ...)
+        )
+        self.adapter = TypeAdapter(batch_model)
+
+    def validate(self, body: bytes) -> list[dict[str, Any]] | None:
+        if b"\\" in body:
+            return None
+        try:
+            events: list[dict[str, Any]] = self.adapter.validate_json(body).events
+        except ValidationError:
+            return None
+        if len(events) > settings.INGEST_MAX_BATCH:
+            return None
+        return events
+
+
+def any_later_than(timestamps: Iterable[str], moment: datetime) -> bool:
+    """Whether any RFC 3339 timestamp (as the plain tiers admit them) is later than `moment`.
+
+    Compares text and parses only the few that might be later: a "Z" stamp by its first 19
+    characters against `moment` in UTC, one with an offset (never a day or more) against a day earlier.
+    """
+    moment = moment.astimezone(UTC)
+    utc_bound = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    offset_bound = (moment - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S")
+    for stamp in timestamps:
+        if stamp[:19] >= (utc_bound if stamp[-1] == "Z" else offset_bound) and datetime.fromisoformat(stamp) > moment:
+            return True
+    return False
 
 
 class BatchValidator(Generic[EventT]):
@@ -237,16 +305,17 @@ class HitCache:
         self._entries.clear()
 
 
-def keep_first_of_each_key(events: list[EventT]) -> tuple[list[EventT], int]:
+def keep_first_of_each_key(events: list[T], key: Callable[[T], str] = attrgetter("idempotency_key")
+                           ) -> tuple[list[T], int]:
     """Keep the first event of each idempotency key in a batch; count the repeats as duplicates."""
-    if len({event.idempotency_key for event in events}) == len(events):  # type: ignore[attr-defined]
+    if len({key(event) for event in events}) == len(events):
         return events, 0
     seen: set[str] = set()
     kept = []
     for event in events:
-        key = event.idempotency_key  # type: ignore[attr-defined]
-        if key not in seen:
-            seen.add(key)
+        name = key(event)
+        if name not in seen:
+            seen.add(name)
             kept.append(event)
     return kept, len(events) - len(kept)
 
@@ -259,6 +328,26 @@ def copy_rows(table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]])
             write = copy.write_row
             for row in rows:
                 write(row)
+
+
+COPY_NULL = "\\N"
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def copy_line(values: Iterable[Any]) -> str:
+    """One row in COPY's text format, escaped: for values that may hold tabs, newlines or backslashes."""
+    return "\t".join(
+        COPY_NULL if value is None else
+        (value.isoformat() if isinstance(value, datetime) else str(value)).translate(_COPY_ESCAPES)
+        for value in values
+    ) + "\n"
+
+
+def copy_text(table: str, columns: Sequence[str], text: str) -> None:
+    """COPY rows already in COPY's text format into a table (inside the caller's transaction)."""
+    with connection.connection.cursor() as cursor:
+        with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            copy.write(text)
 
 
 def store_new_rows(*, fast: Callable[[], None], slow: Callable[[], int], count: int) -> int:

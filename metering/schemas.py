@@ -1,12 +1,30 @@
-"""Pydantic models of the ingestion hot path: one validation pass over the raw JSON."""
+"""Pydantic models of the ingestion hot path: one validation pass over the raw JSON.
+
+`UsageEventIn` is the contract: it decides what is accepted. `UsageEventPlain` is the fast tier, the
+spelling nearly every client sends (decimal-string quantity, RFC 3339 timestamp), checked without
+building a single Python object per field: its values go to COPY as the client wrote them. A batch
+it refuses in any way is validated again by `UsageEventIn`, so it may only ever accept less, and
+what it accepts must mean the same to PostgreSQL as to `UsageEventIn` (tests/metering/test_plain_tier.py).
+"""
 
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, NotRequired
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, with_config
+from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
-Key = Annotated[str, StringConstraints(min_length=1, max_length=200)]
-Code = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+from config.ingest import Code, EventTime, Key
+
+# At most 26 digits before the point and 12 after: what numeric(38, 12) holds, and within the
+# max_digits / decimal_places that UsageEventIn enforces.
+PLAIN_QUANTITY = r"^[0-9]{1,26}(\.[0-9]{1,12})?$"
+# RFC 3339 in years 1900-2199 (far from the ends of Python's calendar), with a Z or ±hh:mm offset
+# within PostgreSQL's ±15:59, and at most microseconds. Days 29-31 of short months pass here;
+# PostgreSQL refuses them, and the batch then goes to UsageEventIn.
+PLAIN_TIMESTAMP = (
+    r"^(19|2[01])[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+    r"(\.[0-9]{1,6})?(Z|[+-](0[0-9]|1[0-5]):[0-5][0-9])$"
+)
 
 
 class UsageEventIn(BaseModel):
@@ -16,6 +34,17 @@ class UsageEventIn(BaseModel):
     customer: Key
     meter: Code
     quantity: Annotated[Decimal, Field(ge=0, allow_inf_nan=False, max_digits=38, decimal_places=12)]
-    timestamp: AwareDatetime
+    timestamp: EventTime
     task_id: Key | None = None
     properties: dict[str, Any] = Field(default_factory=dict)
+
+
+@with_config(ConfigDict(extra="forbid"))
+class UsageEventPlain(TypedDict):
+    idempotency_key: Key
+    customer: Key
+    meter: Code
+    quantity: Annotated[str, StringConstraints(pattern=PLAIN_QUANTITY)]
+    timestamp: Annotated[str, StringConstraints(pattern=PLAIN_TIMESTAMP)]
+    task_id: NotRequired[Key | None]
+    properties: NotRequired[dict[str, Any]]

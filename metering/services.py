@@ -1,9 +1,10 @@
 from datetime import datetime, timedelta
 from decimal import Decimal
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import Any
 
 import orjson
+import psycopg
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -12,17 +13,21 @@ from accounts.models import Organization
 from accounts.selectors import customer_ids_cached
 from config.errors import Conflict, DomainError
 from config.ingest import (
+    COPY_NULL,
     BatchResult,
     BatchValidator,
     HitCache,
-    copy_rows,
+    PlainBatchValidator,
+    any_later_than,
+    copy_line,
+    copy_text,
     gc_paused,
     keep_first_of_each_key,
     reject_unresolved,
     store_new_rows,
 )
 from metering.models import Meter, Rate
-from metering.schemas import UsageEventIn
+from metering.schemas import UsageEventIn, UsageEventPlain
 
 USAGE_COLUMNS = (
     "organization_id", "customer_id", "meter_id", "task_id", "quantity", "timestamp", "properties",
@@ -30,6 +35,7 @@ USAGE_COLUMNS = (
 )
 KEY_COLUMNS = ("organization_id", "idempotency_key", "customer_id", "timestamp")
 _validator = BatchValidator(UsageEventIn)
+_plain_validator = PlainBatchValidator(UsageEventPlain)
 # Customers and meters found in the last minute are not looked up again by this process (misses
 # always are): a batch of known names costs no query at all.
 _meters = HitCache(seconds=60)
@@ -69,53 +75,105 @@ def rate_create(
 
 
 def usage_events_ingest(*, organization_id: int, body: bytes) -> BatchResult:
-    """Validate a batch and store its new events; see config.ingest.store_new_rows for the dedup guarantee."""
+    """Validate a batch and store its new events; see config.ingest.store_new_rows for the dedup guarantee.
+
+    A batch in the plain spelling, naming known customers and meters, goes to COPY as sent (the
+    fast tier); anything else, or a value PostgreSQL refuses, is validated event by event.
+    """
     with gc_paused():
-        events, indexes, rejected = _validator.validate(body)
-        if not events:
-            return BatchResult(rejected=rejected)
-        now = timezone.now()
-        customer_names = {event.customer for event in events}
-        meter_codes = {event.meter for event in events}
-        customers = customer_ids_cached(organization_id=organization_id, external_ids=customer_names)
-        meters = _meters.get_many(
-            organization_id, meter_codes,
-            lambda codes: dict(
-                Meter.objects.filter(organization_id=organization_id, code__in=codes)
-                .values_list("code", "id")
-            ),
+        plain = _plain_validator.validate(body)
+        if plain is not None:
+            result = _ingest_plain(organization_id, plain)
+            if result is not None:
+                return result
+        return _ingest_checked(organization_id, body)
+
+
+def _ingest_plain(organization_id: int, events: list[dict[str, Any]]) -> BatchResult | None:
+    """Store a batch that passed the plain tier; None to hand it to the full validation instead."""
+    if not events:
+        return BatchResult()
+    now = timezone.now()
+    customers, meters = _resolve(organization_id, {e["customer"] for e in events}, {e["meter"] for e in events})
+    if any(e["customer"] not in customers or e["meter"] not in meters for e in events) or any_later_than(
+        (e["timestamp"] for e in events), now + timedelta(seconds=settings.INGEST_MAX_FUTURE_SECONDS)
+    ):
+        return None  # the full path names each unknown or future event
+    kept, repeats = keep_first_of_each_key(events, key=itemgetter("idempotency_key"))
+    kept.sort(key=itemgetter("idempotency_key"))  # see store_new_rows: concurrent batches lock in one order
+    received = now.isoformat()
+    dumps = orjson.dumps
+    event_lines, key_lines = [], []
+    for e in kept:
+        customer_id = customers[e["customer"]]
+        properties = e.get("properties")
+        event_lines.append(
+            f"{organization_id}\t{customer_id}\t{meters[e['meter']]}\t{e.get('task_id') or COPY_NULL}\t"
+            f"{e['quantity']}\t{e['timestamp']}\t{dumps(properties).decode() if properties else '{}'}\t"
+            f"{e['idempotency_key']}\t{received}\n"
         )
-        latest_allowed = now + timedelta(seconds=settings.INGEST_MAX_FUTURE_SECONDS)
-        if (len(customers) < len(customer_names) or len(meters) < len(meter_codes)
-                or max(event.timestamp for event in events) > latest_allowed):
-            events = reject_unresolved(events, indexes, rejected, latest_allowed=latest_allowed, known=[
-                ("customer", customers, "customer"), ("meter", meters, "meter")])
-        kept, repeats = keep_first_of_each_key(events)
-        # Sorted by key: concurrent batches then lock the key index in one order (see store_new_rows).
-        kept.sort(key=attrgetter("idempotency_key"))
-        dumps = orjson.dumps
-        rows = [
-            (organization_id, customers[e.customer], meters[e.meter], e.task_id, e.quantity, e.timestamp,
-             dumps(e.properties).decode() if e.properties else "{}", e.idempotency_key, now)
-            for e in kept
-        ]
-        stored = _store(rows) if rows else 0
-        rejected.sort(key=lambda item: item["index"])
-        return BatchResult(accepted=stored, duplicates=repeats + len(rows) - stored, rejected=rejected)
+        key_lines.append(f"{organization_id}\t{e['idempotency_key']}\t{customer_id}\t{e['timestamp']}\n")
+    try:
+        stored = _store("".join(event_lines), "".join(key_lines), len(kept))
+    except psycopg.errors.DataError:
+        return None  # a date the pattern let through but the calendar has not (2 February 30)
+    return BatchResult(accepted=stored, duplicates=repeats + len(kept) - stored)
 
 
+def _ingest_checked(organization_id: int, body: bytes) -> BatchResult:
+    """Validate each event against UsageEventIn and store the valid ones; errors name index and field."""
+    events, indexes, rejected = _validator.validate(body)
+    if not events:
+        return BatchResult(rejected=rejected)
+    now = timezone.now()
+    customer_names = {event.customer for event in events}
+    meter_codes = {event.meter for event in events}
+    customers, meters = _resolve(organization_id, customer_names, meter_codes)
+    latest_allowed = now + timedelta(seconds=settings.INGEST_MAX_FUTURE_SECONDS)
+    if (len(customers) < len(customer_names) or len(meters) < len(meter_codes)
+            or max(event.timestamp for event in events) > latest_allowed):
+        events = reject_unresolved(events, indexes, rejected, latest_allowed=latest_allowed, known=[
+            ("customer", customers, "customer"), ("meter", meters, "meter")])
+    kept, repeats = keep_first_of_each_key(events)
+    kept.sort(key=attrgetter("idempotency_key"))  # see store_new_rows: concurrent batches lock in one order
+    dumps = orjson.dumps
+    event_lines, key_lines = [], []
+    for e in kept:
+        customer_id = customers[e.customer]
+        event_lines.append(copy_line((
+            organization_id, customer_id, meters[e.meter], e.task_id, e.quantity, e.timestamp,
+            dumps(e.properties).decode() if e.properties else "{}", e.idempotency_key, now,
+        )))
+        key_lines.append(copy_line((organization_id, e.idempotency_key, customer_id, e.timestamp)))
+    stored = _store("".join(event_lines), "".join(key_lines), len(kept)) if kept else 0
+    rejected.sort(key=lambda item: item["index"])
+    return BatchResult(accepted=stored, duplicates=repeats + len(kept) - stored, rejected=rejected)
 
-def _store(rows: list[tuple[Any, ...]]) -> int:
+
+def _resolve(organization_id: int, customer_names: set[str], meter_codes: set[str]
+             ) -> tuple[dict[str, int], dict[str, int]]:
+    customers = customer_ids_cached(organization_id=organization_id, external_ids=customer_names)
+    meters = _meters.get_many(
+        organization_id, meter_codes,
+        lambda codes: dict(
+            Meter.objects.filter(organization_id=organization_id, code__in=codes).values_list("code", "id")
+        ),
+    )
+    return customers, meters
+
+
+def _store(event_text: str, key_text: str, count: int) -> int:
+    """Store `count` events given as COPY text (sorted by key), with their keys; returns how many were new."""
     def fast() -> None:
         # The common case, a batch never seen before: two COPYs in one transaction. The key table's
         # primary key makes the first fail on any known key, and then `slow` runs instead.
-        copy_rows("metering_usagekey", KEY_COLUMNS, ((row[0], row[7], row[1], row[5]) for row in rows))
-        copy_rows("metering_usageevent", USAGE_COLUMNS, rows)
+        copy_text("metering_usagekey", KEY_COLUMNS, key_text)
+        copy_text("metering_usageevent", USAGE_COLUMNS, event_text)
 
-    return store_new_rows(fast=fast, slow=lambda: _store_new_only(rows), count=len(rows))
+    return store_new_rows(fast=fast, slow=lambda: _store_new_only(event_text), count=count)
 
 
-def _store_new_only(rows: list[tuple[Any, ...]]) -> int:
+def _store_new_only(event_text: str) -> int:
     columns = ", ".join(USAGE_COLUMNS)
     with connection.cursor() as cursor:
         cursor.execute(
@@ -123,7 +181,7 @@ def _store_new_only(rows: list[tuple[Any, ...]]) -> int:
             f"SELECT {columns} FROM metering_usageevent WITH NO DATA"
         )
         cursor.execute("DELETE FROM usage_staging")
-    copy_rows("usage_staging", USAGE_COLUMNS, rows)
+    copy_text("usage_staging", USAGE_COLUMNS, event_text)
     with connection.cursor() as cursor:
         cursor.execute(
             f"""

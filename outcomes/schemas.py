@@ -1,11 +1,10 @@
 """Pydantic models of the outcome ingestion hot path."""
 
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field
 
-Key = Annotated[str, StringConstraints(min_length=1, max_length=200)]
-Code = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+from config.ingest import Code, EventTime, Key
 
 
 class OutcomeEventIn(BaseModel):
@@ -15,5 +14,5 @@ class OutcomeEventIn(BaseModel):
     customer: Key
     outcome: Code
     task_id: Key
-    timestamp: AwareDatetime
+    timestamp: EventTime
     properties: dict[str, Any] = Field(default_factory=dict)

@@ -1,6 +1,7 @@
 import gzip
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
 
 import pytest
 
@@ -142,3 +143,70 @@ def test_rate_dimensions_with_nul_are_a_400(vendor, meter) -> None:  # type: ign
                                '"unit_cost": "1", "currency": "USD", "effective_from": "2026-01-01T00:00:00Z"}')
     assert response.status_code == 400
     assert "dimensions" in response.json()["errors"]
+
+
+def test_plain_batch_naming_an_unknown_customer_still_keeps_the_others(vendor, meter) -> None:  # type: ignore[no-untyped-def]
+    body = vendor.api.post(URL, {"events": [usage("p1"), usage("p2", customer="nobody"), usage("p3")]}).json()
+    assert body["accepted"] == 2
+    assert [(r["index"], list(r["errors"])) for r in body["rejected"]] == [(1, ["customer"])]
+
+
+@pytest.mark.parametrize("offset", [timedelta(0), timedelta(hours=5, minutes=30), -timedelta(hours=8)])
+def test_future_timestamp_in_any_offset_is_rejected(vendor, meter, offset) -> None:  # type: ignore[no-untyped-def]
+    future = (datetime.now(UTC) + timedelta(minutes=10)).astimezone(
+        timezone(offset)).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    just_past = (datetime.now(UTC) - timedelta(minutes=1)).astimezone(
+        timezone(offset)).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    body = vendor.api.post(URL, {"events": [usage("now", timestamp=just_past), usage("later", timestamp=future)]}).json()
+    assert body["accepted"] == 1
+    assert [(r["index"], list(r["errors"])) for r in body["rejected"]] == [(1, ["timestamp"])]
+
+
+def test_a_date_the_calendar_lacks_is_rejected_and_the_rest_kept(vendor, meter) -> None:  # type: ignore[no-untyped-def]
+    batch = [usage("ok1"), usage("feb30", timestamp="2026-02-30T10:00:00Z"), usage("ok2")]
+    response = vendor.api.post(URL, {"events": batch})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["accepted"] == 2
+    assert [(r["index"], list(r["errors"])) for r in body["rejected"]] == [(1, ["timestamp"])]
+    assert set(UsageEvent.objects.values_list("idempotency_key", flat=True)) == {"ok1", "ok2"}
+
+
+def test_plain_events_are_stored_as_sent(vendor, meter) -> None:  # type: ignore[no-untyped-def]
+    bare = usage("bare", quantity="12345678901234567890123456.000000000001", timestamp="2026-10-05T12:30:00.123456+02:00")
+    del bare["task_id"], bare["properties"]
+    nulled = usage("nulled", task_id=None, properties={})
+    assert vendor.api.post(URL, {"events": [bare, nulled]}).json()["accepted"] == 2
+    stored = UsageEvent.objects.get(idempotency_key="bare")
+    assert stored.quantity == Decimal("12345678901234567890123456.000000000001")
+    assert stored.timestamp == datetime(2026, 10, 5, 10, 30, 0, 123456, tzinfo=UTC)
+    assert (stored.task_id, stored.properties) == (None, {})
+    assert UsageEvent.objects.get(idempotency_key="nulled").task_id is None
+
+
+def test_strings_with_tabs_newlines_quotes_and_backslashes_are_stored_exactly(vendor, meter) -> None:  # type: ignore[no-untyped-def]
+    awkward = 'a\tb\nc\\d"e\r\\N'
+    event = usage(f"key{awkward}", task_id=awkward, properties={awkward: [awkward, {"x": "\\"}], "ü": "日本"})
+    assert vendor.api.post(URL, {"events": [event]}).json()["accepted"] == 1
+    stored = UsageEvent.objects.get()
+    assert (stored.idempotency_key, stored.task_id) == (f"key{awkward}", awkward)
+    assert stored.properties == {awkward: [awkward, {"x": "\\"}], "ü": "日本"}
+    assert vendor.api.post(URL, {"events": [event]}).json() == {"accepted": 0, "duplicates": 1, "rejected": []}
+
+
+def test_numeric_quantity_and_offset_timestamp_take_the_checked_path(vendor, meter) -> None:  # type: ignore[no-untyped-def]
+    event = usage("num", quantity=2.5, timestamp="2026-10-05T10:00:00+05:30")
+    assert vendor.api.post(URL, {"events": [event]}).json()["accepted"] == 1
+    stored = UsageEvent.objects.get(idempotency_key="num")
+    assert stored.quantity == Decimal("2.5")
+    assert stored.timestamp == datetime(2026, 10, 5, 4, 30, tzinfo=UTC)
+
+
+def test_offsets_postgres_lacks_are_stored_in_utc_and_unspellable_instants_rejected(vendor, meter) -> None:  # type: ignore[no-untyped-def]
+    batch = [usage("far-east", timestamp="2026-10-05T23:00:00+23:00"), usage("year-one", timestamp="0001-01-01T00:00:00+01:00")]
+    response = vendor.api.post(URL, {"events": batch})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["accepted"] == 1
+    assert [(r["index"], list(r["errors"])) for r in body["rejected"]] == [(1, ["timestamp"])]
+    assert UsageEvent.objects.get(idempotency_key="far-east").timestamp == datetime(2026, 10, 5, 0, 0, tzinfo=UTC)

@@ -1,3 +1,5 @@
+from datetime import UTC, datetime
+
 import pytest
 
 from outcomes.models import OutcomeEvent, OutcomeTransition
@@ -60,3 +62,13 @@ def test_reversal_needs_a_reason_and_a_known_key(vendor, stranger, outcome_type)
     assert vendor.api.post(f"{URL}/missing/reverse", {"reason": "x"}).status_code == 404
     assert stranger.api.post(f"{URL}/o1/reverse", {"reason": "x"}).status_code == 404
     assert OutcomeEvent.objects.get(idempotency_key="o1").reversed_at is None
+
+
+def test_outcome_times_are_kept_in_utc_whatever_the_offset(vendor, outcome_type) -> None:  # type: ignore[no-untyped-def]
+    batch = [outcome("east", timestamp="2026-10-05T23:00:00+23:00"), outcome("y1", timestamp="0001-01-01T00:00:00+01:00")]
+    response = vendor.api.post(URL, {"events": batch})
+    assert response.status_code == 200
+    assert [(r["index"], list(r["errors"])) for r in response.json()["rejected"]] == [(1, ["timestamp"])]
+    event = OutcomeEvent.objects.get(idempotency_key="east")
+    assert event.timestamp == datetime(2026, 10, 5, 0, 0, tzinfo=UTC)
+    assert event.verifiable_at == datetime(2026, 10, 7, 0, 0, tzinfo=UTC)

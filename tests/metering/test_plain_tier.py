@@ -1,0 +1,104 @@
+"""The plain tier may only accept what UsageEventIn accepts, and its text must mean the same value to
+PostgreSQL as UsageEventIn's parse: otherwise the fast path would store what the contract refuses,
+or store it differently."""
+
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+from django.db import DataError, connection
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+from pydantic import TypeAdapter, ValidationError
+
+from config.ingest import PlainBatchValidator, any_later_than
+from metering.schemas import PLAIN_QUANTITY, PLAIN_TIMESTAMP, UsageEventIn, UsageEventPlain
+
+pytestmark = pytest.mark.django_db
+checked = TypeAdapter(UsageEventIn)
+plain = TypeAdapter(UsageEventPlain)
+
+
+def event(**values: object) -> dict[str, object]:
+    return {"idempotency_key": "k", "customer": "c", "meter": "m", "quantity": "1",
+            "timestamp": "2026-10-05T10:00:00Z", **values}
+
+
+def postgres_reads(value: str, sql_type: str, expression: str = "{}") -> object | None:
+    """What PostgreSQL makes of the text, or None if it refuses it."""
+    with connection.cursor() as cursor:
+        cursor.execute("SAVEPOINT probe")
+        try:
+            cursor.execute("SELECT " + expression.format(f"%s::text::{sql_type}"), [value])
+            return cursor.fetchone()[0]
+        except DataError:
+            cursor.execute("ROLLBACK TO SAVEPOINT probe")
+            return None
+
+
+def contract_reads(**values: object) -> UsageEventIn | None:
+    try:
+        return checked.validate_python(event(**values))
+    except ValidationError:
+        return None
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.from_regex(PLAIN_TIMESTAMP, fullmatch=True))
+@example("2026-02-29T10:00:00Z")
+@example("2024-02-29T23:59:59.999999-15:59")
+@example("1900-01-01T00:00:00+15:59")
+@example("2199-12-31T23:59:59-15:59")
+@example("2026-04-31T00:00:00Z")
+def test_a_plain_timestamp_means_the_same_to_postgres_and_to_the_contract(stamp: str) -> None:
+    assert plain.validate_python(event(timestamp=stamp))["timestamp"] == stamp
+    stored = postgres_reads(stamp, "timestamptz", "extract(epoch from {})")
+    parsed = contract_reads(timestamp=stamp)
+    # PostgreSQL refusing a stamp sends the batch to the contract, which must refuse it too.
+    assert (stored is None) == (parsed is None)
+    if parsed is not None:  # compared as seconds since 1970: Python has no year 0 for 0001-01-01T00:00+01:00
+        since_epoch = parsed.timestamp - datetime(1970, 1, 1, tzinfo=UTC)
+        assert stored == Decimal(since_epoch.days * 86_400 + since_epoch.seconds) + Decimal(since_epoch.microseconds
+                                                                                           ).scaleb(-6)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.from_regex(PLAIN_QUANTITY, fullmatch=True))
+@example("9" * 26 + "." + "9" * 12)
+@example("0000.000000000000")
+def test_a_plain_quantity_is_one_the_contract_accepts_and_postgres_stores_exactly(quantity: str) -> None:
+    parsed = contract_reads(quantity=quantity)
+    assert parsed is not None
+    assert postgres_reads(quantity, "numeric(38, 12)") == parsed.quantity == Decimal(quantity)
+
+
+@pytest.mark.parametrize("value", ["1e3", "-1", "1.", ".5", "1.0000000000001", "9" * 27, " 1", "١"])
+def test_other_quantity_spellings_are_left_to_the_contract(value: str) -> None:
+    with pytest.raises(ValidationError):
+        plain.validate_python(event(quantity=value))
+
+
+@pytest.mark.parametrize("value", [
+    "2026-10-05T10:00:00", "2026-10-05 10:00:00Z", "2026-10-05T10:00:00z", "2026-10-05T10:00:00.1234567Z",
+    "2026-10-05T24:00:00Z", "0001-01-01T00:00:00+01:00", "2026-10-05T10:00:00+16:00", "2026-10-05T10:00:60Z", "2026-10-05T10:00:00+0530", "2026-10-05", "1759658400",
+])
+def test_other_timestamp_spellings_are_left_to_the_contract(value: str) -> None:
+    with pytest.raises(ValidationError):
+        plain.validate_python(event(timestamp=value))
+
+
+def test_a_body_with_any_backslash_is_left_to_the_contract() -> None:
+    validator = PlainBatchValidator(UsageEventPlain)
+    assert validator.validate(b'{"events": [{"idempotency_key": "k", "customer": "c", "meter": "m", '
+                              b'"quantity": "1", "timestamp": "2026-10-05T10:00:00Z"}]}') is not None
+    assert validator.validate(b'{"events": [{"idempotency_key": "k\\u00e9", "customer": "c", "meter": "m", '
+                              b'"quantity": "1", "timestamp": "2026-10-05T10:00:00Z"}]}') is None
+
+
+@given(st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1)),  # noqa: DTZ001
+       st.integers(-23 * 60 - 59, 23 * 60 + 59), st.integers(-3 * 86_400, 3 * 86_400))
+def test_any_later_than_agrees_with_parsing(moment: datetime, offset_minutes: int, shift_seconds: int) -> None:
+    moment = moment.replace(tzinfo=UTC)
+    stamp_time = (moment + timedelta(seconds=shift_seconds)).astimezone(timezone(timedelta(minutes=offset_minutes)))
+    stamp = stamp_time.isoformat().replace("+00:00", "Z")
+    assert any_later_than([stamp], moment) == (stamp_time > moment)
