@@ -29,7 +29,7 @@ import os
 import statistics
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -38,7 +38,14 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import Gunicorn, database_recreate, percentile, server_env  # noqa: E402
+from bench.common import (  # noqa: E402
+    Gunicorn,
+    backend_pids,
+    cpu_seconds,
+    database_recreate,
+    percentile,
+    server_env,
+)
 
 BATCH = 1000
 CUSTOMERS = 50
@@ -114,11 +121,23 @@ def sender(port: int, raw_key: str, bodies: list[bytes], start_at: float, result
     except Exception as exc:  # reported by the parent, which would otherwise wait forever
         results.put(exc)
         return
-    results.put((latencies, accepted, duplicates, rejected, time.perf_counter()))
+    results.put((latencies, accepted, duplicates, rejected, time.perf_counter(), time.process_time()))
 
 
-def copy_baseline(database_url: str, rows: list[tuple[object, ...]]) -> float:
-    """Events/s of COPY, 1,000 rows per COPY and per transaction, into a plain copy of the event table."""
+@dataclass
+class Round:
+    rate: float
+    client_cpu: float  # seconds of CPU, in the COPY client or the gunicorn workers
+    server_cpu: float  # seconds of CPU in the PostgreSQL backends serving them
+    latencies: list[float] = field(default_factory=list)
+    sender_cpu: float = 0.0
+
+    def cpu_ms_per_batch(self, batches: int) -> str:
+        return f"{self.client_cpu / batches * 1000:.1f} + {self.server_cpu / batches * 1000:.1f} ms"
+
+
+def copy_baseline(database_url: str, rows: list[tuple[object, ...]]) -> Round:
+    """COPY, 1,000 rows per COPY and per transaction, into a plain copy of the event table."""
     from metering.services import USAGE_COLUMNS
 
     with psycopg.connect(database_url, autocommit=True) as conn:
@@ -127,28 +146,28 @@ def copy_baseline(database_url: str, rows: list[tuple[object, ...]]) -> float:
         conn.execute("TRUNCATE bench_copy")
         conn.execute("CHECKPOINT")
         statement = f"COPY bench_copy ({', '.join(USAGE_COLUMNS)}) FROM STDIN"
+        backend = [conn.info.backend_pid]
+        server_began, client_began = cpu_seconds(backend), time.process_time()
         began = time.perf_counter()
         for offset in range(0, len(rows), BATCH):
             with conn.transaction(), conn.cursor() as cursor, cursor.copy(statement) as copy:
                 for row in rows[offset:offset + BATCH]:
                     copy.write_row(row)
         elapsed = time.perf_counter() - began
+        client_cpu, server_cpu = time.process_time() - client_began, cpu_seconds(backend) - server_began
         stored = conn.execute("SELECT count(*) FROM bench_copy").fetchone()[0]
         assert stored == len(rows), (stored, len(rows))
-    return len(rows) / elapsed
+    return Round(rate=len(rows) / elapsed, client_cpu=client_cpu, server_cpu=server_cpu)
 
 
-@dataclass
-class HttpRound:
-    rate: float
-    latencies: list[float]
-
-
-def http_round(database_url: str, port: int, raw_key: str, bodies: list[bytes], senders: int) -> HttpRound:
-    """Events/s of the API from empty event and key tables, and the latency of each batch."""
+def http_round(database_url: str, server: Gunicorn, raw_key: str, bodies: list[bytes], senders: int) -> Round:
+    """The API from empty event and key tables, with the latency of each batch."""
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute("TRUNCATE metering_usageevent, metering_usagekey")
         conn.execute("CHECKPOINT")
+        backends, workers = backend_pids(conn), server.worker_pids()  # workers keep their connections
+    server_began, workers_began = cpu_seconds(backends), cpu_seconds(workers)
+    port = server.port
     results: multiprocessing.Queue = multiprocessing.Queue()
     start_at = time.time() + 1.0
     shares = [bodies[n::senders] for n in range(senders)]
@@ -166,6 +185,7 @@ def http_round(database_url: str, port: int, raw_key: str, bodies: list[bytes], 
     finished = max(item[4] for item in outcomes)
     # The senders' clocks are perf_counter, comparable on one machine; start_at is wall time.
     elapsed = finished - (time.perf_counter() - (time.time() - start_at))
+    server_cpu, workers_cpu = cpu_seconds(backends) - server_began, cpu_seconds(workers) - workers_began
     accepted = sum(item[1] for item in outcomes)
     duplicates = sum(item[2] for item in outcomes)
     rejected = sum(item[3] for item in outcomes)
@@ -176,7 +196,8 @@ def http_round(database_url: str, port: int, raw_key: str, bodies: list[bytes], 
     if (accepted, duplicates, rejected, stored, keys) != (events, 0, 0, events, events):
         raise SystemExit(f"expected {events} events stored once; accepted {accepted}, duplicates {duplicates}, "
                          f"rejected {rejected}, stored {stored}, keys {keys}")
-    return HttpRound(rate=events / elapsed, latencies=[value for item in outcomes for value in item[0]])
+    return Round(rate=events / elapsed, client_cpu=workers_cpu, server_cpu=server_cpu,
+                 latencies=[value for item in outcomes for value in item[0]], sender_cpu=sum(item[5] for item in outcomes))
 
 
 def main() -> None:
@@ -207,8 +228,9 @@ def main() -> None:
         for e in events
     ]
 
-    print(f"{args.events:,} events in {len(bodies)} batches of {BATCH}; {args.workers} gunicorn workers, "
-          f"{args.senders} senders, {os.cpu_count()} cores, {args.rounds} rounds", flush=True)
+    print(f"{args.events:,} events in {len(bodies)} batches of {BATCH}; raw COPY from 1 connection, {BATCH} rows "
+          f"per COPY; HTTP API from {args.senders} senders to {args.workers} gunicorn workers; {os.cpu_count()} "
+          f"cores; {args.rounds} rounds", flush=True)
     server = Gunicorn(database_url=args.database_url, workers=args.workers)
     ratios, latencies = [], []
     try:
@@ -220,13 +242,14 @@ def main() -> None:
             warm.getresponse().read()
         warm.close()
         for number in range(1, args.rounds + 1):
-            copy_rate = copy_baseline(args.database_url, rows)
-            measured = http_round(args.database_url, server.port, raw_key, bodies, args.senders)
-            ratios.append(measured.rate / copy_rate)
-            latencies.extend(measured.latencies)
-            print(f"round {number}: raw COPY (1 connection, {BATCH} rows per COPY) {copy_rate:,.0f} events/s; "
-                  f"HTTP API ({args.senders} senders -> {args.workers} workers) {measured.rate:,.0f} events/s, "
-                  f"every event stored once; ratio {ratios[-1]:.2f}", flush=True)
+            copy = copy_baseline(args.database_url, rows)
+            api = http_round(args.database_url, server, raw_key, bodies, args.senders)
+            ratios.append(api.rate / copy.rate)
+            latencies.extend(api.latencies)
+            print(f"round {number}: raw COPY {copy.rate:,.0f} events/s (CPU per batch: client + server "
+                  f"{copy.cpu_ms_per_batch(len(bodies))}); HTTP API {api.rate:,.0f} events/s (workers + server "
+                  f"{api.cpu_ms_per_batch(len(bodies))}, senders {api.sender_cpu / len(bodies) * 1000:.1f} ms); every event stored once; ratio {ratios[-1]:.2f}",
+                  flush=True)
         peaks = server.peak_rss_kib()
     finally:
         server.stop()

@@ -1,10 +1,18 @@
 """Pieces shared by the ingestion endpoints of metering and outcomes."""
 
+from collections.abc import Callable
 from typing import Any
 
+import orjson
+from django.http import HttpRequest, HttpResponse
 from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
-from rest_framework import serializers
+from rest_framework import exceptions, serializers
 from rest_framework.parsers import BaseParser
+
+from accounts.api.authentication import ApiKeyAuthentication, ingesting_organization_id
+from config.api_errors import exception_handler
+from config.errors import DomainError
+from config.ingest import BatchResult, read_body
 
 
 class RawJsonParser(BaseParser):
@@ -36,3 +44,32 @@ def batch_schema(*, event_fields: dict[str, serializers.Field], example: dict[st
         description="Up to 1,000 events; gzip bodies accepted (Content-Encoding: gzip). Valid events are "
         "stored even when others are rejected; a known idempotency key counts as a duplicate.",
     )
+
+
+def batch_post(request: HttpRequest, ingest: Callable[..., BatchResult]) -> HttpResponse:
+    """Answer the POST of a batch without DRF's request wrapping, content negotiation and renderers.
+
+    The ingestion hot path: per 1,000-event batch these cost about a millisecond, a quarter of the
+    worker's time. Authentication, permission and the shape of every error are the API views' own
+    (ApiKeyAuthentication, HasOrganization, config.api_errors).
+    """
+    try:
+        organization_id = ingesting_organization_id(request)
+        result = ingest(organization_id=organization_id, body=read_body(request))
+    except DomainError as exc:
+        return _json(exc.as_dict(), exc.status)
+    except exceptions.APIException as exc:
+        if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+            exc.auth_header = ApiKeyAuthentication().authenticate_header(request)  # as APIView.handle_exception
+        answer = exception_handler(exc, {})
+        assert answer is not None  # every APIException has an answer
+        response = _json(answer.data, answer.status_code)
+        for name, value in answer.headers.items():
+            if name.lower() != "content-type":
+                response[name] = value
+        return response
+    return _json(result.as_dict(), 200)
+
+
+def _json(data: Any, status: int) -> HttpResponse:
+    return HttpResponse(orjson.dumps(data), status=status, content_type="application/json")

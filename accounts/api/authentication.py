@@ -84,6 +84,19 @@ class HasOrganization(permissions.BasePermission):
         return bool(getattr(view, "customer_readable", False)) and request.method in permissions.SAFE_METHODS
 
 
+def ingesting_organization_id(request: HttpRequest) -> int:
+    """The organization posting a batch, for the ingestion path that runs outside DRF: the same
+    answers as ApiKeyAuthentication and HasOrganization give to a POST."""
+    if bearer_key(request) is None:
+        raise exceptions.NotAuthenticated()
+    api_key = api_key_from_request(request)
+    if api_key is None:
+        raise exceptions.AuthenticationFailed("Invalid or revoked API key.")
+    if api_key.customer_id is not None:
+        raise exceptions.PermissionDenied(HasOrganization.message)
+    return api_key.organization_id
+
+
 def organization_of(request: Any) -> Organization:
     return request.user.organization
 

@@ -46,7 +46,9 @@ def test_customer_key_sees_no_other_customer(two_customers) -> None:  # type: ig
 def test_customer_key_cannot_write_or_list_the_organization(two_customers) -> None:  # type: ignore[no-untyped-def]
     api, mine, _ = two_customers
     assert api.get("/api/v1/customers").status_code == 403
-    assert api.post("/api/v1/usage-events", {"events": []}).status_code == 403
+    refused = api.post("/api/v1/usage-events", {"events": []})
+    assert (refused.status_code, refused.json()["code"]) == (403, "permission_denied")
+    assert api.post("/api/v1/outcome-events", {"events": []}).status_code == 403
     assert api.post("/api/v1/billing-runs", {"period": "2026-10"}).status_code == 403
     assert api.post(f"/api/v1/invoices/{mine.pk}/void").status_code == 403
     assert api.get("/api/v1/disputes").status_code == 403

@@ -210,3 +210,16 @@ def test_offsets_postgres_lacks_are_stored_in_utc_and_unspellable_instants_rejec
     assert body["accepted"] == 1
     assert [(r["index"], list(r["errors"])) for r in body["rejected"]] == [(1, ["timestamp"])]
     assert UsageEvent.objects.get(idempotency_key="far-east").timestamp == datetime(2026, 10, 5, 0, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("url", [URL, "/api/v1/outcome-events"])
+@pytest.mark.parametrize(("authorization", "status", "code"), [
+    (None, 401, "not_authenticated"), ("Bearer not-a-key", 401, "authentication_failed"),
+])
+def test_batch_posts_refuse_strangers_as_every_api_view_does(db, client, url, authorization, status, code) -> None:  # type: ignore[no-untyped-def]
+    headers = {"HTTP_AUTHORIZATION": authorization} if authorization else {}
+    ingest = client.post(url, '{"events": []}', content_type="application/json", **headers)
+    other = client.get("/api/v1/meters", **headers)  # a view answered by DRF
+    assert (ingest.status_code, ingest.json()["code"]) == (status, code)
+    assert (other.status_code, other.json()) == (ingest.status_code, ingest.json())
+    assert ingest["WWW-Authenticate"] == other["WWW-Authenticate"] == 'Bearer realm="api"'
