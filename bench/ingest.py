@@ -29,6 +29,7 @@ import os
 import statistics
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -136,6 +137,18 @@ class Round:
         return f"{self.client_cpu / batches * 1000:.1f} + {self.server_cpu / batches * 1000:.1f} ms"
 
 
+def warm_up(port: int, raw_key: str, bodies: list[bytes], senders: int) -> None:
+    def post(body: bytes) -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        connection.request("POST", "/api/v1/usage-events", body=body,
+                           headers={"Authorization": f"Bearer {raw_key}", "Content-Type": "application/json"})
+        connection.getresponse().read()
+        connection.close()
+
+    with ThreadPoolExecutor(senders) as pool:
+        list(pool.map(post, bodies))
+
+
 def copy_baseline(database_url: str, rows: list[tuple[object, ...]]) -> Round:
     """COPY, 1,000 rows per COPY and per transaction, into a plain copy of the event table."""
     from metering.services import USAGE_COLUMNS
@@ -197,7 +210,8 @@ def http_round(database_url: str, server: Gunicorn, raw_key: str, bodies: list[b
         raise SystemExit(f"expected {events} events stored once; accepted {accepted}, duplicates {duplicates}, "
                          f"rejected {rejected}, stored {stored}, keys {keys}")
     return Round(rate=events / elapsed, client_cpu=workers_cpu, server_cpu=server_cpu,
-                 latencies=[value for item in outcomes for value in item[0]], sender_cpu=sum(item[5] for item in outcomes))
+                 latencies=[value for item in outcomes for value in item[0]],
+                 sender_cpu=sum(item[5] for item in outcomes))
 
 
 def main() -> None:
@@ -234,13 +248,9 @@ def main() -> None:
     server = Gunicorn(database_url=args.database_url, workers=args.workers)
     ratios, latencies = [], []
     try:
-        # Warm each worker (imports, key cache, customer/meter cache) with an empty batch.
-        warm = http.client.HTTPConnection("127.0.0.1", server.port)
-        for _ in range(args.workers * 4):
-            warm.request("POST", "/api/v1/usage-events", body=b'{"events": []}',
-                         headers={"Authorization": f"Bearer {raw_key}", "Content-Type": "application/json"})
-            warm.getresponse().read()
-        warm.close()
+        # Warm every worker (first database connection, key, customer and meter caches): sync workers
+        # take one connection at a time, so concurrent senders reach them all.
+        warm_up(server.port, raw_key, bodies[:args.workers * 8], args.workers * 2)
         for number in range(1, args.rounds + 1):
             copy = copy_baseline(args.database_url, rows)
             api = http_round(args.database_url, server, raw_key, bodies, args.senders)
@@ -248,7 +258,8 @@ def main() -> None:
             latencies.extend(api.latencies)
             print(f"round {number}: raw COPY {copy.rate:,.0f} events/s (CPU per batch: client + server "
                   f"{copy.cpu_ms_per_batch(len(bodies))}); HTTP API {api.rate:,.0f} events/s (workers + server "
-                  f"{api.cpu_ms_per_batch(len(bodies))}, senders {api.sender_cpu / len(bodies) * 1000:.1f} ms); every event stored once; ratio {ratios[-1]:.2f}",
+                  f"{api.cpu_ms_per_batch(len(bodies))}, senders "
+                  f"{api.sender_cpu / len(bodies) * 1000:.1f} ms); every event stored once; ratio {ratios[-1]:.2f}",
                   flush=True)
         peaks = server.peak_rss_kib()
     finally:

@@ -8,15 +8,15 @@ resolve customers or meters once they are cached.
 
 import base64
 import binascii
+import functools
 import gc
 import time
 import zlib
-from collections.abc import Callable, Container, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from operator import attrgetter
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, ParamSpec, TypeVar
 
 import orjson
 import psycopg
@@ -42,6 +42,8 @@ from config.errors import DomainError
 
 EventT = TypeVar("EventT", bound=BaseModel)
 T = TypeVar("T")
+R = TypeVar("R")
+P = ParamSpec("P")
 
 
 def _in_utc(value: datetime) -> datetime:
@@ -105,21 +107,25 @@ def pydantic_errors(error: ValidationError, skip: int = 0) -> dict[str, str]:
     return errors
 
 
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a batch is parsed and written.
+def gc_paused(function: Callable[P, R]) -> Callable[P, R]:
+    """Run the decorated function with the cyclic garbage collector paused.
 
-    A batch allocates tens of thousands of short-lived, acyclic objects (freed by reference
-    counting); left on, the collector would walk the whole Django heap several times per batch.
+    A batch allocates tens of thousands of short-lived, acyclic objects, freed by reference
+    counting; left on, the collector would walk them and the Django heap several times per batch.
+    It is paused around the whole call so that the batch's objects are gone when it comes back:
+    switched on while they were still alive, its first pass would walk every one of them.
     """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
+    @functools.wraps(function)
+    def paused(*args: P.args, **kwargs: P.kwargs) -> R:
+        if not gc.isenabled():
+            return function(*args, **kwargs)
+        gc.disable()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            gc.enable()
+
+    return paused
 
 
 class PlainBatchValidator:

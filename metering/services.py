@@ -74,19 +74,19 @@ def rate_create(
     )
 
 
+@gc_paused
 def usage_events_ingest(*, organization_id: int, body: bytes) -> BatchResult:
     """Validate a batch and store its new events; see config.ingest.store_new_rows for the dedup guarantee.
 
     A batch in the plain spelling, naming known customers and meters, goes to COPY as sent (the
     fast tier); anything else, or a value PostgreSQL refuses, is validated event by event.
     """
-    with gc_paused():
-        plain = _plain_validator.validate(body)
-        if plain is not None:
-            result = _ingest_plain(organization_id, plain)
-            if result is not None:
-                return result
-        return _ingest_checked(organization_id, body)
+    plain = _plain_validator.validate(body)
+    if plain is not None:
+        result = _ingest_plain(organization_id, plain)
+        if result is not None:
+            return result
+    return _ingest_checked(organization_id, body)
 
 
 def _ingest_plain(organization_id: int, events: list[dict[str, Any]]) -> BatchResult | None:
