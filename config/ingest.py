@@ -360,10 +360,11 @@ def store_new_rows(*, fast: Callable[[], None], slow: Callable[[], int], count: 
     """Run `fast` (COPYs that fail on any known key) and fall back to `slow` (ON CONFLICT) on a duplicate.
 
     The database's unique index decides what is new; nothing is checked before the write, so
-    concurrent replays of one batch store each event once. The caller sorts rows by key so that
-    concurrent batches with overlapping keys take their index locks in one order and wait for each
-    other instead of deadlocking. The fast path needs no savepoint: a duplicate aborts its whole
-    transaction, and the slow path runs in a fresh one. Returns how many rows were new.
+    concurrent replays of one batch store each event once. Keys must reach the index in one order
+    (sorted by the caller, or by the usage table's trigger) so that concurrent batches with
+    overlapping keys wait for each other instead of deadlocking. The fast path needs no savepoint:
+    a duplicate aborts its whole transaction, and the slow path runs in a fresh one. Returns how
+    many rows were new.
     """
     try:
         with transaction.atomic():

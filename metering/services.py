@@ -1,6 +1,6 @@
 from datetime import datetime, timedelta
 from decimal import Decimal
-from operator import attrgetter, itemgetter
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -33,7 +33,6 @@ USAGE_COLUMNS = (
     "organization_id", "customer_id", "meter_id", "task_id", "quantity", "timestamp", "properties",
     "idempotency_key", "received_at",
 )
-KEY_COLUMNS = ("organization_id", "idempotency_key", "customer_id", "timestamp")
 _validator = BatchValidator(UsageEventIn)
 _plain_validator = PlainBatchValidator(UsageEventPlain)
 # Customers and meters found in the last minute are not looked up again by this process (misses
@@ -100,21 +99,16 @@ def _ingest_plain(organization_id: int, events: list[dict[str, Any]]) -> BatchRe
     ):
         return None  # the full path names each unknown or future event
     kept, repeats = keep_first_of_each_key(events, key=itemgetter("idempotency_key"))
-    kept.sort(key=itemgetter("idempotency_key"))  # see store_new_rows: concurrent batches lock in one order
     received = now.isoformat()
     dumps = orjson.dumps
-    event_lines, key_lines = [], []
-    for e in kept:
-        customer_id = customers[e["customer"]]
-        properties = e.get("properties")
-        event_lines.append(
-            f"{organization_id}\t{customer_id}\t{meters[e['meter']]}\t{e.get('task_id') or COPY_NULL}\t"
-            f"{e['quantity']}\t{e['timestamp']}\t{dumps(properties).decode() if properties else '{}'}\t"
-            f"{e['idempotency_key']}\t{received}\n"
-        )
-        key_lines.append(f"{organization_id}\t{e['idempotency_key']}\t{customer_id}\t{e['timestamp']}\n")
+    lines = [
+        f"{organization_id}\t{customers[e['customer']]}\t{meters[e['meter']]}\t{e.get('task_id') or COPY_NULL}\t"
+        f"{e['quantity']}\t{e['timestamp']}\t{dumps(e['properties']).decode() if e.get('properties') else '{}'}\t"
+        f"{e['idempotency_key']}\t{received}\n"
+        for e in kept
+    ]
     try:
-        stored = _store("".join(event_lines), "".join(key_lines), len(kept))
+        stored = _store("".join(lines), len(kept))
     except psycopg.errors.DataError:
         return None  # a date the pattern let through but the calendar has not (2 February 30)
     return BatchResult(accepted=stored, duplicates=repeats + len(kept) - stored)
@@ -135,17 +129,15 @@ def _ingest_checked(organization_id: int, body: bytes) -> BatchResult:
         events = reject_unresolved(events, indexes, rejected, latest_allowed=latest_allowed, known=[
             ("customer", customers, "customer"), ("meter", meters, "meter")])
     kept, repeats = keep_first_of_each_key(events)
-    kept.sort(key=attrgetter("idempotency_key"))  # see store_new_rows: concurrent batches lock in one order
     dumps = orjson.dumps
-    event_lines, key_lines = [], []
-    for e in kept:
-        customer_id = customers[e.customer]
-        event_lines.append(copy_line((
-            organization_id, customer_id, meters[e.meter], e.task_id, e.quantity, e.timestamp,
+    lines = [
+        copy_line((
+            organization_id, customers[e.customer], meters[e.meter], e.task_id, e.quantity, e.timestamp,
             dumps(e.properties).decode() if e.properties else "{}", e.idempotency_key, now,
-        )))
-        key_lines.append(copy_line((organization_id, e.idempotency_key, customer_id, e.timestamp)))
-    stored = _store("".join(event_lines), "".join(key_lines), len(kept)) if kept else 0
+        ))
+        for e in kept
+    ]
+    stored = _store("".join(lines), len(kept)) if kept else 0
     rejected.sort(key=lambda item: item["index"])
     return BatchResult(accepted=stored, duplicates=repeats + len(kept) - stored, rejected=rejected)
 
@@ -162,15 +154,16 @@ def _resolve(organization_id: int, customer_names: set[str], meter_codes: set[st
     return customers, meters
 
 
-def _store(event_text: str, key_text: str, count: int) -> int:
-    """Store `count` events given as COPY text (sorted by key), with their keys; returns how many were new."""
-    def fast() -> None:
-        # The common case, a batch never seen before: two COPYs in one transaction. The key table's
-        # primary key makes the first fail on any known key, and then `slow` runs instead.
-        copy_text("metering_usagekey", KEY_COLUMNS, key_text)
-        copy_text("metering_usageevent", USAGE_COLUMNS, event_text)
+def _store(event_text: str, count: int) -> int:
+    """Store `count` events given as COPY text, sorted by key; returns how many were new.
 
-    return store_new_rows(fast=fast, slow=lambda: _store_new_only(event_text), count=count)
+    Their keys are recorded by the table's trigger (migration 0004), whose primary key fails the COPY
+    on any known key; then only the events whose keys are unknown are inserted.
+    """
+    return store_new_rows(
+        fast=lambda: copy_text("metering_usageevent", USAGE_COLUMNS, event_text),
+        slow=lambda: _store_new_only(event_text), count=count,
+    )
 
 
 def _store_new_only(event_text: str) -> int:
@@ -182,19 +175,24 @@ def _store_new_only(event_text: str) -> int:
         )
         cursor.execute("DELETE FROM usage_staging")
     copy_text("usage_staging", USAGE_COLUMNS, event_text)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            WITH new_keys AS (
-                INSERT INTO metering_usagekey ({", ".join(KEY_COLUMNS)})
-                SELECT organization_id, idempotency_key, customer_id, timestamp FROM usage_staging
-                ORDER BY idempotency_key
-                ON CONFLICT DO NOTHING
-                RETURNING idempotency_key
-            )
-            INSERT INTO metering_usageevent ({columns})
-            SELECT {", ".join("s." + c for c in USAGE_COLUMNS)}
-            FROM usage_staging s JOIN new_keys k ON k.idempotency_key = s.idempotency_key
-            """
-        )
-        return cursor.rowcount
+    # The NOT EXISTS only picks which events to try: a key committed by another batch after this
+    # statement's snapshot still fails it in the key index, and the next attempt sees that key.
+    attempts = 10
+    while True:
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(
+                    f"""
+                    INSERT INTO metering_usageevent ({columns})
+                    SELECT {columns} FROM usage_staging s
+                    WHERE NOT EXISTS (
+                        SELECT FROM metering_usagekey k
+                        WHERE k.organization_id = s.organization_id AND k.idempotency_key = s.idempotency_key
+                    )
+                    """
+                )
+                return cursor.rowcount
+        except IntegrityError:
+            attempts -= 1
+            if not attempts:
+                raise

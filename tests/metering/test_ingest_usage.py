@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
+from django.db import IntegrityError, connection, transaction
 
 from metering.models import UsageEvent
 from tests.factories import MeterFactory
@@ -223,3 +224,15 @@ def test_batch_posts_refuse_strangers_as_every_api_view_does(db, client, url, au
     assert (ingest.status_code, ingest.json()["code"]) == (status, code)
     assert (other.status_code, other.json()) == (ingest.status_code, ingest.json())
     assert ingest["WWW-Authenticate"] == other["WWW-Authenticate"] == 'Bearer realm="api"'
+
+
+def test_the_database_itself_refuses_a_second_event_with_a_known_key(vendor, meter) -> None:  # type: ignore[no-untyped-def]
+    vendor.api.post(URL, {"events": [usage("once")]})
+    insert = ("INSERT INTO metering_usageevent (organization_id, customer_id, meter_id, quantity, timestamp, "
+              "idempotency_key) VALUES (%s, %s, %s, 1, '2026-03-01T00:00:00Z', %s)")
+    with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(insert, [vendor.organization.pk, vendor.customer.pk, meter.pk, "once"])
+    with connection.cursor() as cursor:  # a new key through plain SQL is recorded too
+        cursor.execute(insert, [vendor.organization.pk, vendor.customer.pk, meter.pk, "by-hand"])
+        cursor.execute("SELECT idempotency_key FROM metering_usagekey ORDER BY 1")
+        assert [row[0] for row in cursor.fetchall()] == ["by-hand", "once"]
