@@ -9,9 +9,8 @@
    - raw COPY: the same events, 1,000 rows per COPY (each its own transaction), from one connection
      into a plain table with the usage-event table's columns and indexes;
    - HTTP: `--senders` processes POST the events in 1,000-event batches to /api/v1/usage-events over
-     loopback, each on a new connection as sync workers close them. Bodies are encoded before the clock
-     starts, as the COPY
-     rows are, so both figures measure the write path only.
+     loopback, each on a new connection as sync workers close them. Requests are encoded before the
+     clock starts, as the COPY rows are, so both figures measure the write path only.
 4. Prints events/s for both in each round and their ratio, the median ratio (rounds alternate, so a
    burst of load elsewhere on the machine spoils one round, not the figure), p50/p99 batch latency
    and the workers' peak RSS, and checks that every event was stored exactly once in every round.
