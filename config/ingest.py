@@ -15,7 +15,7 @@ import zlib
 from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from operator import attrgetter
+from operator import attrgetter, methodcaller
 from typing import Annotated, Any, Generic, ParamSpec, TypeVar
 
 import orjson
@@ -157,19 +157,28 @@ class PlainBatchValidator:
         return events
 
 
-def any_later_than(timestamps: Iterable[str], moment: datetime) -> bool:
+def any_later_than(timestamps: list[str], moment: datetime) -> bool:
     """Whether any RFC 3339 timestamp (as the plain tiers admit them) is later than `moment`.
 
     Compares text and parses only the few that might be later: a "Z" stamp by its first 19
-    characters against `moment` in UTC, one with an offset (never a day or more) against a day earlier.
+    characters against `moment` in UTC, one with an offset (never a day or more) against a day
+    earlier. The usual batch, all "Z" and all past, is settled by one max() over the strings.
     """
+    if not timestamps:
+        return False
     moment = moment.astimezone(UTC)
     utc_bound = moment.strftime("%Y-%m-%dT%H:%M:%S")
     offset_bound = (moment - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S")
+    latest_text = max(timestamps)[:19]
+    if latest_text < offset_bound or (latest_text < utc_bound and all(map(_ends_in_z, timestamps))):
+        return False
     for stamp in timestamps:
         if stamp[:19] >= (utc_bound if stamp[-1] == "Z" else offset_bound) and datetime.fromisoformat(stamp) > moment:
             return True
     return False
+
+
+_ends_in_z = methodcaller("endswith", "Z")
 
 
 class BatchValidator(Generic[EventT]):
@@ -315,7 +324,7 @@ class HitCache:
 def keep_first_of_each_key(events: list[T], key: Callable[[T], str] = attrgetter("idempotency_key")
                            ) -> tuple[list[T], int]:
     """Keep the first event of each idempotency key in a batch; count the repeats as duplicates."""
-    if len({key(event) for event in events}) == len(events):
+    if len(set(map(key, events))) == len(events):
         return events, 0
     seen: set[str] = set()
     kept = []

@@ -96,9 +96,11 @@ def test_a_body_with_any_backslash_is_left_to_the_contract() -> None:
 
 
 @given(st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1)),  # noqa: DTZ001
-       st.integers(-23 * 60 - 59, 23 * 60 + 59), st.integers(-3 * 86_400, 3 * 86_400))
-def test_any_later_than_agrees_with_parsing(moment: datetime, offset_minutes: int, shift_seconds: int) -> None:
+       st.lists(st.tuples(st.integers(-15 * 60 - 59, 15 * 60 + 59), st.integers(-3 * 86_400, 3 * 86_400),
+                          st.integers(0, 999_999)), min_size=1, max_size=5))
+def test_any_later_than_agrees_with_parsing(moment: datetime, stamps: list[tuple[int, int, int]]) -> None:
     moment = moment.replace(tzinfo=UTC)
-    stamp_time = (moment + timedelta(seconds=shift_seconds)).astimezone(timezone(timedelta(minutes=offset_minutes)))
-    stamp = stamp_time.isoformat().replace("+00:00", "Z")
-    assert any_later_than([stamp], moment) == (stamp_time > moment)
+    times = [(moment + timedelta(seconds=shift, microseconds=micro)).astimezone(timezone(timedelta(minutes=offset)))
+             for offset, shift, micro in stamps]
+    texts = [time.isoformat().replace("+00:00", "Z") for time in times]
+    assert any_later_than(texts, moment) == any(time > moment for time in times)
