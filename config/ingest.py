@@ -338,6 +338,7 @@ def keep_first_of_each_key(events: list[T], key: Callable[[T], str] = attrgetter
 
 def copy_rows(table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
     """COPY rows into a table on the current connection (inside the caller's transaction)."""
+    connection.ensure_connection()
     raw = connection.connection
     with raw.cursor() as cursor:
         with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
@@ -360,26 +361,31 @@ def copy_line(values: Iterable[Any]) -> str:
 
 
 def copy_text(table: str, columns: Sequence[str], text: str) -> None:
-    """COPY rows already in COPY's text format into a table (inside the caller's transaction)."""
+    """COPY rows already in COPY's text format into a table (in the caller's transaction, if any)."""
+    connection.ensure_connection()  # with every name cached, this may be the request's first query
     with connection.connection.cursor() as cursor:
         with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
             copy.write(text)
 
 
 def store_new_rows(*, fast: Callable[[], None], slow: Callable[[], int], count: int) -> int:
-    """Run `fast` (COPYs that fail on any known key) and fall back to `slow` (ON CONFLICT) on a duplicate.
+    """Run `fast` (one COPY that fails on any known key) and fall back to `slow` on a duplicate.
 
     The database's unique index decides what is new; nothing is checked before the write, so
     concurrent replays of one batch store each event once. Keys must reach the index in one order
     (sorted by the caller, or by the usage table's trigger) so that concurrent batches with
-    overlapping keys wait for each other instead of deadlocking. The fast path needs no savepoint:
-    a duplicate aborts its whole transaction, and the slow path runs in a fresh one. Returns how
-    many rows were new.
+    overlapping keys wait for each other instead of deadlocking. `fast` is a single statement, so
+    outside a transaction it runs as its own (no BEGIN and COMMIT round trips) and a duplicate
+    rolls back all of it; inside one (a caller's atomic block) a savepoint keeps that transaction
+    usable for `slow`. Returns how many rows were new.
     """
     try:
-        with transaction.atomic():
+        if connection.in_atomic_block:
+            with transaction.atomic():
+                fast()
+        else:
             fast()
-            return count
+        return count
     except psycopg.errors.UniqueViolation:
         pass
     with transaction.atomic():

@@ -95,3 +95,13 @@ def test_the_same_outcome_batch_posted_at_once_is_stored_once(vendor) -> None:  
     assert sum(answer["accepted"] for answer in answers) == 200
     assert sum(answer["duplicates"] for answer in answers) == 600
     assert OutcomeEvent.objects.filter(organization=vendor.organization).count() == 200
+
+
+def test_a_batch_whose_names_are_all_cached_opens_its_own_connection(vendor) -> None:  # type: ignore[no-untyped-def]
+    MeterFactory(organization=vendor.organization)
+    assert post_json(vendor.api.raw_key, "/api/v1/usage-events", {"events": [usage("warm")]})["accepted"] == 1
+    connection.close()  # as CONN_MAX_AGE does between requests; the key, customer and meter stay cached
+    body = {"events": [usage("cold1"), usage("warm")]}
+    assert post_json(vendor.api.raw_key, "/api/v1/usage-events", body) == {"accepted": 1, "duplicates": 1,
+                                                                             "rejected": []}
+    assert UsageEvent.objects.count() == 2
