@@ -12,10 +12,10 @@ import functools
 import gc
 import time
 import zlib
-from collections.abc import Callable, Container, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from operator import attrgetter, methodcaller
+from operator import attrgetter, itemgetter, methodcaller
 from typing import Annotated, Any, Generic, ParamSpec, TypeVar
 
 import orjson
@@ -23,6 +23,7 @@ import psycopg
 from django.conf import settings
 from django.db import connection, transaction
 from django.http import HttpRequest
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema, inline_serializer
 from pydantic import (
     AfterValidator,
@@ -252,26 +253,48 @@ class BatchValidator(Generic[EventT]):
         return self._without_nul(valid, indexes, rejected)
 
 
-def reject_unresolved(
-    events: list[EventT], indexes: list[int], rejected: list[dict[str, Any]], *, latest_allowed: datetime,
-    known: list[tuple[str, Container[str], str]],
-) -> list[EventT]:
-    """Keep the events whose names all resolve (field, known names, label) and that are not in the
-    future; the others join `rejected`, each error naming its field."""
+@dataclass
+class CheckedBatch(Generic[EventT]):
+    """A batch validated event by event: the events to store and what became of the others."""
+
+    events: list[EventT]  # valid, every name resolved, the first of each idempotency key
+    ids: dict[str, dict[str, Any]]  # per named field, name -> what it resolved to
+    repeats: int
+    rejected: list[dict[str, Any]]
+    now: datetime
+
+    def result(self, stored: int) -> BatchResult:
+        return BatchResult(accepted=stored, duplicates=self.repeats + len(self.events) - stored,
+                           rejected=sorted(self.rejected, key=itemgetter("index")))
+
+
+def check_batch(
+    validator: "BatchValidator[EventT]", body: bytes, *,
+    resolvers: dict[str, tuple[str, Callable[[set[str]], dict[str, Any]]]],
+) -> CheckedBatch[EventT]:
+    """Validate a batch event by event and resolve its names ({field: (label, resolve)}); an event
+    naming an unknown one or dated more than INGEST_MAX_FUTURE_SECONDS ahead is rejected, each
+    error naming its field."""
+    events, indexes, rejected = validator.validate(body)
+    now = timezone.now()
+    ids = {name: resolve({getattr(event, name) for event in events}) if events else {}
+           for name, (_, resolve) in resolvers.items()}
+    latest_allowed = now + timedelta(seconds=settings.INGEST_MAX_FUTURE_SECONDS)
     kept = []
     for index, event in zip(indexes, events, strict=True):
         errors = {}
-        for name, names, label in known:
+        for name, (label, _) in resolvers.items():
             value = getattr(event, name)
-            if value not in names:
+            if value not in ids[name]:
                 errors[name] = f"Unknown {label} {value!r}."
         if event.timestamp > latest_allowed:  # type: ignore[attr-defined]
-            errors["timestamp"] = "More than 5 minutes in the future."
+            errors["timestamp"] = f"More than {settings.INGEST_MAX_FUTURE_SECONDS} seconds in the future."
         if errors:
             rejected.append({"index": index, "errors": errors})
         else:
             kept.append(event)
-    return kept
+    kept, repeats = keep_first_of_each_key(kept)
+    return CheckedBatch(events=kept, ids=ids, repeats=repeats, rejected=rejected, now=now)
 
 
 def _has_nul(value: Any) -> bool:

@@ -19,11 +19,11 @@ from config.ingest import (
     HitCache,
     PlainBatchValidator,
     any_later_than,
+    check_batch,
     copy_line,
     copy_text,
     gc_paused,
     keep_first_of_each_key,
-    reject_unresolved,
     store_new_rows,
 )
 from metering.models import Meter, Rate
@@ -123,42 +123,36 @@ _customer, _meter, _timestamp, _key = map(itemgetter, ("customer", "meter", "tim
 
 def _ingest_checked(organization_id: int, body: bytes) -> BatchResult:
     """Validate each event against UsageEventIn and store the valid ones; errors name index and field."""
-    events, indexes, rejected = _validator.validate(body)
-    if not events:
-        return BatchResult(rejected=rejected)
-    now = timezone.now()
-    customer_names = {event.customer for event in events}
-    meter_codes = {event.meter for event in events}
-    customers, meters = _resolve(organization_id, customer_names, meter_codes)
-    latest_allowed = now + timedelta(seconds=settings.INGEST_MAX_FUTURE_SECONDS)
-    if (len(customers) < len(customer_names) or len(meters) < len(meter_codes)
-            or max(event.timestamp for event in events) > latest_allowed):
-        events = reject_unresolved(events, indexes, rejected, latest_allowed=latest_allowed, known=[
-            ("customer", customers, "customer"), ("meter", meters, "meter")])
-    kept, repeats = keep_first_of_each_key(events)
+    batch = check_batch(_validator, body, resolvers={
+        "customer": ("customer", lambda names: customer_ids_cached(organization_id=organization_id,
+                                                                   external_ids=names)),
+        "meter": ("meter", lambda codes: _meter_ids(organization_id, codes)),
+    })
+    customers, meters = batch.ids["customer"], batch.ids["meter"]
     dumps = orjson.dumps
     lines = [
         copy_line((
             organization_id, customers[e.customer], meters[e.meter], e.task_id, e.quantity, e.timestamp,
-            dumps(e.properties).decode() if e.properties else "{}", e.idempotency_key, now,
+            dumps(e.properties).decode() if e.properties else "{}", e.idempotency_key, batch.now,
         ))
-        for e in kept
+        for e in batch.events
     ]
-    stored = _store("".join(lines), len(kept)) if kept else 0
-    rejected.sort(key=lambda item: item["index"])
-    return BatchResult(accepted=stored, duplicates=repeats + len(kept) - stored, rejected=rejected)
+    return batch.result(_store("".join(lines), len(lines)) if lines else 0)
 
 
 def _resolve(organization_id: int, customer_names: set[str], meter_codes: set[str]
              ) -> tuple[dict[str, int], dict[str, int]]:
-    customers = customer_ids_cached(organization_id=organization_id, external_ids=customer_names)
-    meters = _meters.get_many(
-        organization_id, meter_codes,
-        lambda codes: dict(
-            Meter.objects.filter(organization_id=organization_id, code__in=codes).values_list("code", "id")
+    return (customer_ids_cached(organization_id=organization_id, external_ids=customer_names),
+            _meter_ids(organization_id, meter_codes))
+
+
+def _meter_ids(organization_id: int, codes: set[str]) -> dict[str, int]:
+    return _meters.get_many(
+        organization_id, codes,
+        lambda missing: dict(
+            Meter.objects.filter(organization_id=organization_id, code__in=missing).values_list("code", "id")
         ),
     )
-    return customers, meters
 
 
 def _store(event_text: str, count: int) -> int:

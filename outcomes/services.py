@@ -4,7 +4,6 @@ from operator import attrgetter
 from typing import Any
 
 import orjson
-from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
@@ -15,10 +14,9 @@ from config.ingest import (
     BatchResult,
     BatchValidator,
     HitCache,
+    check_batch,
     copy_rows,
     gc_paused,
-    keep_first_of_each_key,
-    reject_unresolved,
     store_new_rows,
 )
 from outcomes.models import Dispute, OutcomeEvent, OutcomeTransition, OutcomeType
@@ -59,30 +57,19 @@ def outcome_type_create(
 @gc_paused
 def outcome_events_ingest(*, organization_id: int, body: bytes) -> BatchResult:
     """Validate a batch and store its new outcome events; see config.ingest.store_new_rows for dedup."""
-    events, indexes, rejected = _validator.validate(body)
-    if not events:
-        return BatchResult(rejected=rejected)
-    now = timezone.now()
-    customer_names = {event.customer for event in events}
-    type_codes = {event.outcome for event in events}
-    customers = customer_ids_cached(organization_id=organization_id, external_ids=customer_names)
-    types = _types.get_many(
-        organization_id, type_codes,
-        lambda codes: {
+    batch = check_batch(_validator, body, resolvers={
+        "customer": ("customer", lambda names: customer_ids_cached(organization_id=organization_id,
+                                                                   external_ids=names)),
+        "outcome": ("outcome type", lambda codes: _types.get_many(organization_id, codes, lambda missing: {
             code: (type_id, timedelta(hours=hours))
             for code, type_id, hours in OutcomeType.objects.filter(
-                organization_id=organization_id, code__in=codes
+                organization_id=organization_id, code__in=missing
             ).values_list("code", "id", "verification_window_hours")
-        },
-    )
-    latest_allowed = now + timedelta(seconds=settings.INGEST_MAX_FUTURE_SECONDS)
-    if (len(customers) < len(customer_names) or len(types) < len(type_codes)
-            or max(event.timestamp for event in events) > latest_allowed):
-        events = reject_unresolved(events, indexes, rejected, latest_allowed=latest_allowed, known=[
-            ("customer", customers, "customer"), ("outcome", types, "outcome type")])
-    kept, repeats = keep_first_of_each_key(events)
+        })),
+    })
+    customers, types = batch.ids["customer"], batch.ids["outcome"]
     # Sorted by key: concurrent batches then lock the key index in one order (see store_new_rows).
-    kept.sort(key=attrgetter("idempotency_key"))
+    kept = sorted(batch.events, key=attrgetter("idempotency_key"))
     dumps = orjson.dumps
     pending = OutcomeEvent.Status.PENDING.value
     rows = []
@@ -90,13 +77,10 @@ def outcome_events_ingest(*, organization_id: int, body: bytes) -> BatchResult:
         type_id, window = types[e.outcome]
         rows.append((
             organization_id, customers[e.customer], type_id, e.task_id, e.timestamp,
-            dumps(e.properties).decode() if e.properties else "{}", e.idempotency_key, now, pending,
+            dumps(e.properties).decode() if e.properties else "{}", e.idempotency_key, batch.now, pending,
             e.timestamp + window, "",
         ))
-    stored = _store(rows) if rows else 0
-    rejected.sort(key=lambda item: item["index"])
-    return BatchResult(accepted=stored, duplicates=repeats + len(rows) - stored, rejected=rejected)
-
+    return batch.result(_store(rows) if rows else 0)
 
 
 def _store(rows: list[tuple[Any, ...]]) -> int:
