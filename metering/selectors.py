@@ -10,6 +10,7 @@ from django.db.models import Q
 
 from config.fields import decimal_str
 from metering.models import Meter, Rate, UsageEvent
+from metering.usage_totals import usage_so_far
 
 _AGGREGATE = {
     Meter.Aggregation.SUM: "sum(e.quantity)",
@@ -238,21 +239,14 @@ class MeterUsage:
 
 
 def usage_summary(
-    *, organization_id: int, customer_id: int, day_start: datetime, period_start: datetime
+    *, organization_id: int, customer_id: int, day_start: datetime, period_start: datetime, period_end: datetime
 ) -> list[MeterUsage]:
-    """Per meter of the organization: events and summed quantity today and this period, last event time."""
+    """Per meter of the organization: events and quantity (aggregated the meter's way) today and this
+    period, and the time of the customer's last event on it."""
+    so_far = usage_so_far(organization_id=organization_id, customer_id=customer_id, day_start=day_start,
+                          period_start=period_start, period_end=period_end)
     sql = """
-        SELECT m.id, coalesce(p.events_today, 0), coalesce(p.quantity_today, 0), coalesce(p.events, 0),
-               coalesce(p.quantity, 0), last.timestamp
-        FROM metering_meter m
-        LEFT JOIN (
-            SELECT meter_id, count(*) FILTER (WHERE timestamp >= %s) AS events_today,
-                   sum(quantity) FILTER (WHERE timestamp >= %s) AS quantity_today,
-                   count(*) AS events, sum(quantity) AS quantity
-            FROM metering_usageevent
-            WHERE customer_id = %s AND organization_id = %s AND timestamp >= %s
-            GROUP BY meter_id
-        ) p ON p.meter_id = m.id
+        SELECT m.id, last.timestamp FROM metering_meter m
         LEFT JOIN LATERAL (
             SELECT e.timestamp FROM metering_usageevent e
             WHERE e.customer_id = %s AND e.organization_id = %s AND e.meter_id = m.id
@@ -261,13 +255,12 @@ def usage_summary(
         WHERE m.organization_id = %s
         ORDER BY m.code
     """
-    params = [day_start, day_start, customer_id, organization_id, period_start, customer_id, organization_id,
-              organization_id]
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, [customer_id, organization_id, organization_id])
         rows = cursor.fetchall()
     meters = Meter.objects.in_bulk([row[0] for row in rows])
-    return [MeterUsage(meters[row[0]], row[1], row[2], row[3], row[4], row[5]) for row in rows]
+    nothing = (0, Decimal(0), 0, Decimal(0))
+    return [MeterUsage(meters[meter_id], *so_far.get(meter_id, nothing), last) for meter_id, last in rows]
 
 
 def usage_event_data(event: UsageEvent, *, customer: str, meter: str) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -152,13 +152,16 @@ class UsageEventListApi(APIView):
         return batch_post(request._request, usage_events_ingest)
 
 
+QUANTITY_HELP = "The events' quantities aggregated the meter's way: sum, count, max, latest or unique count."
+
+
 class MeterUsageOutput(serializers.Serializer):
     meter = serializers.CharField()
     unit = serializers.CharField()
     events_today = serializers.IntegerField()
-    quantity_today = serializers.CharField(help_text="Sum of the events' quantities.")
+    quantity_today = serializers.CharField(help_text=QUANTITY_HELP)
     events_period = serializers.IntegerField()
-    quantity_period = serializers.CharField(help_text="Sum of the events' quantities.")
+    quantity_period = serializers.CharField(help_text=QUANTITY_HELP)
     last_event_at = serializers.DateTimeField(allow_null=True)
 
 
@@ -176,9 +179,10 @@ class CustomerUsageSummaryApi(APIView):
         now = datetime.now(UTC)
         day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
         period_start = day_start.replace(day=1)
+        period_end = (period_start + timedelta(days=32)).replace(day=1)
         rows = usage_summary(
             organization_id=organization.pk, customer_id=customer.pk, day_start=day_start,
-            period_start=period_start,
+            period_start=period_start, period_end=period_end,
         )
         meters = [
             {

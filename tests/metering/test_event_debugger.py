@@ -147,3 +147,32 @@ def test_usage_summary_counts_today_and_this_period_per_meter(vendor, meters) ->
     other = vendor.api.get("/api/v1/customers/other/customer/usage-summary").json()
     assert {row["meter"]: row["events_today"] for row in other["meters"]}["llm_tokens"] == 1
     assert vendor.api.get("/api/v1/customers/nobody/usage-summary").status_code == 404
+
+
+def test_usage_summary_aggregates_each_meter_its_own_way(vendor) -> None:  # type: ignore[no-untyped-def]
+    for code, aggregation, unique_property in [("peak_seats", "max", ""), ("active_users", "unique_count", "user"),
+                                               ("requests", "count", ""), ("storage_gb", "latest", "")]:
+        MeterFactory(organization=vendor.organization, code=code, aggregation=aggregation,
+                     unique_property=unique_property)
+    now = datetime.now(UTC).replace(microsecond=0)
+    earlier = max(now - timedelta(minutes=30), now.replace(hour=0, minute=0, second=0))
+    events = [
+        usage("s1", meter="peak_seats", quantity="4", timestamp=earlier.isoformat()),
+        usage("s2", meter="peak_seats", quantity="9", timestamp=now.isoformat()),
+        usage("s3", meter="peak_seats", quantity="6", timestamp=now.isoformat()),
+        usage("u1", meter="active_users", quantity="1", properties={"user": "ann"}, timestamp=earlier.isoformat()),
+        usage("u2", meter="active_users", quantity="1", properties={"user": "bob"}, timestamp=now.isoformat()),
+        usage("u3", meter="active_users", quantity="1", properties={"user": "ann"}, timestamp=now.isoformat()),
+        usage("r1", meter="requests", quantity="250", timestamp=now.isoformat()),
+        usage("r2", meter="requests", quantity="250", timestamp=now.isoformat()),
+        usage("g1", meter="storage_gb", quantity="80", timestamp=earlier.isoformat()),
+        usage("g2", meter="storage_gb", quantity="75", timestamp=now.isoformat()),
+    ]
+    assert vendor.api.post(URL, {"events": events}).json()["accepted"] == len(events)
+
+    meters = {row["meter"]: row for row in vendor.api.get("/api/v1/customers/acme/usage-summary").json()["meters"]}
+
+    assert {code: (row["events_period"], row["quantity_period"]) for code, row in meters.items()} == {
+        "peak_seats": (3, "9"), "active_users": (3, "2"), "requests": (2, "2"), "storage_gb": (2, "75"),
+    }
+    assert meters["storage_gb"]["quantity_today"] == "75"
