@@ -236,3 +236,21 @@ def test_the_database_itself_refuses_a_second_event_with_a_known_key(vendor, met
         cursor.execute(insert, [vendor.organization.pk, vendor.customer.pk, meter.pk, "by-hand"])
         cursor.execute("SELECT idempotency_key FROM metering_usagekey ORDER BY 1")
         assert [row[0] for row in cursor.fetchall()] == ["by-hand", "once"]
+
+
+def test_raw_utf8_goes_the_plain_way_and_is_stored_exactly(vendor, meter) -> None:  # type: ignore[no-untyped-def]
+    event = usage("clé-日本-🙂", task_id="tâche-１", properties={"modèle": "gpt-4o", "note": "naïve ☃", "n": [1, 2.5]})
+    body = json.dumps({"events": [event]}, ensure_ascii=False).encode()
+    assert b"\\" not in body  # no escapes: the plain tier takes it
+    assert vendor.api.post(URL, body).json() == {"accepted": 1, "duplicates": 0, "rejected": []}
+    stored = UsageEvent.objects.get()
+    assert (stored.idempotency_key, stored.task_id) == ("clé-日本-🙂", "tâche-１")
+    assert stored.properties == {"modèle": "gpt-4o", "note": "naïve ☃", "n": [1, 2.5]}
+
+
+def test_a_raw_control_character_in_a_string_is_a_400_not_a_shifted_column(vendor, meter) -> None:  # type: ignore[no-untyped-def]
+    body = json.dumps({"events": [usage("tab-key")]}).replace("tab-key", "tab\tkey")
+    response = vendor.api.post(URL, body)
+    assert response.status_code == 400
+    assert "body" in response.json()["errors"]
+    assert UsageEvent.objects.count() == 0
