@@ -1,6 +1,6 @@
 """Ingestion benchmark: the HTTP API against a bare COPY of the same events.
 
-    python bench/ingest.py [--events 200000] [--rounds 3] [--workers 2] [--senders 4] [--database-url URL]
+    python bench/ingest.py [--events 200000] [--rounds 5] [--workers 2] [--senders 4] [--database-url URL]
 
 1. Recreates the bench database (default tally_bench_ingest on 127.0.0.1), migrates it, and creates an
    organization, customers, meters and an API key.
@@ -226,7 +226,7 @@ def http_round(database_url: str, server: Gunicorn, requests: list[bytes], sende
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=200_000)
-    parser.add_argument("--rounds", type=int, default=3, help="alternating COPY / HTTP rounds (default 3)")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating COPY / HTTP rounds (default 5)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers (default: one per core)")
     parser.add_argument("--senders", type=int, default=4, help="concurrent client processes")
     parser.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/tally_bench_ingest",
