@@ -3,6 +3,7 @@
 import threading
 from collections.abc import Callable
 
+import psycopg
 import pytest
 from django.db import connection, connections
 
@@ -105,3 +106,41 @@ def test_a_batch_whose_names_are_all_cached_opens_its_own_connection(vendor) -> 
     assert post_json(vendor.api.raw_key, "/api/v1/usage-events", body) == {"accepted": 1, "duplicates": 1,
                                                                              "rejected": []}
     assert UsageEvent.objects.count() == 2
+
+
+@pytest.mark.parametrize(("other_commits", "accepted"), [(True, 1), (False, 2)])
+def test_a_key_another_batch_is_still_writing_is_decided_by_that_batch(vendor, other_commits, accepted) -> None:  # type: ignore[no-untyped-def]
+    """b-contested is uncommitted in another transaction when this batch, sent down the slow path by its
+    known a-known, tries it: the key index makes it wait, then either count it as a duplicate (the
+    other committed; the insert is retried without it) or store it (the other rolled back)."""
+    meter = MeterFactory(organization=vendor.organization)
+    assert post_json(vendor.api.raw_key, "/api/v1/usage-events", {"events": [usage("a-known")]})["accepted"] == 1
+    other = psycopg.connect(**connection.get_connection_params())
+    other.execute(
+        "INSERT INTO metering_usageevent (organization_id, customer_id, meter_id, quantity, timestamp, "
+        "idempotency_key) VALUES (%s, %s, %s, 1, '2026-10-05T10:00:00Z', 'b-contested')",
+        [vendor.organization.pk, vendor.customer.pk, meter.pk],
+    )
+    batch = {"events": [usage("a-known"), usage("b-contested"), usage("c-fresh")]}
+    answers: list[dict[str, object]] = []
+
+    def post() -> None:
+        try:
+            answers.append(post_json(vendor.api.raw_key, "/api/v1/usage-events", batch))
+        finally:
+            connections.close_all()
+
+    poster = threading.Thread(target=post)
+    poster.start()
+    poster.join(timeout=1.0)
+    assert poster.is_alive()  # waiting on the other transaction's key
+    if other_commits:
+        other.commit()
+    else:
+        other.rollback()
+    poster.join(timeout=30)
+    other.close()
+
+    assert answers == [{"accepted": accepted, "duplicates": 3 - accepted, "rejected": []}]
+    keys = list(UsageEvent.objects.order_by("idempotency_key").values_list("idempotency_key", flat=True))
+    assert keys == ["a-known", "b-contested", "c-fresh"]
