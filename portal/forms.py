@@ -120,3 +120,24 @@ class DisputeResolveForm(forms.Form):
             attrs={"rows": 2, "placeholder": "What did you find? The customer sees this note."}
         ),
     )
+
+
+class UsageEventFilterForm(forms.Form):
+    """The event debugger's filters: task, meter and a range of days (UTC, `to` inclusive)."""
+
+    task_id = forms.CharField(max_length=200, required=False, label="Task")
+    meter = forms.ChoiceField(required=False)
+    day_from = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    day_to = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args: object, meters: dict[int, str], **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.fields["meter"].choices = [("", "All meters")] + [  # type: ignore[attr-defined]
+            (str(pk), code) for pk, code in sorted(meters.items(), key=lambda item: item[1])
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("day_from") and data.get("day_to") and data["day_from"] > data["day_to"]:
+            raise forms.ValidationError("“From” is after “To”.")
+        return data

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from portal.views import customers, disputes, exports, invoice_actions, invoices, runs, tasks
+from portal.views import customers, disputes, events, exports, invoice_actions, invoices, runs, tasks
 
 app_name = "portal"
 
@@ -49,6 +49,9 @@ urlpatterns = [
     path("customers/", customers.customer_list_page, name="customer-list"),
     # External ids are the vendor's own strings too (slashes allowed); the export pattern is tried first.
     path("customers/<path:external_id>/roi.csv", exports.customer_roi_csv, name="customer-roi-csv"),
+    # Before customer-detail: <path:...> would otherwise take "acme/events" as the customer's id.
+    path("customers/<path:external_id>/events/trace/", events.event_trace_page, name="event-trace"),
+    path("customers/<path:external_id>/events/", events.customer_events_page, name="customer-events"),
     path("customers/<path:external_id>/", customers.customer_page, name="customer-detail"),
     path("runs/", runs.run_list_page, name="run-list"),
     path("runs/start/", runs.run_start, name="run-start"),

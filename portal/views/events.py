@@ -1,0 +1,86 @@
+"""The event debugger in the vendor console: a customer's usage so far, its events newest first, and the
+trace of one event (which rate priced it, which task and invoice line it fed, or why not)."""
+
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+
+from billing.explain import outcome_event_trace, usage_event_trace
+from billing.reports import customer_for_page
+from config.errors import DomainError, NotFound
+from config.ingest import cursor_decode, cursor_encode
+from metering.models import Meter
+from metering.selectors import usage_event_page, usage_summary
+from outcomes.selectors import outcome_event_list
+from portal.access import not_found_as_404, scope_of, vendor_required
+from portal.forms import UsageEventFilterForm
+
+# A screenful: enough to follow one task's calls, few enough to render at once.
+PAGE_SIZE = 50
+
+
+@vendor_required
+@not_found_as_404
+def customer_events_page(request: HttpRequest, external_id: str) -> HttpResponse:
+    scope = scope_of(request)
+    customer = customer_for_page(organization=scope.organization, external_id=external_id)
+    meters = dict(Meter.objects.filter(organization=scope.organization).values_list("id", "code"))
+    form = UsageEventFilterForm(request.GET or None, meters=meters)
+    filters: dict[str, Any] = {}
+    if form.is_bound and form.is_valid():
+        data = form.cleaned_data
+        filters = {
+            "task_id": data["task_id"] or None,
+            "meter_id": int(data["meter"]) if data["meter"] else None,
+            "start": datetime.combine(data["day_from"], time(), UTC) if data["day_from"] else None,
+            "end": datetime.combine(data["day_to"] + timedelta(days=1), time(), UTC) if data["day_to"] else None,
+        }
+    after, cursor_error = None, None
+    if request.GET.get("cursor") and (not form.is_bound or form.is_valid()):
+        try:
+            after = cursor_decode(request.GET["cursor"])
+        except DomainError as exc:
+            cursor_error = exc.message
+    rows = usage_event_page(organization_id=scope.organization.pk, customer_id=customer.pk, after=after,
+                            limit=PAGE_SIZE, **filters) if not form.is_bound or form.is_valid() else []
+    next_query = None
+    if len(rows) > PAGE_SIZE:
+        last = rows[PAGE_SIZE - 1]
+        params = request.GET.copy()
+        params["cursor"] = cursor_encode(last.timestamp, last.pk)
+        next_query = params.urlencode()
+    now = timezone.now().astimezone(UTC)
+    day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    period_start = day_start.replace(day=1)
+    summary = usage_summary(organization_id=scope.organization.pk, customer_id=customer.pk, day_start=day_start,
+                            period_start=period_start, period_end=(period_start + timedelta(days=32)).replace(day=1))
+    outcomes = list(outcome_event_list(organization_id=scope.organization.pk).filter(customer=customer)
+                    .order_by("-timestamp", "-pk")[:10])
+    return render(request, "portal/customer_events.html", {
+        "scope": scope, "customer": customer, "form": form, "events": rows[:PAGE_SIZE], "meters": meters,
+        "next_query": next_query, "first_page": after is None, "cursor_error": cursor_error,
+        "summary": summary, "today": day_start.date(), "period_label": period_start.strftime("%Y-%m"),
+        "outcomes": outcomes,
+    })
+
+
+@vendor_required
+@not_found_as_404
+def event_trace_page(request: HttpRequest, external_id: str) -> HttpResponse:
+    """`?usage=<key>` or `?outcome=<key>`: one event of this customer, traced."""
+    scope = scope_of(request)
+    customer = customer_for_page(organization=scope.organization, external_id=external_id)
+    if "outcome" in request.GET:
+        kind, trace = "outcome", outcome_event_trace(organization=scope.organization,
+                                                     idempotency_key=request.GET["outcome"])
+    else:
+        kind, trace = "usage", usage_event_trace(organization=scope.organization,
+                                                 idempotency_key=request.GET.get("usage", ""))
+    if trace["event"]["customer"] != customer.external_id:  # another customer's key: not on this page
+        raise NotFound("No such event for this customer.", field="idempotency_key")
+    return render(request, "portal/event_trace.html", {
+        "scope": scope, "customer": customer, "kind": kind, "trace": trace,
+    })
