@@ -10,6 +10,8 @@ import base64
 import binascii
 import functools
 import gc
+import json
+import math
 import time
 import zlib
 from collections.abc import Callable, Iterable, Sequence
@@ -204,19 +206,18 @@ class BatchValidator(Generic[EventT]):
             return self._validate_each(body)
         if len(events) > settings.INGEST_MAX_BATCH:
             raise self._too_many(len(events))
-        if b"\\u0000" in body:  # JSON's only spelling of NUL, which PostgreSQL text and jsonb refuse
-            return self._without_nul(events, list(range(len(events))), [])
-        return events, list(range(len(events))), []
+        return self._storable(events, list(range(len(events))), [])
 
     @staticmethod
-    def _without_nul(events: list[EventT], indexes: list[int], rejected: list[dict[str, Any]]
-                     ) -> tuple[list[EventT], list[int], list[dict[str, Any]]]:
+    def _storable(events: list[EventT], indexes: list[int], rejected: list[dict[str, Any]]
+                  ) -> tuple[list[EventT], list[int], list[dict[str, Any]]]:
+        """Reject the events holding what PostgreSQL cannot store: NUL characters, or NaN and infinite
+        numbers (the JSON parser accepts NaN and Infinity, and a literal beyond a double's range)."""
         kept, kept_indexes = [], []
         for event, index in zip(events, indexes, strict=True):
-            fields = [name for name, value in event if _has_nul(value)]
-            if fields:
-                rejected.append({"index": index, "errors": {name: "Must not contain NUL (\\u0000) characters."
-                                                            for name in fields}})
+            errors = {name: problem for name, value in event if (problem := _unstorable(value))}
+            if errors:
+                rejected.append({"index": index, "errors": errors})
             else:
                 kept.append(event)
                 kept_indexes.append(index)
@@ -250,7 +251,7 @@ class BatchValidator(Generic[EventT]):
                 indexes.append(index)
             except ValidationError as exc:
                 rejected.append({"index": index, "errors": pydantic_errors(exc)})
-        return self._without_nul(valid, indexes, rejected)
+        return self._storable(valid, indexes, rejected)
 
 
 @dataclass
@@ -297,14 +298,34 @@ def check_batch(
     return CheckedBatch(events=kept, ids=ids, repeats=repeats, rejected=rejected, now=now)
 
 
-def _has_nul(value: Any) -> bool:
+def _unstorable(value: Any) -> str | None:
+    """Why PostgreSQL could not store this value as sent, or None."""
     if isinstance(value, str):
-        return "\x00" in value
+        return "Must not contain NUL (\\u0000) characters." if "\x00" in value else None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else "Numbers must be finite: no NaN, Infinity or out-of-range literal."
     if isinstance(value, dict):
-        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
+        return next((problem for key, item in value.items() if (problem := _unstorable(key) or _unstorable(item))),
+                    None)
     if isinstance(value, list | tuple):
-        return any(_has_nul(item) for item in value)
-    return False
+        return next((problem for item in value if (problem := _unstorable(item))), None)
+    return None
+
+
+def json_text(value: Any) -> str | None:
+    """`value` as JSON for a jsonb column, or None when it holds a number JSON cannot spell (NaN or
+    infinite, which orjson would quietly write as null). Integers beyond 64 bits, which orjson
+    refuses, go through the standard library, which keeps every digit."""
+    try:
+        text = orjson.dumps(value)
+    except orjson.JSONEncodeError:
+        try:
+            return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        except ValueError:
+            return None
+    if b"null" in text and _unstorable(value):  # a null may be a non-finite float orjson wrote so
+        return None
+    return text.decode()
 
 
 class HitCache:

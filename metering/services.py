@@ -3,7 +3,6 @@ from decimal import Decimal
 from operator import itemgetter
 from typing import Any
 
-import orjson
 import psycopg
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -23,6 +22,7 @@ from config.ingest import (
     copy_line,
     copy_text,
     gc_paused,
+    json_text,
     keep_first_of_each_key,
     store_new_rows,
 )
@@ -104,12 +104,13 @@ def _ingest_plain(organization_id: int, events: list[dict[str, Any]]) -> BatchRe
         return None  # the full path names each unknown or future event
     kept, repeats = keep_first_of_each_key(events, key=_key)
     received = now.isoformat()
-    dumps = orjson.dumps
+    properties = [json_text(e["properties"]) if e.get("properties") else "{}" for e in kept]
+    if None in properties:
+        return None  # NaN or an infinite number: the full path names the event
     lines = [
         f"{organization_id}\t{customers[e['customer']]}\t{meters[e['meter']]}\t{e.get('task_id') or COPY_NULL}\t"
-        f"{e['quantity']}\t{e['timestamp']}\t{dumps(e['properties']).decode() if e.get('properties') else '{}'}\t"
-        f"{e['idempotency_key']}\t{received}\n"
-        for e in kept
+        f"{e['quantity']}\t{e['timestamp']}\t{text}\t{e['idempotency_key']}\t{received}\n"
+        for e, text in zip(kept, properties, strict=True)
     ]
     try:
         stored = _store("".join(lines), len(kept))
@@ -129,11 +130,10 @@ def _ingest_checked(organization_id: int, body: bytes) -> BatchResult:
         "meter": ("meter", lambda codes: _meter_ids(organization_id, codes)),
     })
     customers, meters = batch.ids["customer"], batch.ids["meter"]
-    dumps = orjson.dumps
     lines = [
         copy_line((
             organization_id, customers[e.customer], meters[e.meter], e.task_id, e.quantity, e.timestamp,
-            dumps(e.properties).decode() if e.properties else "{}", e.idempotency_key, batch.now,
+            json_text(e.properties) if e.properties else "{}", e.idempotency_key, batch.now,
         ))
         for e in batch.events
     ]

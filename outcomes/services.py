@@ -3,7 +3,6 @@ from decimal import Decimal
 from operator import attrgetter
 from typing import Any
 
-import orjson
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
@@ -17,6 +16,7 @@ from config.ingest import (
     check_batch,
     copy_rows,
     gc_paused,
+    json_text,
     store_new_rows,
 )
 from outcomes.models import Dispute, OutcomeEvent, OutcomeTransition, OutcomeType
@@ -70,14 +70,13 @@ def outcome_events_ingest(*, organization_id: int, body: bytes) -> BatchResult:
     customers, types = batch.ids["customer"], batch.ids["outcome"]
     # Sorted by key: concurrent batches then lock the key index in one order (see store_new_rows).
     kept = sorted(batch.events, key=attrgetter("idempotency_key"))
-    dumps = orjson.dumps
     pending = OutcomeEvent.Status.PENDING.value
     rows = []
     for e in kept:
         type_id, window = types[e.outcome]
         rows.append((
             organization_id, customers[e.customer], type_id, e.task_id, e.timestamp,
-            dumps(e.properties).decode() if e.properties else "{}", e.idempotency_key, batch.now, pending,
+            json_text(e.properties) if e.properties else "{}", e.idempotency_key, batch.now, pending,
             e.timestamp + window, "",
         ))
     return batch.result(_store(rows) if rows else 0)

@@ -254,3 +254,24 @@ def test_a_raw_control_character_in_a_string_is_a_400_not_a_shifted_column(vendo
     assert response.status_code == 400
     assert "body" in response.json()["errors"]
     assert UsageEvent.objects.count() == 0
+
+
+def test_numbers_json_allows_but_postgres_cannot_store_are_rejected_by_field(vendor, meter) -> None:  # type: ignore[no-untyped-def]
+    def event(key: str, extra: str) -> str:
+        return json.dumps(usage(key)).replace('"direction": "input"', f'"direction": "input", {extra}')
+
+    body = "{\"events\": [" + ", ".join([
+        event("big", '"n": 123456789012345678901234567890, "x": [1.5e300]'), event("nan", '"n": NaN'),
+        event("inf", '"n": {"deep": -Infinity}'), event("overflow", '"n": 1e400'), event("null", '"n": null'),
+    ]) + "]}"
+    response = vendor.api.post(URL, body)
+
+    assert response.status_code == 200
+    result = response.json()
+    assert result["accepted"] == 2
+    assert [(r["index"], list(r["errors"])) for r in result["rejected"]] == [(1, ["properties"]), (2, ["properties"]),
+                                                                             (3, ["properties"])]
+    stored = {e.idempotency_key: e.properties for e in UsageEvent.objects.all()}
+    # jsonb keeps numbers as decimals: 1.5e300 comes back as the integer it denotes
+    assert stored["big"]["n"] == 123456789012345678901234567890 and stored["big"]["x"] == [15 * 10**299]
+    assert stored["null"]["n"] is None

@@ -1,3 +1,4 @@
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -72,3 +73,12 @@ def test_outcome_times_are_kept_in_utc_whatever_the_offset(vendor, outcome_type)
     event = OutcomeEvent.objects.get(idempotency_key="east")
     assert event.timestamp == datetime(2026, 10, 5, 0, 0, tzinfo=UTC)
     assert event.verifiable_at == datetime(2026, 10, 7, 0, 0, tzinfo=UTC)
+
+
+def test_outcome_properties_keep_big_integers_and_refuse_nan(vendor, outcome_type) -> None:  # type: ignore[no-untyped-def]
+    body = ('{"events": [' + json.dumps(outcome("big", properties={"ticket": 1})).replace('"ticket": 1', '"ticket": 98765432109876543210987')
+            + ", " + json.dumps(outcome("nan", properties={"score": 1})).replace('"score": 1', '"score": NaN') + "]}")
+    response = vendor.api.post(URL, body)
+    assert response.status_code == 200
+    assert [(r["index"], list(r["errors"])) for r in response.json()["rejected"]] == [(1, ["properties"])]
+    assert OutcomeEvent.objects.get(idempotency_key="big").properties == {"ticket": 98765432109876543210987}
