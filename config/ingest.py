@@ -85,7 +85,11 @@ def read_body(request: HttpRequest) -> bytes:
     refuse batches our own limit allows.
     """
     limit = settings.INGEST_MAX_BODY_BYTES
-    body = request.read(limit + 1)
+    if not request.META.get("CONTENT_LENGTH") and "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
+        # No length: Django would read nothing, so read the server's de-chunked stream (gunicorn's) itself.
+        body = request.META["wsgi.input"].read(limit + 1)
+    else:
+        body = request.read(limit + 1)
     encoding = request.META.get("HTTP_CONTENT_ENCODING", "").strip().lower()
     if encoding in {"gzip", "x-gzip"}:
         try:

@@ -6,6 +6,8 @@ and a server killed in the middle of a stream, with every event stored exactly o
 
 from __future__ import annotations
 
+import http.client
+import json
 import logging
 import os
 import signal
@@ -473,3 +475,16 @@ def test_a_wrong_api_key_rejects_the_whole_batch_without_retrying(
     assert proxy.requests == ["/api/v1/usage-events"]
     assert (stats.retries, stats.rejected, stats.accepted) == (0, 2, 0)
     assert stored_usage(vendor) == []
+
+
+def test_a_chunked_body_without_content_length_is_read_whole(server: Gunicorn, billing_setup: Any) -> None:
+    events = [{"idempotency_key": f"chunked-{i}", "customer": "acme", "meter": "llm_tokens", "quantity": "3",
+               "timestamp": "2026-10-05T10:00:00Z"} for i in range(300)]
+    body = json.dumps({"events": events}).encode()
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    chunks = (body[i:i + 4096] for i in range(0, len(body), 4096))
+    connection.request("POST", "/api/v1/usage-events", body=chunks, encode_chunked=True, headers={
+        "Authorization": f"Bearer {billing_setup.api.raw_key}", "Content-Type": "application/json"})
+    response = connection.getresponse()
+    assert (response.status, json.loads(response.read())) == (200, {"accepted": 300, "duplicates": 0, "rejected": []})
+    assert len(stored_usage(billing_setup)) == 300
