@@ -4,8 +4,10 @@ import csv
 import io
 from collections.abc import Iterable
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from fpdf import FPDF
 
 from billing.models import CreditNote, Invoice, InvoiceLine
@@ -98,11 +100,6 @@ def _plain(value: Decimal) -> str:
     return text
 
 
-def _latin1(text: object) -> str:
-    # The PDF's built-in fonts are Latin-1; characters outside it print as '?' rather than failing.
-    return str(text).encode("latin-1", "replace").decode("latin-1")
-
-
 def _money(amount: Decimal, currency: str) -> str:
     return f"{round_money(amount, currency):,} {currency}"
 
@@ -125,20 +122,36 @@ class _InvoicePdf(FPDF):
         self.set_auto_page_break(auto=True, margin=18)
         self.set_title(title)
         self.set_creator("Tally")
+        self.family = "Helvetica"
+        regular, bold = (Path(settings.PDF_FONT_DIR) / name for name in ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf"))
+        if regular.is_file() and bold.is_file():
+            self.add_font("DejaVu", "", regular)
+            self.add_font("DejaVu", "B", bold)
+            self.family = "DejaVu"
+
+    def use(self, *, size: float, bold: bool = False) -> None:
+        self.set_font(self.family, style="B" if bold else "", size=size)
+
+    def printable(self, text: object) -> str:
+        """The text as this PDF can print it: as is with the Unicode font; with the built-in Helvetica,
+        which knows Latin-1 only, other characters become "?" rather than failing."""
+        if self.family != "Helvetica":
+            return str(text)
+        return str(text).encode("latin-1", "replace").decode("latin-1")
 
     def footer(self) -> None:
         self.set_y(-12)
-        self.set_font("Helvetica", size=8)
+        self.use(size=8)
         self.set_text_color(110, 117, 133)
-        self.cell(0, 6, _latin1(f"{self.doc_title} · page {self.page_no()}/{{nb}}"), align="C")
+        self.cell(0, 6, self.printable(f"{self.doc_title} · page {self.page_no()}/{{nb}}"), align="C")
 
     def table_header(self) -> None:
-        self.set_font("Helvetica", style="B", size=8)
+        self.use(size=8, bold=True)
         self.set_fill_color(244, 246, 250)
         for title, width, align in self.columns:
             self.cell(width, 7, title, border="B", align=align, fill=True)
         self.ln()
-        self.set_font("Helvetica", size=8)
+        self.use(size=8)
 
 
 def invoice_pdf(invoice: Invoice, lines: Iterable[InvoiceLine], credit_notes: list[CreditNote]) -> bytes:
@@ -147,9 +160,9 @@ def invoice_pdf(invoice: Invoice, lines: Iterable[InvoiceLine], credit_notes: li
     pdf = _InvoicePdf(f"Invoice {number}")
     pdf.alias_nb_pages()
     pdf.add_page()
-    pdf.set_font("Helvetica", style="B", size=18)
-    pdf.cell(0, 10, _latin1(f"Invoice {number}"), new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("Helvetica", size=10)
+    pdf.use(size=18, bold=True)
+    pdf.cell(0, 10, pdf.printable(f"Invoice {number}"), new_x="LMARGIN", new_y="NEXT")
+    pdf.use(size=10)
     details = [
         ("From", invoice.organization.name),
         ("Bill to", f"{invoice.customer.name} ({invoice.customer.external_id})"),
@@ -165,7 +178,7 @@ def invoice_pdf(invoice: Invoice, lines: Iterable[InvoiceLine], credit_notes: li
         pdf.set_text_color(110, 117, 133)
         pdf.cell(28, 6, label)
         pdf.set_text_color(29, 35, 48)
-        pdf.cell(0, 6, _latin1(value), new_x="LMARGIN", new_y="NEXT")
+        pdf.cell(0, 6, pdf.printable(value), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(4)
     pdf.table_header()
     for line in lines:
@@ -183,10 +196,10 @@ def invoice_pdf(invoice: Invoice, lines: Iterable[InvoiceLine], credit_notes: li
             _money(line.amount, invoice.currency),
         )
         for (_, width, align), text in zip(pdf.columns, cells, strict=True):
-            pdf.cell(width, 6, _fit(pdf, _latin1(text), width), border="B", align=align)
+            pdf.cell(width, 6, _fit(pdf, pdf.printable(text), width), border="B", align=align)
         pdf.ln()
     pdf.ln(3)
-    pdf.set_font("Helvetica", style="B", size=10)
+    pdf.use(size=10, bold=True)
     totals = [("Subtotal", invoice.subtotal)]
     if invoice.credits_applied:
         totals.append(("Prepaid credits applied", -invoice.credits_applied))
@@ -202,24 +215,24 @@ def invoice_pdf(invoice: Invoice, lines: Iterable[InvoiceLine], credit_notes: li
 def _credit_notes_section(pdf: _InvoicePdf, credit_notes: list[CreditNote]) -> None:
     """Credit notes against this invoice, after its totals: each with its reason and lines."""
     pdf.ln(6)
-    pdf.set_font("Helvetica", style="B", size=12)
+    pdf.use(size=12, bold=True)
     pdf.cell(0, 8, "Credit notes", new_x="LMARGIN", new_y="NEXT")
     for note in credit_notes:
         if pdf.will_page_break(20):
             pdf.add_page()
-        pdf.set_font("Helvetica", style="B", size=9)
-        pdf.cell(150, 6, _latin1(f"{note.number} · issued {note.created_at:%Y-%m-%d}"))
+        pdf.use(size=9, bold=True)
+        pdf.cell(150, 6, pdf.printable(f"{note.number} · issued {note.created_at:%Y-%m-%d}"))
         pdf.cell(40, 6, _money(-note.total, note.currency), align="R", new_x="LMARGIN", new_y="NEXT")
-        pdf.set_font("Helvetica", size=8)
+        pdf.use(size=8)
         pdf.set_text_color(110, 117, 133)
-        pdf.multi_cell(0, 5, _latin1(f"Reason: {note.reason}"), new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(0, 5, pdf.printable(f"Reason: {note.reason}"), new_x="LMARGIN", new_y="NEXT")
         pdf.set_text_color(29, 35, 48)
         for note_line in note.lines.all():
             if pdf.will_page_break(6):
                 pdf.add_page()
             where = f"line {note_line.invoice_line.position}" if note_line.invoice_line else "amount"
             pdf.cell(12, 5, "")
-            pdf.cell(118, 5, _fit(pdf, _latin1(note_line.description), 118))
+            pdf.cell(118, 5, _fit(pdf, pdf.printable(note_line.description), 118))
             pdf.cell(20, 5, where)
             pdf.cell(
                 40, 5, _money(-note_line.amount, note.currency), align="R", new_x="LMARGIN", new_y="NEXT"

@@ -140,6 +140,9 @@ CELERY_TIMEZONE = "UTC"
 INGEST_MAX_BATCH = 1000
 INGEST_MAX_FUTURE_SECONDS = 300
 INGEST_MAX_BODY_BYTES = env_int("INGEST_MAX_BODY_BYTES", 8 * 1024 * 1024)
+# A TrueType font with more than Latin-1 for PDF invoices (Debian's fonts-dejavu-core); without it the
+# PDFs use the built-in Helvetica and print other characters as "?".
+PDF_FONT_DIR = env_str("PDF_FONT_DIR", "/usr/share/fonts/truetype/dejavu")
 
 LOGGING = {
     "version": 1,

@@ -6,7 +6,9 @@ import io
 
 import pytest
 from django.urls import reverse
+from pypdf import PdfReader
 
+from accounts.models import Customer
 from portal.exports import csv_cell
 from tests.portal.conftest import ODD_TASK, login
 
@@ -87,17 +89,8 @@ def test_stranger_cannot_export_the_vendors_roi(billed, stranger) -> None:  # ty
 
 
 def _pdf_text(body: bytes) -> str:
-    """The text of an fpdf2 PDF: its page streams are zlib-compressed content streams."""
-    import re
-    import zlib
-
-    chunks = []
-    for stream in re.findall(rb"stream\r?\n(.*?)\r?\nendstream", body, re.S):
-        try:
-            chunks.append(zlib.decompress(stream).decode("latin-1"))
-        except zlib.error:
-            continue
-    return "\n".join(chunks)
+    """The text of a PDF as a reader extracts it (pypdf decodes the Unicode font's glyphs too)."""
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(body)).pages)
 
 
 def test_csv_carries_line_kinds_pricing_notes_and_what_a_credit_reverses(priced, vendor) -> None:  # type: ignore[no-untyped-def]
@@ -140,3 +133,20 @@ def test_pdf_lists_kinds_notes_and_credit_notes_at_the_end(priced, finance_user)
     ):
         assert expected in text, expected
     assert text.index("Total") < text.index("Credit notes")
+
+
+def test_pdf_prints_names_beyond_latin1_as_written(billed, finance_user) -> None:  # type: ignore[no-untyped-def]
+    invoice = billed.invoice("acme", "2026-10")
+    name = "Łódź Café — «Ωmega» “Škoda” Привет € 5"
+    Customer.objects.filter(pk=invoice.customer_id).update(name=name)
+    text = _pdf_text(login(finance_user).get(reverse("portal:invoice-pdf", args=[invoice.pk])).content)
+    assert name in text
+
+
+def test_pdf_without_the_unicode_font_falls_back_to_latin1(billed, finance_user, settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    settings.PDF_FONT_DIR = str(tmp_path)  # no DejaVu here: the built-in Helvetica, Latin-1 only
+    invoice = billed.invoice("acme", "2026-10")
+    Customer.objects.filter(pk=invoice.customer_id).update(name="Łódź Café")
+    response = login(finance_user).get(reverse("portal:invoice-pdf", args=[invoice.pk]))
+    assert response.status_code == 200
+    assert "?ód? Café" in _pdf_text(response.content)
