@@ -80,8 +80,16 @@ def _json_default(value: Any) -> Any:
 
 
 def dumps(payload: Any) -> bytes:
-    """Compact JSON; Decimals become strings so money and quantities stay exact."""
-    return json.dumps(payload, separators=(",", ":"), default=_json_default).encode()
+    """Compact UTF-8 JSON; Decimals become strings so money and quantities stay exact.
+
+    Text is written as UTF-8 rather than \\u escapes: the server's fast path takes bodies without
+    backslashes. A lone surrogate, which UTF-8 cannot carry, falls back to escapes.
+    """
+    text = json.dumps(payload, separators=(",", ":"), default=_json_default, ensure_ascii=False)
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        return json.dumps(payload, separators=(",", ":"), default=_json_default).encode()
 
 
 def clean_properties(properties: Mapping[str, Any] | None) -> dict[str, Any] | None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from tally_sdk import events
 from tally_sdk.events import build_outcome, build_usage, format_quantity, format_timestamp
 
 pytestmark: list[Any] = []
@@ -130,3 +132,14 @@ def test_outcome_event_shape() -> None:
     assert event["outcome"] == "ticket_resolved" and event["task_id"] == "t-9"
     assert event["properties"] == {"csat": 5}
     assert set(event) == {"idempotency_key", "customer", "outcome", "task_id", "timestamp", "properties"}
+
+
+def test_bodies_carry_text_as_utf8_so_the_server_takes_its_fast_path() -> None:
+    body = events.dumps({"events": [{"task_id": "tâche-日本", "properties": {"note": "naïve ☃"}}]})
+    assert b"\\" not in body
+    assert json.loads(body) == {"events": [{"task_id": "tâche-日本", "properties": {"note": "naïve ☃"}}]}
+
+
+def test_a_lone_surrogate_falls_back_to_escapes() -> None:
+    body = events.dumps({"note": "bad \ud800 half"})
+    assert body == b'{"note":"bad \\ud800 half"}'
