@@ -5,7 +5,7 @@ from typing import Any
 
 import orjson
 from django.http import HttpRequest, HttpResponse
-from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers
 from rest_framework.parsers import BaseParser
 
@@ -34,12 +34,30 @@ BatchResultSerializer = inline_serializer(
 )
 
 
+ErrorSerializer = inline_serializer(
+    name="Error",
+    fields={
+        "code": serializers.CharField(help_text="Stable: invalid, invalid_json, bad_encoding, payload_too_large, "
+                                                "not_authenticated, authentication_failed, permission_denied."),
+        "detail": serializers.CharField(),
+        "errors": serializers.DictField(required=False, help_text="The field at fault and what is wrong with it."),
+    },
+)
+
+
 def batch_schema(*, event_fields: dict[str, serializers.Field], example: dict[str, Any]) -> Any:
     events = inline_serializer(name=f"{example['_name']}Event", fields=event_fields, many=True)
     body = inline_serializer(name=f"{example['_name']}Batch", fields={"events": events})
+    error = OpenApiResponse(ErrorSerializer)
     return extend_schema(
         request=body,
-        responses={200: BatchResultSerializer},
+        responses={
+            200: OpenApiResponse(BatchResultSerializer, description="Every event accounted for: accepted, "
+                                 "duplicates (a known idempotency key) and rejected ({index, errors})."),
+            400: OpenApiResponse(ErrorSerializer, description="Not a batch: bad JSON or gzip, or no events list."),
+            401: error, 403: error,
+            413: OpenApiResponse(ErrorSerializer, description="More than 1,000 events, or a body over the limit."),
+        },
         examples=[OpenApiExample("batch", value={"events": [example["event"]]}, request_only=True)],
         description="Up to 1,000 events; gzip bodies accepted (Content-Encoding: gzip). Valid events are "
         "stored even when others are rejected; a known idempotency key counts as a duplicate.",
