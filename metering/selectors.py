@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
 from config.fields import decimal_str
 from metering.models import Meter, Rate, UsageEvent
@@ -183,12 +183,11 @@ def usage_event_by_key(*, organization_id: int, idempotency_key: str) -> UsageEv
     return UsageEvent.objects.filter(organization_id=organization_id, id=row[0]).select_related("meter").first()
 
 
-def usage_event_page(
+def usage_events_filtered(
     *, organization_id: int, customer_id: int, task_id: str | None = None, meter_id: int | None = None,
-    start: datetime | None = None, end: datetime | None = None, after: tuple[datetime, int] | None = None,
-    limit: int,
-) -> list[UsageEvent]:
-    """Newest first, `limit` + 1 rows (the extra one tells the caller there is a next page)."""
+    start: datetime | None = None, end: datetime | None = None,
+) -> QuerySet[UsageEvent]:
+    """A customer's usage events, optionally of one task or meter, in [start, end)."""
     events = UsageEvent.objects.filter(organization_id=organization_id, customer_id=customer_id)
     if task_id is not None:
         events = events.filter(task_id=task_id)
@@ -198,6 +197,17 @@ def usage_event_page(
         events = events.filter(timestamp__gte=start)
     if end is not None:
         events = events.filter(timestamp__lt=end)
+    return events
+
+
+def usage_event_page(
+    *, organization_id: int, customer_id: int, task_id: str | None = None, meter_id: int | None = None,
+    start: datetime | None = None, end: datetime | None = None, after: tuple[datetime, int] | None = None,
+    limit: int,
+) -> list[UsageEvent]:
+    """Newest first, `limit` + 1 rows (the extra one tells the caller there is a next page)."""
+    events = usage_events_filtered(organization_id=organization_id, customer_id=customer_id, task_id=task_id,
+                                   meter_id=meter_id, start=start, end=end)
     if after is not None:
         events = events.filter(Q(timestamp__lt=after[0]) | Q(timestamp=after[0], id__lt=after[1]))
     return list(events.order_by("-timestamp", "-id")[: limit + 1])

@@ -2,7 +2,7 @@
 
 import csv
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -25,14 +25,23 @@ def csv_cell(value: Any) -> Any:
     return "" if value is None else value
 
 
-def csv_bytes(header: list[str], rows: Iterable[list[Any]]) -> bytes:
+def csv_stream(header: list[str], rows: Iterable[list[Any]], rows_per_chunk: int = 1000) -> Iterator[bytes]:
+    """CSV in chunks of rows (for a StreamingHttpResponse), formula-like cells defused."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
+    buffer.write("\ufeff")  # the BOM makes Excel read the file as UTF-8 (customer names are not all ASCII)
     writer.writerow(header)
-    for row in rows:
+    for count, row in enumerate(rows, 1):
         writer.writerow([csv_cell(value) for value in row])
-    # The BOM makes Excel read the file as UTF-8 (customer names are not all ASCII).
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+        if count % rows_per_chunk == 0:
+            yield buffer.getvalue().encode("utf-8")
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue().encode("utf-8")
+
+
+def csv_bytes(header: list[str], rows: Iterable[list[Any]]) -> bytes:
+    return b"".join(csv_stream(header, rows))
 
 
 def invoice_csv_header(*, sees_cost: bool) -> list[str]:

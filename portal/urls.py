@@ -51,6 +51,7 @@ urlpatterns = [
     path("customers/<path:external_id>/roi.csv", exports.customer_roi_csv, name="customer-roi-csv"),
     # Before customer-detail: <path:...> would otherwise take "acme/events" as the customer's id.
     path("customers/<path:external_id>/events/trace/", events.event_trace_page, name="event-trace"),
+    path("customers/<path:external_id>/events/usage.csv", events.customer_events_csv, name="customer-events-csv"),
     path("customers/<path:external_id>/events/", events.customer_events_page, name="customer-events"),
     path("customers/<path:external_id>/", customers.customer_page, name="customer-detail"),
     path("runs/", runs.run_list_page, name="run-list"),

@@ -4,22 +4,37 @@ trace of one event (which rate priced it, which task and invoice line it fed, or
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+import orjson
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.text import slugify
 
 from billing.explain import outcome_event_trace, usage_event_trace
 from billing.reports import customer_for_page
 from config.errors import DomainError, NotFound
+from config.fields import decimal_str
 from config.ingest import cursor_decode, cursor_encode
 from metering.models import Meter
-from metering.selectors import usage_event_page, usage_summary
+from metering.selectors import usage_event_page, usage_events_filtered, usage_summary
 from outcomes.selectors import outcome_event_list
 from portal.access import not_found_as_404, scope_of, vendor_required
+from portal.exports import csv_stream
 from portal.forms import UsageEventFilterForm
 
 # A screenful: enough to follow one task's calls, few enough to render at once.
 PAGE_SIZE = 50
+
+
+def _filters(form: UsageEventFilterForm) -> dict[str, Any]:
+    """The selector's filters from a valid form: days are whole UTC days, `To` included."""
+    data = form.cleaned_data
+    return {
+        "task_id": data["task_id"] or None,
+        "meter_id": int(data["meter"]) if data["meter"] else None,
+        "start": datetime.combine(data["day_from"], time(), UTC) if data["day_from"] else None,
+        "end": datetime.combine(data["day_to"] + timedelta(days=1), time(), UTC) if data["day_to"] else None,
+    }
 
 
 @vendor_required
@@ -29,29 +44,24 @@ def customer_events_page(request: HttpRequest, external_id: str) -> HttpResponse
     customer = customer_for_page(organization=scope.organization, external_id=external_id)
     meters = dict(Meter.objects.filter(organization=scope.organization).values_list("id", "code"))
     form = UsageEventFilterForm(request.GET or None, meters=meters)
-    filters: dict[str, Any] = {}
-    if form.is_bound and form.is_valid():
-        data = form.cleaned_data
-        filters = {
-            "task_id": data["task_id"] or None,
-            "meter_id": int(data["meter"]) if data["meter"] else None,
-            "start": datetime.combine(data["day_from"], time(), UTC) if data["day_from"] else None,
-            "end": datetime.combine(data["day_to"] + timedelta(days=1), time(), UTC) if data["day_to"] else None,
-        }
+    valid = not form.is_bound or form.is_valid()
+    filters = _filters(form) if form.is_bound and valid else {}
     after, cursor_error = None, None
-    if request.GET.get("cursor") and (not form.is_bound or form.is_valid()):
+    if request.GET.get("cursor") and valid:
         try:
             after = cursor_decode(request.GET["cursor"])
         except DomainError as exc:
             cursor_error = exc.message
     rows = usage_event_page(organization_id=scope.organization.pk, customer_id=customer.pk, after=after,
-                            limit=PAGE_SIZE, **filters) if not form.is_bound or form.is_valid() else []
+                            limit=PAGE_SIZE, **filters) if valid else []
     next_query = None
     if len(rows) > PAGE_SIZE:
         last = rows[PAGE_SIZE - 1]
         params = request.GET.copy()
         params["cursor"] = cursor_encode(last.timestamp, last.pk)
         next_query = params.urlencode()
+    export_query = request.GET.copy()
+    export_query.pop("cursor", None)
     now = timezone.now().astimezone(UTC)
     day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
     period_start = day_start.replace(day=1)
@@ -62,9 +72,33 @@ def customer_events_page(request: HttpRequest, external_id: str) -> HttpResponse
     return render(request, "portal/customer_events.html", {
         "scope": scope, "customer": customer, "form": form, "events": rows[:PAGE_SIZE], "meters": meters,
         "next_query": next_query, "first_page": after is None, "cursor_error": cursor_error,
-        "summary": summary, "today": day_start.date(), "period_label": period_start.strftime("%Y-%m"),
-        "outcomes": outcomes,
+        "export_query": export_query.urlencode(), "summary": summary, "today": day_start.date(),
+        "period_label": period_start.strftime("%Y-%m"), "outcomes": outcomes,
     })
+
+
+@vendor_required
+@not_found_as_404
+def customer_events_csv(request: HttpRequest, external_id: str) -> HttpResponse:
+    """The filtered usage events, oldest first, streamed: a month of a busy customer is millions of rows."""
+    scope = scope_of(request)
+    customer = customer_for_page(organization=scope.organization, external_id=external_id)
+    meters = dict(Meter.objects.filter(organization=scope.organization).values_list("id", "code"))
+    form = UsageEventFilterForm(request.GET, meters=meters)
+    if not form.is_valid():
+        problems = "; ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items())
+        return HttpResponse(f"Bad filters: {problems}", status=400, content_type="text/plain; charset=utf-8")
+    events = usage_events_filtered(organization_id=scope.organization.pk, customer_id=customer.pk,
+                                   **_filters(form)).order_by("timestamp", "id").iterator(chunk_size=5000)
+    header = ["timestamp", "meter", "quantity", "task_id", "idempotency_key", "properties", "received_at"]
+    rows = ([event.timestamp.isoformat(), meters.get(event.meter_id, ""), decimal_str(event.quantity), event.task_id,
+             event.idempotency_key, orjson.dumps(event.properties).decode(), event.received_at.isoformat()]
+            for event in events)
+    response = StreamingHttpResponse(csv_stream(header, rows), content_type="text/csv; charset=utf-8")
+    filename = slugify(f"usage-{customer.external_id}-{timezone.now():%Y%m%d-%H%M}")
+    response["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 @vendor_required

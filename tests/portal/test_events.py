@@ -107,3 +107,37 @@ def test_the_task_page_links_a_vendor_to_the_tasks_events(billed, vendor, globex
     theirs = billed.invoice("globex", "2026-10").lines.exclude(task_id=None).first()
     customer_view = login(globex_finance).get(reverse("portal:task-detail", args=[theirs.invoice_id, theirs.task_id]))
     assert customer_view.status_code == 200 and b"Usage events of this task" not in customer_view.content
+
+
+def _csv(response) -> list[dict[str, str]]:  # type: ignore[no-untyped-def]
+    import csv
+    import io
+
+    text = b"".join(response.streaming_content).decode("utf-8-sig")
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def test_the_filtered_events_download_as_csv_oldest_first(vendor, events) -> None:  # type: ignore[no-untyped-def]
+    client = login(vendor.admin)
+    everything = _csv(client.get(reverse("portal:customer-events-csv", args=["acme"])))
+    assert len(everything) == 61
+    assert [row["timestamp"] for row in everything] == sorted(row["timestamp"] for row in everything)
+    gpu = next(row for row in everything if row["idempotency_key"] == "gpu-1")
+    assert (gpu["meter"], gpu["quantity"], gpu["task_id"], gpu["properties"]) == (
+        "gpu_seconds", "12.5", "task-0", '{"gpu":"h100"}')
+    one_task = _csv(client.get(reverse("portal:customer-events-csv", args=["acme"]), {"task_id": "task-2"}))
+    assert {row["task_id"] for row in one_task} == {"task-2"} and len(one_task) == 20
+    page = client.get(EVENTS, {"task_id": "task-2", "cursor": "x"})
+    assert b"usage.csv?task_id=task-2" in page.content  # the page's link carries its filters, not its cursor
+    bad = client.get(reverse("portal:customer-events-csv", args=["acme"]), {"day_from": "not-a-date"})
+    assert bad.status_code == 400 and b"day_from" in bad.content
+
+
+def test_the_csv_defuses_formulas_and_is_scoped(vendor, stranger, globex_finance, events) -> None:  # type: ignore[no-untyped-def]
+    vendor.api.post(URL, {"events": [usage("=HYPERLINK(1)", task_id="+cmd")]})
+    rows = _csv(login(vendor.admin).get(reverse("portal:customer-events-csv", args=["acme"])))
+    formula = next(row for row in rows if row["task_id"].endswith("+cmd"))
+    assert (formula["idempotency_key"], formula["task_id"]) == ("'=HYPERLINK(1)", "'+cmd")
+    theirs = _csv(login(stranger.admin).get(reverse("portal:customer-events-csv", args=["acme"])))
+    assert theirs == []
+    assert login(globex_finance).get(reverse("portal:customer-events-csv", args=["acme"])).status_code == 403
