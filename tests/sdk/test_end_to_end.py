@@ -296,7 +296,8 @@ def test_a_server_restart_mid_stream_loses_nothing_and_doubles_nothing(
 
     assert recorder.errors == []
     recorded = recorder.usage_keys + recorder.outcome_keys
-    assert len(recorded) == len(set(recorded)) > 2000
+    # At least the 1,000 accepted before the kill and the 1,000 after (accepted never exceeds recorded).
+    assert len(recorded) == len(set(recorded)) >= 2000
     usage_rows = [row.idempotency_key for row in stored_usage(vendor)]
     outcome_rows = [row.idempotency_key for row in stored_outcomes(vendor)]
     # Nothing lost, nothing doubled: each recorded key is one row, and there is no other row.
