@@ -1,16 +1,18 @@
 """Ingestion benchmark: the HTTP API against a bare COPY of the same events.
 
-    python bench/ingest.py [--events 200000] [--rounds 5] [--workers 2] [--senders 4] [--database-url URL]
+    python bench/ingest.py [--kind usage|outcome] [--events 200000] [--rounds 5] [--workers 2] [--senders 4]
+                           [--database-url URL]
 
 1. Recreates the bench database (default tally_bench_ingest on 127.0.0.1), migrates it, and creates an
-   organization, customers, meters and an API key.
+   organization, customers, meters, an outcome type and an API key.
 2. Starts the production server, `gunicorn config.wsgi:application` with sync workers.
 3. Then, `--rounds` times, each phase starting from empty tables and a checkpoint:
    - raw COPY: the same events, 1,000 rows per COPY (each its own transaction), from one connection
-     into a plain table with the usage-event table's columns and indexes;
-   - HTTP: `--senders` processes POST the events in 1,000-event batches to /api/v1/usage-events over
-     loopback, each on a new connection as sync workers close them. Requests are encoded before the
-     clock starts, as the COPY rows are, so both figures measure the write path only.
+     into a plain table with the event table's columns and indexes (not its foreign keys or triggers);
+   - HTTP: `--senders` processes POST the events in 1,000-event batches to /api/v1/usage-events (or
+     /api/v1/outcome-events with `--kind outcome`) over loopback, each on a new connection as sync
+     workers close them. Requests are encoded before the clock starts, as the COPY rows are, so both
+     figures measure the write path only.
 4. Prints events/s for both in each round and their ratio, the median ratio (rounds alternate, so a
    burst of load elsewhere on the machine spoils one round, not the figure), p50/p99 batch latency
    and the workers' peak RSS, and checks that every event was stored exactly once in every round.
@@ -70,8 +72,39 @@ def event(i: int, start: datetime) -> dict[str, object]:
     }
 
 
+def outcome_event(i: int, start: datetime) -> dict[str, object]:
+    """The i-th generated outcome event: a ticket resolved per task, spread over the current month so far."""
+    timestamp = start + timedelta(seconds=i % 86_400)
+    return {
+        "idempotency_key": f"bench-{i:09d}", "customer": f"cust-{i % CUSTOMERS:03d}", "outcome": "ticket_resolved",
+        "task_id": f"task-{i}", "timestamp": timestamp.isoformat().replace("+00:00", "Z"),
+    }
+
+
+@dataclass(frozen=True)
+class Kind:
+    """What one run ingests: its endpoint, its table (and what to empty), and the raw COPY of the same rows."""
+
+    path: str
+    table: str
+    tables: str  # emptied before each HTTP round
+    columns: tuple[str, ...]
+
+
+def kind_of(name: str) -> Kind:
+    from metering.services import USAGE_COLUMNS
+    from outcomes.services import OUTCOME_COLUMNS
+
+    if name == "outcome":
+        return Kind("/api/v1/outcome-events", "outcomes_outcomeevent", "outcomes_outcomeevent CASCADE",
+                    OUTCOME_COLUMNS)
+    return Kind("/api/v1/usage-events", "metering_usageevent", "metering_usageevent, metering_usagekey",
+                USAGE_COLUMNS)
+
+
 def setup(database_url: str) -> tuple[str, int, dict[str, int], dict[str, int]]:
-    """Migrate the fresh database and create the tenant; returns (api key, org id, customer ids, meter ids)."""
+    """Migrate the fresh database and create the tenant; returns (api key, org id, customer ids, meter and
+    outcome type ids)."""
     os.environ.update(server_env(database_url))
     import django
 
@@ -81,6 +114,7 @@ def setup(database_url: str) -> tuple[str, int, dict[str, int], dict[str, int]]:
 
     from accounts.services import api_key_create, customer_create, organization_get_or_create
     from metering.services import meter_create
+    from outcomes.services import outcome_type_create
 
     call_command("migrate", verbosity=0)
     organization = organization_get_or_create(slug="bench", name="Bench")
@@ -94,14 +128,18 @@ def setup(database_url: str) -> tuple[str, int, dict[str, int], dict[str, int]]:
     meters = {}
     for code, unit in [("llm_tokens", "token"), ("gpu_seconds", "second")]:
         meters[code] = meter_create(organization=organization, code=code, name=code, unit=unit, aggregation="sum").pk
+    meters["ticket_resolved"] = outcome_type_create(
+        organization=organization, code="ticket_resolved", name="Ticket resolved", price=Decimal("0.99"),
+        currency="USD", verification_window_hours=72, value=Decimal("6.50"),
+    ).pk
     organization_id = organization.pk
     connections.close_all()
     return raw_key, organization_id, customers, meters
 
 
-def http_request(port: int, raw_key: str, body: bytes) -> bytes:
+def http_request(port: int, path: str, raw_key: str, body: bytes) -> bytes:
     """The whole HTTP/1.1 request for one batch, encoded before the clock starts."""
-    head = (f"POST /api/v1/usage-events HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {raw_key}\r\n"
+    head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {raw_key}\r\n"
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n")
     return head.encode() + body
 
@@ -160,16 +198,15 @@ def warm_up(port: int, requests: list[bytes], senders: int) -> None:
         list(pool.map(lambda request: post(port, request), requests))
 
 
-def copy_baseline(database_url: str, rows: list[tuple[object, ...]]) -> Round:
+def copy_baseline(database_url: str, kind: Kind, rows: list[tuple[object, ...]]) -> Round:
     """COPY, 1,000 rows per COPY and per transaction, into a plain copy of the event table."""
-    from metering.services import USAGE_COLUMNS
-
     with psycopg.connect(database_url, autocommit=True) as conn:
-        # LIKE ... INCLUDING ALL: the same columns, defaults, identity and indexes, without partitions.
-        conn.execute("CREATE TABLE IF NOT EXISTS bench_copy (LIKE metering_usageevent INCLUDING ALL)")
+        # LIKE ... INCLUDING ALL: the same columns, defaults, identity and indexes (not foreign keys or
+        # triggers), without partitions.
+        conn.execute(f"CREATE TABLE IF NOT EXISTS bench_copy (LIKE {kind.table} INCLUDING ALL)")
         conn.execute("TRUNCATE bench_copy")
         conn.execute("CHECKPOINT")
-        statement = f"COPY bench_copy ({', '.join(USAGE_COLUMNS)}) FROM STDIN"
+        statement = f"COPY bench_copy ({', '.join(kind.columns)}) FROM STDIN"
         backend = [conn.info.backend_pid]
         server_began, client_began = cpu_seconds(backend), time.process_time()
         began = time.perf_counter()
@@ -184,10 +221,10 @@ def copy_baseline(database_url: str, rows: list[tuple[object, ...]]) -> Round:
     return Round(rate=len(rows) / elapsed, client_cpu=client_cpu, server_cpu=server_cpu)
 
 
-def http_round(database_url: str, server: Gunicorn, requests: list[bytes], senders: int) -> Round:
-    """The API from empty event and key tables, with the latency of each batch."""
+def http_round(database_url: str, kind: Kind, server: Gunicorn, requests: list[bytes], senders: int) -> Round:
+    """The API from empty event (and key) tables, with the latency of each batch."""
     with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute("TRUNCATE metering_usageevent, metering_usagekey")
+        conn.execute(f"TRUNCATE {kind.tables}")
         conn.execute("CHECKPOINT")
         backends, workers = backend_pids(conn), server.worker_pids()  # workers keep their connections
     server_began, workers_began = cpu_seconds(backends), cpu_seconds(workers)
@@ -213,11 +250,11 @@ def http_round(database_url: str, server: Gunicorn, requests: list[bytes], sende
     rejected = sum(item[3] for item in outcomes)
     events = len(requests) * BATCH
     with psycopg.connect(database_url) as conn:
-        stored = conn.execute("SELECT count(*) FROM metering_usageevent").fetchone()[0]
-        keys = conn.execute("SELECT count(*) FROM metering_usagekey").fetchone()[0]
-    if (accepted, duplicates, rejected, stored, keys) != (events, 0, 0, events, events):
+        stored = conn.execute(f"SELECT count(DISTINCT idempotency_key) FROM {kind.table}").fetchone()[0]
+        rows = conn.execute(f"SELECT count(*) FROM {kind.table}").fetchone()[0]
+    if (accepted, duplicates, rejected, stored, rows) != (events, 0, 0, events, events):
         raise SystemExit(f"expected {events} events stored once; accepted {accepted}, duplicates {duplicates}, "
-                         f"rejected {rejected}, stored {stored}, keys {keys}")
+                         f"rejected {rejected}, distinct keys {stored}, rows {rows}")
     return Round(rate=events / elapsed, client_cpu=workers_cpu, server_cpu=server_cpu,
                  latencies=[value for item in outcomes for value in item[0]],
                  sender_cpu=sum(item[5] for item in outcomes))
@@ -226,6 +263,8 @@ def http_round(database_url: str, server: Gunicorn, requests: list[bytes], sende
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--kind", choices=["usage", "outcome"], default="usage",
+                        help="usage events (the default) or outcome events")
     parser.add_argument("--rounds", type=int, default=5, help="alternating COPY / HTTP rounds (default 5)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers (default: one per core)")
     parser.add_argument("--senders", type=int, default=4, help="concurrent client processes")
@@ -242,28 +281,37 @@ def main() -> None:
     start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     if now - start < timedelta(days=1):  # keep every event in the past and in the current month
         start = now - timedelta(days=1)
-    events = [event(i, start) for i in range(args.events)]
+    kind = kind_of(args.kind)
+    events = [(outcome_event if args.kind == "outcome" else event)(i, start) for i in range(args.events)]
     bodies = [json.dumps({"events": events[i:i + BATCH]}).encode() for i in range(0, len(events), BATCH)]
     received = datetime.now(UTC)
-    rows = [
-        (organization_id, customers[e["customer"]], meters[e["meter"]], e["task_id"], Decimal(e["quantity"]),
-         datetime.fromisoformat(e["timestamp"]), json.dumps(e["properties"]), e["idempotency_key"], received)
-        for e in events
-    ]
+    if args.kind == "outcome":
+        rows = [
+            (organization_id, customers[e["customer"]], meters["ticket_resolved"], e["task_id"],
+             datetime.fromisoformat(e["timestamp"]), "{}", e["idempotency_key"], received, "pending",
+             datetime.fromisoformat(e["timestamp"]) + timedelta(hours=72), "")
+            for e in events
+        ]
+    else:
+        rows = [
+            (organization_id, customers[e["customer"]], meters[e["meter"]], e["task_id"], Decimal(e["quantity"]),
+             datetime.fromisoformat(e["timestamp"]), json.dumps(e["properties"]), e["idempotency_key"], received)
+            for e in events
+        ]
 
-    print(f"{args.events:,} events in {len(bodies)} batches of {BATCH}; raw COPY from 1 connection, {BATCH} rows "
-          f"per COPY; HTTP API from {args.senders} senders to {args.workers} gunicorn workers; {os.cpu_count()} "
-          f"cores; {args.rounds} rounds", flush=True)
+    print(f"{args.events:,} {args.kind} events in {len(bodies)} batches of {BATCH}; raw COPY from 1 connection, "
+          f"{BATCH} rows per COPY; HTTP API from {args.senders} senders to {args.workers} gunicorn workers; "
+          f"{os.cpu_count()} cores; {args.rounds} rounds", flush=True)
     server = Gunicorn(database_url=args.database_url, workers=args.workers)
     ratios, latencies = [], []
     try:
         # Warm every worker (first database connection, key, customer and meter caches): sync workers
         # take one connection at a time, so concurrent senders reach them all.
-        requests = [http_request(server.port, raw_key, body) for body in bodies]
+        requests = [http_request(server.port, kind.path, raw_key, body) for body in bodies]
         warm_up(server.port, requests[:args.workers * 8], args.workers * 2)
         for number in range(1, args.rounds + 1):
-            copy = copy_baseline(args.database_url, rows)
-            api = http_round(args.database_url, server, requests, args.senders)
+            copy = copy_baseline(args.database_url, kind, rows)
+            api = http_round(args.database_url, kind, server, requests, args.senders)
             ratios.append(api.rate / copy.rate)
             latencies.extend(api.latencies)
             print(f"round {number}: raw COPY {copy.rate:,.0f} events/s (CPU per batch: client + server "

@@ -61,6 +61,14 @@ def _in_utc(value: datetime) -> datetime:
 Key = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Code = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 EventTime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
+# The plain tiers' event time, kept as text: RFC 3339 in years 1900-2199 (far from the ends of Python's
+# calendar), with a Z or ±hh:mm offset within PostgreSQL's ±15:59, and at most microseconds. Days 29-31
+# of short months pass here; PostgreSQL (or Python) refuses them, and the batch goes to the full model.
+PLAIN_TIMESTAMP = (
+    r"^(19|2[01])[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+    r"(\.[0-9]{1,6})?(Z|[+-](0[0-9]|1[0-5]):[0-5][0-9])$"
+)
+PlainTimestamp = Annotated[str, StringConstraints(pattern=PLAIN_TIMESTAMP)]
 
 
 class PayloadTooLarge(DomainError):
@@ -382,17 +390,6 @@ def keep_first_of_each_key(events: list[T], key: Callable[[T], str] = attrgetter
             seen.add(name)
             kept.append(event)
     return kept, len(events) - len(kept)
-
-
-def copy_rows(table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    """COPY rows into a table on the current connection (inside the caller's transaction)."""
-    connection.ensure_connection()
-    raw = connection.connection
-    with raw.cursor() as cursor:
-        with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-            write = copy.write_row
-            for row in rows:
-                write(row)
 
 
 COPY_NULL = "\\N"

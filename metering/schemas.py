@@ -13,18 +13,11 @@ from typing import Annotated, Any, NotRequired
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, with_config
 from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
-from config.ingest import Code, EventTime, Key
+from config.ingest import Code, EventTime, Key, PlainTimestamp
 
 # At most 26 digits before the point and 12 after: what numeric(38, 12) holds, and within the
 # max_digits / decimal_places that UsageEventIn enforces.
 PLAIN_QUANTITY = r"^[0-9]{1,26}(\.[0-9]{1,12})?$"
-# RFC 3339 in years 1900-2199 (far from the ends of Python's calendar), with a Z or ±hh:mm offset
-# within PostgreSQL's ±15:59, and at most microseconds. Days 29-31 of short months pass here;
-# PostgreSQL refuses them, and the batch then goes to UsageEventIn.
-PLAIN_TIMESTAMP = (
-    r"^(19|2[01])[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
-    r"(\.[0-9]{1,6})?(Z|[+-](0[0-9]|1[0-5]):[0-5][0-9])$"
-)
 
 
 class UsageEventIn(BaseModel):
@@ -45,6 +38,6 @@ class UsageEventPlain(TypedDict):
     customer: Key
     meter: Code
     quantity: Annotated[str, StringConstraints(pattern=PLAIN_QUANTITY)]
-    timestamp: Annotated[str, StringConstraints(pattern=PLAIN_TIMESTAMP)]
+    timestamp: PlainTimestamp
     task_id: NotRequired[Key | None]
     properties: NotRequired[dict[str, Any]]

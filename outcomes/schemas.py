@@ -1,10 +1,16 @@
-"""Pydantic models of the outcome ingestion hot path."""
+"""Pydantic models of the outcome ingestion hot path.
 
-from typing import Any
+`OutcomeEventIn` is the contract. `OutcomeEventPlain` is the fast tier, as for usage events (see
+metering.schemas): the common spelling, its values kept as sent; a batch it refuses in any way is
+validated again by `OutcomeEventIn`, which decides.
+"""
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any, NotRequired
 
-from config.ingest import Code, EventTime, Key
+from pydantic import BaseModel, ConfigDict, Field, with_config
+from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
+
+from config.ingest import Code, EventTime, Key, PlainTimestamp
 
 
 class OutcomeEventIn(BaseModel):
@@ -16,3 +22,13 @@ class OutcomeEventIn(BaseModel):
     task_id: Key
     timestamp: EventTime
     properties: dict[str, Any] = Field(default_factory=dict)
+
+
+@with_config(ConfigDict(extra="forbid"))
+class OutcomeEventPlain(TypedDict):
+    idempotency_key: Key
+    customer: Key
+    outcome: Code
+    task_id: Key
+    timestamp: PlainTimestamp
+    properties: NotRequired[dict[str, Any]]

@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
-from config.ingest import PlainBatchValidator, any_later_than
-from metering.schemas import PLAIN_QUANTITY, PLAIN_TIMESTAMP, UsageEventIn, UsageEventPlain
+from config.ingest import PLAIN_TIMESTAMP, PlainBatchValidator, any_later_than
+from metering.schemas import PLAIN_QUANTITY, UsageEventIn, UsageEventPlain
 
 pytestmark = pytest.mark.django_db
 checked = TypeAdapter(UsageEventIn)

@@ -1,5 +1,5 @@
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -82,3 +82,29 @@ def test_outcome_properties_keep_big_integers_and_refuse_nan(vendor, outcome_typ
     assert response.status_code == 200
     assert [(r["index"], list(r["errors"])) for r in response.json()["rejected"]] == [(1, ["properties"])]
     assert OutcomeEvent.objects.get(idempotency_key="big").properties == {"ticket": 98765432109876543210987}
+
+
+def test_plain_outcomes_get_their_verification_time_from_the_time_as_sent(vendor, outcome_type) -> None:  # type: ignore[no-untyped-def]
+    batch = [outcome("utc", timestamp="2026-10-05T10:00:00.250000Z"),
+             outcome("offset", task_id="tâche-1", timestamp="2026-10-05T10:00:00+02:00", properties={"n": "é"})]
+    body = json.dumps({"events": batch}, ensure_ascii=False).encode()
+    assert b"\\" not in body  # the plain tier takes it
+    assert vendor.api.post(URL, body).json() == {"accepted": 2, "duplicates": 0, "rejected": []}
+    assert vendor.api.post(URL, body).json() == {"accepted": 0, "duplicates": 2, "rejected": []}
+    offset = OutcomeEvent.objects.get(idempotency_key="offset")
+    assert offset.timestamp == datetime(2026, 10, 5, 8, 0, tzinfo=UTC)
+    assert offset.verifiable_at == datetime(2026, 10, 7, 8, 0, tzinfo=UTC)
+    assert (offset.task_id, offset.properties, offset.status) == ("tâche-1", {"n": "é"}, OutcomeEvent.Status.PENDING)
+    assert OutcomeEvent.objects.get(idempotency_key="utc").timestamp == datetime(2026, 10, 5, 10, 0, 0, 250000,
+                                                                                tzinfo=UTC)
+
+
+def test_plain_outcome_batches_with_a_bad_date_or_a_future_time_keep_the_good_events(vendor, outcome_type) -> None:  # type: ignore[no-untyped-def]
+    future = (datetime.now(UTC) + timedelta(hours=1)).astimezone(timezone(timedelta(hours=-5))).isoformat()
+    batch = [outcome("good"), outcome("feb30", timestamp="2026-02-30T10:00:00Z"),
+             outcome("later", timestamp=future[:19] + future[-6:])]
+    response = vendor.api.post(URL, {"events": batch})
+    assert response.status_code == 200
+    assert [(r["index"], list(r["errors"])) for r in response.json()["rejected"]] == [(1, ["timestamp"]),
+                                                                                     (2, ["timestamp"])]
+    assert list(OutcomeEvent.objects.values_list("idempotency_key", flat=True)) == ["good"]
