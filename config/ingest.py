@@ -413,6 +413,18 @@ def copy_text(table: str, columns: Sequence[str], text: str) -> None:
             copy.write(text)
 
 
+def copy_text_staged(staging: str, table: str, columns: Sequence[str], text: str) -> None:
+    """COPY rows into this session's temporary `staging` table, shaped like `table` and emptied first
+    (it lives for the connection; its rows go at commit)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {staging} ON COMMIT DELETE ROWS AS "
+            f"SELECT {', '.join(columns)} FROM {table} WITH NO DATA"
+        )
+        cursor.execute(f"DELETE FROM {staging}")
+    copy_text(staging, columns, text)
+
+
 def store_new_rows(*, fast: Callable[[], None], slow: Callable[[], int], count: int) -> int:
     """Run `fast` (one COPY that fails on any known key) and fall back to `slow` on a duplicate.
 

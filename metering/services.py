@@ -21,6 +21,7 @@ from config.ingest import (
     check_batch,
     copy_line,
     copy_text,
+    copy_text_staged,
     gc_paused,
     json_text,
     keep_first_of_each_key,
@@ -169,13 +170,7 @@ def _store(event_text: str, count: int) -> int:
 
 def _store_new_only(event_text: str) -> int:
     columns = ", ".join(USAGE_COLUMNS)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS usage_staging ON COMMIT DELETE ROWS AS "
-            f"SELECT {columns} FROM metering_usageevent WITH NO DATA"
-        )
-        cursor.execute("DELETE FROM usage_staging")
-    copy_text("usage_staging", USAGE_COLUMNS, event_text)
+    copy_text_staged("usage_staging", "metering_usageevent", USAGE_COLUMNS, event_text)
     # The NOT EXISTS only picks which events to try: a key committed by another batch after this
     # statement's snapshot still fails it in the key index, and the next attempt sees that key.
     attempts = 10

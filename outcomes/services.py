@@ -20,6 +20,7 @@ from config.ingest import (
     check_batch,
     copy_line,
     copy_text,
+    copy_text_staged,
     gc_paused,
     json_text,
     keep_first_of_each_key,
@@ -158,13 +159,7 @@ def _store(text: str, count: int) -> int:
 
 def _store_new_only(text: str) -> int:
     columns = ", ".join(OUTCOME_COLUMNS)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS outcome_staging ON COMMIT DELETE ROWS AS "
-            f"SELECT {columns} FROM outcomes_outcomeevent WITH NO DATA"
-        )
-        cursor.execute("DELETE FROM outcome_staging")
-    copy_text("outcome_staging", OUTCOME_COLUMNS, text)
+    copy_text_staged("outcome_staging", "outcomes_outcomeevent", OUTCOME_COLUMNS, text)
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO outcomes_outcomeevent ({columns}) SELECT {columns} FROM outcome_staging "
