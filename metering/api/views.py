@@ -1,8 +1,7 @@
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -11,7 +10,7 @@ from rest_framework.views import APIView
 
 from accounts.api.authentication import organization_of
 from accounts.selectors import customer_get
-from config.api import RawJsonParser, batch_post, batch_schema
+from config.api import BatchPostApiView, batch_schema
 from config.errors import NotFound
 from config.fields import CodeField, CurrencyField, DecimalStringField, decimal_str, json_without_nul
 from config.ingest import EventQuery, cursor_decode, event_page_schema, page_response
@@ -103,13 +102,8 @@ class UsageEventOutput(serializers.Serializer):
     received_at = serializers.DateTimeField()
 
 
-class UsageEventListApi(APIView):
-    parser_classes = [RawJsonParser]
-
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if request.method == "POST":  # the ingestion hot path skips DRF's request machinery
-            return batch_post(request, usage_events_ingest)
-        return super().dispatch(request, *args, **kwargs)
+class UsageEventListApi(BatchPostApiView):
+    ingest = staticmethod(usage_events_ingest)
 
     @event_page_schema(UsageEventQuery, UsageEventOutput(many=True), "UsageEvent")
     def get(self, request: Request) -> Response:
@@ -149,7 +143,7 @@ class UsageEventListApi(APIView):
         }},
     )
     def post(self, request: Request) -> HttpResponse:  # documents the POST that dispatch answers
-        return batch_post(request._request, usage_events_ingest)
+        return super().post(request)
 
 
 QUANTITY_HELP = "The events' quantities aggregated the meter's way: sum, count, max, latest or unique count."

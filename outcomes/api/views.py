@@ -1,7 +1,6 @@
-from typing import Any
 
 from django.db.models import Q
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -10,7 +9,7 @@ from rest_framework.views import APIView
 
 from accounts.api.authentication import organization_of
 from accounts.selectors import customer_get
-from config.api import RawJsonParser, batch_post, batch_schema
+from config.api import BatchPostApiView, batch_schema
 from config.errors import NotFound
 from config.fields import CodeField, CurrencyField, DecimalStringField, decimal_str
 from config.ingest import EventQuery, cursor_decode, event_page_schema, page_response
@@ -72,13 +71,8 @@ class OutcomeEventQuery(EventQuery):
     status = serializers.ChoiceField(choices=OutcomeEvent.Status.choices, required=False)
 
 
-class OutcomeEventListApi(APIView):
-    parser_classes = [RawJsonParser]
-
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if request.method == "POST":  # the ingestion hot path skips DRF's request machinery
-            return batch_post(request, outcome_events_ingest)
-        return super().dispatch(request, *args, **kwargs)
+class OutcomeEventListApi(BatchPostApiView):
+    ingest = staticmethod(outcome_events_ingest)
 
     @event_page_schema(OutcomeEventQuery, OutcomeEventOutput(many=True), "OutcomeEvent")
     def get(self, request: Request) -> Response:
@@ -116,7 +110,7 @@ class OutcomeEventListApi(APIView):
         }},
     )
     def post(self, request: Request) -> HttpResponse:  # documents the POST that dispatch answers
-        return batch_post(request._request, outcome_events_ingest)
+        return super().post(request)
 
 
 class ReverseInput(serializers.Serializer):
