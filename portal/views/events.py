@@ -10,6 +10,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.utils.text import slugify
 
+from accounts.models import Customer
 from billing.explain import outcome_event_trace, usage_event_trace
 from billing.reports import customer_for_page
 from config.errors import DomainError, NotFound
@@ -18,7 +19,7 @@ from config.ingest import cursor_decode, cursor_encode
 from metering.models import Meter
 from metering.selectors import usage_event_page, usage_events_filtered, usage_summary
 from outcomes.selectors import outcome_event_list
-from portal.access import not_found_as_404, scope_of, vendor_required
+from portal.access import Scope, not_found_as_404, scope_of, vendor_required
 from portal.exports import csv_stream
 from portal.forms import UsageEventFilterForm
 
@@ -37,13 +38,19 @@ def _filters(form: UsageEventFilterForm) -> dict[str, Any]:
     }
 
 
-@vendor_required
-@not_found_as_404
-def customer_events_page(request: HttpRequest, external_id: str) -> HttpResponse:
+def _events_of(request: HttpRequest, external_id: str, *, bound: bool
+               ) -> tuple[Scope, Customer, dict[int, str], UsageEventFilterForm]:
+    """The viewer's scope, the customer (404 outside it), its organization's meters and the filter form."""
     scope = scope_of(request)
     customer = customer_for_page(organization=scope.organization, external_id=external_id)
     meters = dict(Meter.objects.filter(organization=scope.organization).values_list("id", "code"))
-    form = UsageEventFilterForm(request.GET or None, meters=meters)
+    return scope, customer, meters, UsageEventFilterForm(request.GET if bound else None, meters=meters)
+
+
+@vendor_required
+@not_found_as_404
+def customer_events_page(request: HttpRequest, external_id: str) -> HttpResponse:
+    scope, customer, meters, form = _events_of(request, external_id, bound=bool(request.GET))
     valid = not form.is_bound or form.is_valid()
     filters = _filters(form) if form.is_bound and valid else {}
     after, cursor_error = None, None
@@ -81,10 +88,7 @@ def customer_events_page(request: HttpRequest, external_id: str) -> HttpResponse
 @not_found_as_404
 def customer_events_csv(request: HttpRequest, external_id: str) -> HttpResponse:
     """The filtered usage events, oldest first, streamed: a month of a busy customer is millions of rows."""
-    scope = scope_of(request)
-    customer = customer_for_page(organization=scope.organization, external_id=external_id)
-    meters = dict(Meter.objects.filter(organization=scope.organization).values_list("id", "code"))
-    form = UsageEventFilterForm(request.GET, meters=meters)
+    scope, customer, meters, form = _events_of(request, external_id, bound=True)
     if not form.is_valid():
         problems = "; ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items())
         return HttpResponse(f"Bad filters: {problems}", status=400, content_type="text/plain; charset=utf-8")
