@@ -96,43 +96,23 @@ def roi_dashboard(
     )
 
 
+ROI_EXPORT_KEYS = ("period", "currency", "value_delivered", "billed", "roi", "tasks")
+ROI_EXPORT_COST_KEYS = ("cost_to_serve", "cost_currency", "margin", "cost_per_outcome", "unbilled_cost",
+                        "unbilled_tasks")  # the vendor's columns only
+
+
 def roi_export_rows(
     *, customer: Customer, sees_cost: bool, periods: int = 36
 ) -> tuple[list[str], list[list[Any]]]:
     """The ROI history as CSV rows, newest period first, one column per outcome type."""
     reports = roi_history(customer=customer, periods=periods)
     codes = sorted({code for report in reports for code in report.outcomes})
-    header = ["period", "currency", "value_delivered", "billed", "roi", "tasks"]
-    if sees_cost:
-        header += [
-            "cost_to_serve",
-            "cost_currency",
-            "margin",
-            "cost_per_outcome",
-            "unbilled_cost",
-            "unbilled_tasks",
-        ]
-    header += [f"outcomes:{code}" for code in codes]
+    keys = ROI_EXPORT_KEYS + (ROI_EXPORT_COST_KEYS if sees_cost else ())
+    header = [*keys, *(f"outcomes:{code}" for code in codes)]
     rows = []
     for report in reversed(reports):
         figures = visible_figures(report, sees_cost=sees_cost)
-        row: list[Any] = [
-            figures[key] for key in ("period", "currency", "value_delivered", "billed", "roi", "tasks")
-        ]
-        if sees_cost:
-            row += [
-                figures[key]
-                for key in (
-                    "cost_to_serve",
-                    "cost_currency",
-                    "margin",
-                    "cost_per_outcome",
-                    "unbilled_cost",
-                    "unbilled_tasks",
-                )
-            ]
-        row += [report.outcomes.get(code, 0) for code in codes]
-        rows.append(row)
+        rows.append([*(figures[key] for key in keys), *(report.outcomes.get(code, 0) for code in codes)])
     return header, rows
 
 
