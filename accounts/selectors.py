@@ -2,8 +2,8 @@ from django.db.models import QuerySet
 
 from accounts.models import ApiKey, Customer, Organization
 from accounts.services import hash_api_key
-from config.errors import NotFound
-from config.ingest import HitCache
+from core.cache import HitCache
+from core.errors import NotFound
 
 
 def api_key_authenticate(*, raw_key: str) -> ApiKey | None:

@@ -5,7 +5,7 @@ from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 
 from accounts.models import ApiKey, Customer, Organization, User
-from config.errors import Conflict
+from core.errors import Conflict
 
 KEY_PREFIX = "tly_"
 

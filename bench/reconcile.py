@@ -90,8 +90,8 @@ def django_env(database_url: str, broker_url: str, queue: str) -> dict[str, str]
 def setup_tenant(customers: int) -> dict[str, object]:
     """Organization, customers, meters, rate card, outcome types and price books, through the services."""
     from accounts.services import customer_create, organization_get_or_create
-    from billing.periods import Period
     from billing.services.price_books import EntrySpec, MeterSpec, price_book_create
+    from core.periods import Period
     from metering.services import meter_create, rate_create
     from outcomes.services import outcome_type_create
 
@@ -337,8 +337,8 @@ def billing_run(*, organization_id: int, in_process: bool, workers: Workers | No
 
     from accounts.models import Organization
     from billing.models import BillingRun
-    from billing.periods import period_parse
     from billing.services.runs import billing_run_create, billing_run_execute
+    from core.periods import period_parse
 
     organization = Organization.objects.get(pk=organization_id)
     period = period_parse(MONTH)

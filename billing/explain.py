@@ -9,9 +9,9 @@ from django.utils import timezone
 
 from accounts.models import Customer, Organization
 from billing.models import InvoiceLine
-from billing.periods import Period
-from config.errors import NotFound
-from config.fields import decimal_str
+from core.api.fields import decimal_str
+from core.errors import NotFound
+from core.periods import Period
 from metering.models import Meter
 from metering.selectors import rate_for_event, usage_event_by_key, usage_event_data
 from outcomes.models import OutcomeEvent

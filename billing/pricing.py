@@ -16,7 +16,7 @@ Rules (documented in the README):
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from config.money import round_money
+from core.money import round_money
 
 ZERO = Decimal(0)
 

@@ -34,8 +34,8 @@ from billing.models import (
     PriceBookMeter,
     RoiReport,
 )
-from billing.periods import Period
-from config.errors import NotFound
+from core.errors import NotFound
+from core.periods import Period
 from metering.models import UsageEvent
 from outcomes.models import Dispute, OutcomeEvent, OutcomeTransition, OutcomeType
 

@@ -4,9 +4,9 @@ from django.db.models import QuerySet
 
 from accounts.models import Customer, Organization
 from billing.models import BillingRun, Invoice, RoiReport
-from billing.periods import Period
-from config.errors import NotFound
-from config.money import round_money
+from core.errors import NotFound
+from core.money import round_money
+from core.periods import Period
 
 
 def invoice_list(*, organization: Organization, customer: Customer | None = None,

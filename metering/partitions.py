@@ -9,16 +9,9 @@ from datetime import date
 
 from django.db import connection, transaction
 
+from core.periods import Period
+
 PARENT = "metering_usageevent"
-
-
-def month_start(day: date) -> date:
-    return day.replace(day=1)
-
-
-def add_months(day: date, months: int) -> date:
-    index = day.year * 12 + day.month - 1 + months
-    return date(index // 12, index % 12 + 1, 1)
 
 
 def partition_name(month: date) -> str:
@@ -27,9 +20,8 @@ def partition_name(month: date) -> str:
 
 def partition_ensure(*, month: date) -> bool:
     """Create the partition for `month` if missing, moving any rows parked in the default. True if created."""
-    month = month_start(month)
-    name = partition_name(month)
-    upper = add_months(month, 1)
+    period = Period.of(month)
+    name = partition_name(period.start)
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT to_regclass(%s)", [name])
         if cursor.fetchone()[0] is not None:
@@ -40,7 +32,7 @@ def partition_ensure(*, month: date) -> bool:
         if cursor.fetchone()[0] is not None:
             return False
         cursor.execute(f"CREATE TABLE {name} (LIKE {PARENT} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)")
-        bounds = [month.isoformat(), upper.isoformat()]
+        bounds = [period.start.isoformat(), period.end.isoformat()]
         cursor.execute(
             f"WITH moved AS (DELETE FROM {PARENT}_default WHERE timestamp >= %s AND timestamp < %s RETURNING *) "
             f"INSERT INTO {name} SELECT * FROM moved",
@@ -55,7 +47,7 @@ def partition_ensure(*, month: date) -> bool:
 def partitions_ensure(*, today: date, months_back: int = 0, months_ahead: int = 3) -> list[str]:
     created = []
     for offset in range(-months_back, months_ahead + 1):
-        month = add_months(month_start(today), offset)
+        month = Period.of(today).add(offset).start
         if partition_ensure(month=month):
             created.append(partition_name(month))
     return created

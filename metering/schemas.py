@@ -13,7 +13,7 @@ from typing import Annotated, Any, NotRequired
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, with_config
 from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
-from config.ingest import Code, EventTime, Key, PlainTimestamp
+from ingest.validate import Code, EventTime, Key, PlainTimestamp
 
 # At most 26 digits before the point and 12 after: what numeric(38, 12) holds, and within the
 # max_digits / decimal_places that UsageEventIn enforces.

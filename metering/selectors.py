@@ -1,14 +1,15 @@
 """Reads of usage: cost to serve per task, computed by the database."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
 from django.db import connection
 from django.db.models import Q, QuerySet
 
-from config.fields import decimal_str
+from core.api.fields import decimal_str
+from core.periods import Period
 from metering.models import Meter, Rate, UsageEvent
 from metering.usage_totals import usage_so_far
 
@@ -248,13 +249,22 @@ class MeterUsage:
     last_event_at: datetime | None
 
 
-def usage_summary(
-    *, organization_id: int, customer_id: int, day_start: datetime, period_start: datetime, period_end: datetime
-) -> list[MeterUsage]:
-    """Per meter of the organization: events and quantity (aggregated the meter's way) today and this
-    period, and the time of the customer's last event on it."""
+@dataclass(frozen=True)
+class UsageSummary:
+    """A customer's usage so far: today (UTC) and this period, per meter."""
+
+    today: date
+    period: Period
+    meters: list[MeterUsage]
+
+
+def usage_summary(*, organization_id: int, customer_id: int, now: datetime) -> UsageSummary:
+    """Per meter of the organization: events and quantity (aggregated the meter's way) today and in
+    the period holding `now`, and the time of the customer's last event on it."""
+    day_start = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    period = Period.of(day_start)
     so_far = usage_so_far(organization_id=organization_id, customer_id=customer_id, day_start=day_start,
-                          period_start=period_start, period_end=period_end)
+                          period_start=period.start_at, period_end=period.end_at)
     sql = """
         SELECT m.id, last.timestamp FROM metering_meter m
         LEFT JOIN LATERAL (
@@ -270,7 +280,10 @@ def usage_summary(
         rows = cursor.fetchall()
     meters = Meter.objects.in_bulk([row[0] for row in rows])
     nothing = (0, Decimal(0), 0, Decimal(0))
-    return [MeterUsage(meters[meter_id], *so_far.get(meter_id, nothing), last) for meter_id, last in rows]
+    return UsageSummary(
+        today=day_start.date(), period=period,
+        meters=[MeterUsage(meters[meter_id], *so_far.get(meter_id, nothing), last) for meter_id, last in rows],
+    )
 
 
 def usage_event_data(event: UsageEvent, *, customer: str, meter: str) -> dict[str, Any]:

@@ -10,22 +10,17 @@ from django.utils import timezone
 
 from accounts.models import Organization
 from accounts.selectors import customer_ids_cached
-from config.errors import Conflict, DomainError
-from config.ingest import (
-    COPY_NULL,
+from core.cache import HitCache
+from core.errors import Conflict, DomainError
+from ingest.body import gc_paused
+from ingest.store import COPY_NULL, copy_line, copy_text, copy_text_staged, json_text, store_new_rows
+from ingest.validate import (
     BatchResult,
     BatchValidator,
-    HitCache,
     PlainBatchValidator,
     any_later_than,
     check_batch,
-    copy_line,
-    copy_text,
-    copy_text_staged,
-    gc_paused,
-    json_text,
     keep_first_of_each_key,
-    store_new_rows,
 )
 from metering.models import Meter, Rate
 from metering.schemas import UsageEventIn, UsageEventPlain
@@ -76,7 +71,7 @@ def rate_create(
 
 @gc_paused
 def usage_events_ingest(*, organization_id: int, body: bytes) -> BatchResult:
-    """Validate a batch and store its new events; see config.ingest.store_new_rows for the dedup guarantee.
+    """Validate a batch and store its new events; see ingest.store.store_new_rows for the dedup guarantee.
 
     A batch in the plain spelling, naming known customers and meters, goes to COPY as sent (the
     fast tier); anything else, or a value PostgreSQL refuses, is validated event by event.

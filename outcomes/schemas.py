@@ -10,7 +10,7 @@ from typing import Any, NotRequired
 from pydantic import BaseModel, ConfigDict, Field, with_config
 from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
-from config.ingest import Code, EventTime, Key, PlainTimestamp
+from ingest.validate import Code, EventTime, Key, PlainTimestamp
 
 
 class OutcomeEventIn(BaseModel):

@@ -10,21 +10,17 @@ from django.utils import timezone
 
 from accounts.models import Organization, User
 from accounts.selectors import customer_ids_cached
-from config.errors import Conflict, InvalidState, NotFound
-from config.ingest import (
+from core.cache import HitCache
+from core.errors import Conflict, InvalidState, NotFound
+from ingest.body import gc_paused
+from ingest.store import copy_line, copy_text, copy_text_staged, json_text, store_new_rows
+from ingest.validate import (
     BatchResult,
     BatchValidator,
-    HitCache,
     PlainBatchValidator,
     any_later_than,
     check_batch,
-    copy_line,
-    copy_text,
-    copy_text_staged,
-    gc_paused,
-    json_text,
     keep_first_of_each_key,
-    store_new_rows,
 )
 from outcomes.models import Dispute, OutcomeEvent, OutcomeTransition, OutcomeType
 from outcomes.schemas import OutcomeEventIn, OutcomeEventPlain
@@ -64,7 +60,7 @@ def outcome_type_create(
 
 @gc_paused
 def outcome_events_ingest(*, organization_id: int, body: bytes) -> BatchResult:
-    """Validate a batch and store its new outcome events; see config.ingest.store_new_rows for dedup.
+    """Validate a batch and store its new outcome events; see ingest.store.store_new_rows for dedup.
 
     As for usage events: a batch in the plain spelling naming known customers and outcome types goes
     to COPY as sent (only its times are parsed, for `verifiable_at`); anything else is validated event

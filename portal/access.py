@@ -13,7 +13,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 
 from accounts.models import Customer, Organization, User
-from config.errors import NotFound
+from core.errors import NotFound
 
 __all__ = [
     "login_required",

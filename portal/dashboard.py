@@ -6,10 +6,10 @@ from typing import Any
 
 from accounts.models import Customer, Organization
 from billing.models import RoiReport
-from billing.periods import Period, period_parse
 from billing.reports import outcome_type_names, roi_history, roi_periods, roi_report_get
 from billing.selectors import roi_figures
-from config.errors import DomainError
+from core.errors import DomainError
+from core.periods import Period, period_parse
 from portal.charts import BarChart, HBarChart, Series, grouped_bar_chart, horizontal_bar_chart
 
 # What a customer may read of an ROI report; everything else (cost, margin, unbilled cost) is the vendor's.

@@ -11,7 +11,7 @@ from django.conf import settings
 from fpdf import FPDF
 
 from billing.models import CreditNote, Invoice, InvoiceLine
-from config.money import round_money
+from core.money import round_money
 from portal.templatetags.portal_format import KIND_LABELS
 
 # Spreadsheets run a cell starting with one of these as a formula; task ids and descriptions come

@@ -6,10 +6,10 @@ from django.db.models import QuerySet
 
 from accounts.models import Customer
 from billing.models import Invoice, InvoiceLine
-from billing.periods import Period, period_parse
 from billing.services.credit_notes import CreditSpec
-from config.errors import DomainError
-from config.money import minor_unit
+from core.errors import DomainError
+from core.money import minor_unit
+from core.periods import Period, period_parse
 
 
 class PeriodField(forms.CharField):

@@ -6,8 +6,8 @@ from django.core.management import call_command
 
 from accounts.models import ApiKey, Customer, Organization, User
 from billing.models import Invoice, InvoiceLine
-from billing.periods import Period
 from billing.selectors import roi_get
+from core.periods import Period
 from metering.models import Meter, Rate, UsageEvent
 from outcomes.models import OutcomeEvent, OutcomeType
 

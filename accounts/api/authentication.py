@@ -1,6 +1,5 @@
 """API authentication: `Authorization: Bearer <key>` resolves to one organization."""
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,11 +8,11 @@ from rest_framework import authentication, exceptions, permissions
 
 from accounts.models import ApiKey, Customer, Organization
 from accounts.selectors import api_key_authenticate
+from core.cache import HitCache
 
 # Keys resolved in the last few seconds are remembered per process so the ingestion hot path
-# does not pay a query per request; a revoked key stops working within this many seconds.
-_CACHE_SECONDS = 30.0
-_cache: dict[str, tuple[float, ApiKey]] = {}
+# does not pay a query per request; a revoked key stops working within 30 seconds.
+_keys = HitCache(seconds=30.0)
 
 
 @dataclass(frozen=True)
@@ -42,20 +41,12 @@ def api_key_from_request(request: HttpRequest) -> ApiKey | None:
     raw_key = bearer_key(request)
     if raw_key is None:
         return None
-    cached = _cache.get(raw_key)
-    now = time.monotonic()
-    if cached is not None and now - cached[0] < _CACHE_SECONDS:
-        return cached[1]
-    api_key = api_key_authenticate(raw_key=raw_key)
-    if api_key is None:
-        _cache.pop(raw_key, None)
-        return None
-    _cache[raw_key] = (now, api_key)
+    api_key: ApiKey | None = _keys.get(0, raw_key, lambda key: api_key_authenticate(raw_key=key))
     return api_key
 
 
 def clear_key_cache() -> None:
-    _cache.clear()
+    _keys.clear()
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):

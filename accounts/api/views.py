@@ -8,8 +8,8 @@ from accounts.api.authentication import customer_scope, organization_of
 from accounts.models import Customer
 from accounts.selectors import customer_get, customer_list
 from accounts.services import customer_create
-from config.errors import NotFound
-from config.fields import CurrencyField
+from core.api.fields import CurrencyField
+from core.errors import NotFound
 
 
 class CustomerOutput(serializers.ModelSerializer):

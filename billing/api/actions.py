@@ -15,8 +15,8 @@ from billing.models import CreditNote, InvoiceLine
 from billing.selectors import invoice_get
 from billing.services.credit_notes import CreditSpec, credit_note_create
 from billing.services.finalize import invoice_finalize, invoice_mark_paid, invoice_void
-from config.errors import DomainError
-from config.fields import AmountField, DecimalStringField
+from core.api.fields import AmountField, DecimalStringField
+from core.errors import DomainError
 
 
 def _invoice_response(request: Request, invoice_id: int) -> Response:

@@ -12,12 +12,13 @@ from accounts.api.authentication import customer_scope, organization_of
 from accounts.api.views import scoped_customer_get
 from accounts.selectors import customer_get
 from billing.models import CreditGrant, Notification, PriceBook
-from billing.periods import period_parse
 from billing.services.price_books import EntrySpec, MeterSpec, price_book_create
 from billing.services.wallet import credit_grant_create, wallet_balances
-from config.errors import DomainError
-from config.fields import AmountField, CurrencyField, DecimalStringField, decimal_str
-from config.money import CURRENCY_MINOR_UNITS
+from core.api.exceptions import ErrorSerializer
+from core.api.fields import AmountField, CurrencyField, DecimalStringField, decimal_str
+from core.errors import DomainError
+from core.money import CURRENCY_MINOR_UNITS
+from core.periods import period_parse
 
 
 class TierInput(serializers.Serializer):
@@ -97,7 +98,8 @@ class PriceBookListApi(APIView):
             "entries__outcome_type", "meter_prices__meter").order_by("version")
         return Response(PriceBookOutput(books, many=True).data)
 
-    @extend_schema(request=PriceBookInput, responses={201: PriceBookOutput})
+    @extend_schema(request=PriceBookInput, responses={201: PriceBookOutput, 409: ErrorSerializer},
+                   description="409 when a version already takes effect from that month.")
     def post(self, request: Request, external_id: str) -> Response:
         customer = customer_get(organization=organization_of(request), external_id=external_id)
         data = PriceBookInput(data=request.data)

@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
 from billing.models import BillingRun, Invoice, InvoiceLine
-from config.fields import AmountField
+from core.api.fields import AmountField
 
 
 class InvoiceLineOutput(serializers.ModelSerializer):

@@ -13,10 +13,10 @@ from billing.api.serializers import (
     InvoiceSummaryOutput,
     RoiOutput,
 )
-from billing.periods import period_parse
 from billing.selectors import billing_run_get, invoice_get, invoice_list, roi_get
 from billing.services.runs import billing_run_create
-from config.errors import DomainError
+from core.errors import DomainError
+from core.periods import period_parse
 
 
 class BillingRunListApi(APIView):

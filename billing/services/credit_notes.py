@@ -8,7 +8,7 @@ from django.db import transaction
 from accounts.models import Customer
 from billing.models import CreditNote, CreditNoteLine, Invoice, InvoiceLine
 from billing.services.sequences import sequence_next
-from config.errors import DomainError, InvalidState
+from core.errors import DomainError, InvalidState
 from outcomes.models import OutcomeEvent, OutcomeTransition
 
 

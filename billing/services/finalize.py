@@ -7,11 +7,11 @@ from django.utils import timezone
 
 from accounts.models import Customer, Organization, User
 from billing.models import CreditLedgerEntry, Invoice, InvoiceLine
-from billing.periods import Period
 from billing.services.reconcile import reconcile_customer
 from billing.services.sequences import sequence_next
 from billing.services.wallet import wallet_draw_down
-from config.errors import InvalidState
+from core.errors import InvalidState
+from core.periods import Period
 from outcomes.models import OutcomeEvent, OutcomeTransition
 
 BILLABLE = [OutcomeEvent.Status.PENDING, OutcomeEvent.Status.VERIFIED]

@@ -8,8 +8,8 @@ from decimal import Decimal
 from django.db.models import Sum
 
 from billing.models import CreditNoteLine, Invoice, InvoiceLine
-from billing.periods import Period
 from billing.pricing import PeriodCharges
+from core.periods import Period
 from outcomes.models import OutcomeEvent
 from outcomes.selectors import BillableOutcome, billable_outcomes
 

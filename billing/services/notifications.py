@@ -4,7 +4,7 @@ from django.db import IntegrityError, transaction
 
 from accounts.models import Customer
 from billing.models import Notification, PriceBook
-from billing.periods import Period
+from core.periods import Period
 
 SPEND_THRESHOLDS = (50, 80, 100)
 

@@ -10,9 +10,9 @@ from django.db.models import Max
 
 from accounts.models import Customer
 from billing.models import PriceBook, PriceBookEntry, PriceBookMeter
-from billing.periods import Period
 from billing.pricing import OutcomePrice, Tier, validate_tiers
-from config.errors import DomainError
+from core.errors import Conflict, DomainError
+from core.periods import Period
 from metering.models import Meter
 from outcomes.models import OutcomeType
 
@@ -79,8 +79,8 @@ def price_book_create(
     with transaction.atomic():
         Customer.objects.select_for_update().filter(pk=customer.pk).first()
         if PriceBook.objects.filter(customer=customer, effective_from=effective_from.start).exists():
-            raise DomainError(f"A version effective from {effective_from.label} exists already.",
-                              field="effective_from", code="conflict")
+            raise Conflict(f"A version effective from {effective_from.label} exists already.",
+                           field="effective_from")
         last = PriceBook.objects.filter(customer=customer).aggregate(v=Max("version"))["v"] or 0
         book = PriceBook.objects.create(
             organization_id=customer.organization_id, customer=customer, version=last + 1,

@@ -17,15 +17,15 @@ from django.utils import timezone
 
 from accounts.models import Customer, Organization
 from billing.models import Invoice, InvoiceLine, PriceBook, RoiReport
-from billing.periods import Period
 from billing.pricing import PeriodCharges, commit_true_up, prepaid_drawdown
 from billing.services import late
 from billing.services.credit_notes import credit_note_for_reversals
 from billing.services.notifications import spend_alerts_record
 from billing.services.price_books import outcome_prices, price_book_in_force
 from billing.services.wallet import wallet_balances
-from config.errors import DomainError
-from config.money import round_money
+from core.errors import DomainError
+from core.money import round_money
+from core.periods import Period
 from metering.models import Meter
 from metering.selectors import TaskCost, task_costs
 from metering.usage_totals import usage_totals

@@ -8,9 +8,9 @@ from django.utils import timezone
 
 from accounts.models import Customer, Organization
 from billing.models import BillingRun
-from billing.periods import Period
 from billing.services.reconcile import reconcile_customer
-from config.errors import DomainError
+from core.errors import DomainError
+from core.periods import Period
 
 logger = logging.getLogger(__name__)
 

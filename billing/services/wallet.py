@@ -11,7 +11,7 @@ from django.utils import timezone
 from accounts.models import Customer
 from billing.models import CreditGrant, CreditLedgerEntry, Invoice
 from billing.pricing import prepaid_drawdown
-from config.errors import DomainError
+from core.errors import DomainError
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
-from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from django.http import HttpResponse
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -10,10 +10,10 @@ from rest_framework.views import APIView
 
 from accounts.api.authentication import organization_of
 from accounts.selectors import customer_get
-from config.api import BatchPostApiView, batch_schema
-from config.errors import NotFound
-from config.fields import CodeField, CurrencyField, DecimalStringField, decimal_str, json_without_nul
-from config.ingest import EventQuery, cursor_decode, event_page_schema, page_response
+from core.api.cursor import EventQuery, cursor_decode, event_page_schema, page_response
+from core.api.fields import CodeField, CurrencyField, DecimalStringField, decimal_str, json_without_nul
+from core.errors import NotFound
+from ingest.http import BatchPostApiView, batch_schema
 from metering.models import Meter, Rate
 from metering.selectors import usage_event_data, usage_event_page, usage_summary
 from metering.services import meter_create, rate_create, usage_events_ingest
@@ -170,23 +170,16 @@ class CustomerUsageSummaryApi(APIView):
     def get(self, request: Request, external_id: str) -> Response:
         organization = organization_of(request)
         customer = customer_get(organization=organization, external_id=external_id)
-        now = datetime.now(UTC)
-        day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
-        period_start = day_start.replace(day=1)
-        period_end = (period_start + timedelta(days=32)).replace(day=1)
-        rows = usage_summary(
-            organization_id=organization.pk, customer_id=customer.pk, day_start=day_start,
-            period_start=period_start, period_end=period_end,
-        )
+        summary = usage_summary(organization_id=organization.pk, customer_id=customer.pk, now=timezone.now())
         meters = [
             {
                 "meter": row.meter.code, "unit": row.meter.unit, "events_today": row.events_today,
                 "quantity_today": decimal_str(row.quantity_today), "events_period": row.events_period,
                 "quantity_period": decimal_str(row.quantity_period), "last_event_at": row.last_event_at,
             }
-            for row in rows
+            for row in summary.meters
         ]
         return Response({
-            "customer": customer.external_id, "today": day_start.date(), "period": period_start.strftime("%Y-%m"),
+            "customer": customer.external_id, "today": summary.today, "period": summary.period.label,
             "meters": MeterUsageOutput(meters, many=True).data,
         })

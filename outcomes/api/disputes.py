@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api.authentication import organization_of
-from config.errors import DomainError
+from core.errors import DomainError
 from outcomes.models import Dispute
 from outcomes.services import dispute_resolve, outcome_event_dispute
 

@@ -9,10 +9,10 @@ from rest_framework.views import APIView
 
 from accounts.api.authentication import organization_of
 from accounts.selectors import customer_get
-from config.api import BatchPostApiView, batch_schema
-from config.errors import NotFound
-from config.fields import CodeField, CurrencyField, DecimalStringField, decimal_str
-from config.ingest import EventQuery, cursor_decode, event_page_schema, page_response
+from core.api.cursor import EventQuery, cursor_decode, event_page_schema, page_response
+from core.api.fields import CodeField, CurrencyField, DecimalStringField, decimal_str
+from core.errors import NotFound
+from ingest.http import BatchPostApiView, batch_schema
 from outcomes.models import OutcomeEvent, OutcomeType
 from outcomes.selectors import outcome_event_list
 from outcomes.services import outcome_event_reverse, outcome_events_ingest, outcome_type_create

@@ -4,7 +4,7 @@ from decimal import Decimal, InvalidOperation
 
 from django import template
 
-from config.money import minor_unit, round_money
+from core.money import minor_unit, round_money
 
 register = template.Library()
 

@@ -2,9 +2,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
-from billing.periods import Period, period_parse
 from billing.reports import customer_for_page, customer_period_rows, invoice_periods, invoice_search
-from config.errors import DomainError
+from core.errors import DomainError
+from core.periods import Period, period_parse
 from portal.access import login_required, not_found_as_404, scope_of, vendor_required
 from portal.account import customer_account
 from portal.dashboard import margin_rate, roi_dashboard

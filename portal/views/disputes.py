@@ -6,7 +6,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from billing.reports import dispute_search
-from config.errors import DomainError, NotFound
+from core.errors import DomainError, NotFound
 from outcomes.services import dispute_resolve
 from portal.access import login_required, not_found_as_404, scope_of, vendor_admin_required
 from portal.forms import DisputeResolveForm

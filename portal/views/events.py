@@ -13,9 +13,9 @@ from django.utils.text import slugify
 from accounts.models import Customer
 from billing.explain import outcome_event_trace, usage_event_trace
 from billing.reports import customer_for_page
-from config.errors import DomainError, NotFound
-from config.fields import decimal_str
-from config.ingest import cursor_decode, cursor_encode
+from core.api.cursor import cursor_decode, cursor_encode
+from core.api.fields import decimal_str
+from core.errors import DomainError, NotFound
 from metering.models import Meter
 from metering.selectors import usage_event_page, usage_events_filtered, usage_summary
 from outcomes.selectors import outcome_event_list
@@ -69,18 +69,14 @@ def customer_events_page(request: HttpRequest, external_id: str) -> HttpResponse
         next_query = params.urlencode()
     export_query = request.GET.copy()
     export_query.pop("cursor", None)
-    now = timezone.now().astimezone(UTC)
-    day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    period_start = day_start.replace(day=1)
-    summary = usage_summary(organization_id=scope.organization.pk, customer_id=customer.pk, day_start=day_start,
-                            period_start=period_start, period_end=(period_start + timedelta(days=32)).replace(day=1))
+    summary = usage_summary(organization_id=scope.organization.pk, customer_id=customer.pk, now=timezone.now())
     outcomes = list(outcome_event_list(organization_id=scope.organization.pk).filter(customer=customer)
                     .order_by("-timestamp", "-pk")[:10])
     return render(request, "portal/customer_events.html", {
         "scope": scope, "customer": customer, "form": form, "events": rows[:PAGE_SIZE], "meters": meters,
         "next_query": next_query, "first_page": after is None, "cursor_error": cursor_error,
-        "export_query": export_query.urlencode(), "summary": summary, "today": day_start.date(),
-        "period_label": period_start.strftime("%Y-%m"), "outcomes": outcomes,
+        "export_query": export_query.urlencode(), "summary": summary.meters, "today": summary.today,
+        "period_label": summary.period.label, "outcomes": outcomes,
     })
 
 

@@ -16,7 +16,7 @@ from billing.models import Invoice
 from billing.reports import creditable_lines, invoice_for_page
 from billing.services.credit_notes import credit_note_create
 from billing.services.finalize import invoice_finalize, invoice_mark_paid, invoice_void
-from config.errors import DomainError
+from core.errors import DomainError
 from portal.access import not_found_as_404, scope_of, vendor_admin_required
 from portal.forms import CreditNoteForm
 

@@ -7,7 +7,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from billing.reports import invoice_for_page, invoice_line_get, task_view
-from config.errors import DomainError
+from core.errors import DomainError
 from portal import disputes
 from portal.access import login_required, not_found_as_404, scope_of
 from portal.forms import DisputeForm

@@ -7,8 +7,8 @@ from typing import Any
 
 from accounts.models import Customer, Organization
 from billing.models import Invoice
-from billing.periods import Period, period_parse
 from billing.services.reconcile import reconcile_customer
+from core.periods import Period, period_parse
 from metering.services import usage_events_ingest
 from outcomes.services import outcome_events_ingest
 

@@ -58,8 +58,8 @@ def test_every_scheduled_job_is_a_registered_task() -> None:
 
 def test_a_redelivered_or_repeated_run_does_not_count_twice(vendor) -> None:  # type: ignore[no-untyped-def]
     from billing.models import BillingRun
-    from billing.periods import period_parse
     from billing.services.runs import billing_run_execute, billing_run_start
+    from core.periods import period_parse
 
     OutcomeTypeFactory(organization=vendor.organization)
     run = BillingRun.objects.create(organization=vendor.organization, period_start=period_parse("2026-10").start)

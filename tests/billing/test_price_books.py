@@ -51,6 +51,15 @@ def test_period_is_priced_by_the_version_in_force(priced) -> None:  # type: igno
     assert november.price_book.version == 2
 
 
+def test_a_second_version_for_the_same_month_is_a_conflict(priced) -> None:  # type: ignore[no-untyped-def]
+    book(priced, entries=[{"outcome": "ticket_resolved", "model": "flat", "unit_price": "0.90"}])
+
+    again = priced.api.post(BOOKS, {"effective_from": "2026-10", "currency": "USD", "entries": []})
+
+    assert again.status_code == 409, again.content
+    assert again.json()["code"] == "conflict" and "effective_from" in again.json()["errors"]
+
+
 def test_graduated_tiers_included_outcomes_and_platform_fee(priced) -> None:  # type: ignore[no-untyped-def]
     book(priced, included_outcomes=2, platform_fee="99", entries=[{
         "outcome": "ticket_resolved", "model": "graduated",

@@ -6,7 +6,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from billing.pricing import OutcomePrice, PeriodCharges, Tier, commit_true_up, prepaid_drawdown, validate_tiers
-from config.money import CURRENCY_MINOR_UNITS, round_money
+from core.money import CURRENCY_MINOR_UNITS, round_money
 
 CURRENCIES = st.sampled_from(["USD", "EUR", "JPY", "KWD", "BHD", "CLP", "GBP"])
 PRICES = st.decimals(min_value=0, max_value=1000, places=4, allow_nan=False, allow_infinity=False)

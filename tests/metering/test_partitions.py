@@ -3,7 +3,8 @@ from datetime import UTC, date, datetime
 from django.db import connection
 from django.utils import timezone
 
-from metering.partitions import add_months, month_start, partition_ensure, partition_name, partitions_ensure
+from core.periods import Period
+from metering.partitions import partition_ensure, partition_name, partitions_ensure
 from metering.tasks import partitions_ensure_task
 from tests.factories import MeterFactory
 from tests.metering.test_ingest_usage import URL, usage
@@ -16,11 +17,11 @@ def partition_of(key: str) -> str:
 
 
 def test_partitions_exist_for_the_coming_months(db) -> None:  # type: ignore[no-untyped-def]
-    this_month = month_start(timezone.now().date())
+    this_month = Period.of(timezone.now())
     partitions_ensure_task()
     with connection.cursor() as cursor:
         for offset in range(4):
-            cursor.execute("SELECT to_regclass(%s)", [partition_name(add_months(this_month, offset))])
+            cursor.execute("SELECT to_regclass(%s)", [partition_name(this_month.add(offset).start)])
             assert cursor.fetchone()[0] is not None
     assert partitions_ensure(today=timezone.now().date()) == []  # a second run is a no-op
 

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
-from config.ingest import PLAIN_TIMESTAMP, PlainBatchValidator, any_later_than
+from ingest.validate import PLAIN_TIMESTAMP, PlainBatchValidator, any_later_than
 from metering.schemas import PLAIN_QUANTITY, UsageEventIn, UsageEventPlain
 
 pytestmark = pytest.mark.django_db

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from django.urls import reverse
 
-from config.errors import InvalidState
+from core.errors import InvalidState
 from portal import disputes
 from tests.portal.conftest import login
 

@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 
 from billing.models import RoiReport
-from config.money import round_money
+from core.money import round_money
 from tests.portal.conftest import PERIODS, login
 
 pytestmark = pytest.mark.django_db

@@ -4,10 +4,10 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.models import Customer, Organization
 from billing.models import BillingRun
-from billing.periods import period_parse
 from billing.services.finalize import invoices_finalize_due
 from billing.services.runs import billing_run_execute
-from config.errors import DomainError
+from core.errors import DomainError
+from core.periods import period_parse
 
 
 class Command(BaseCommand):

@@ -19,13 +19,14 @@ from accounts.models import ApiKey, Customer, Organization, User
 from accounts.selectors import customer_list
 from accounts.services import api_key_create, customer_create, organization_get_or_create, user_create
 from billing.models import BillingRun, Invoice
-from billing.periods import Period
 from billing.selectors import invoice_list, roi_get
 from billing.services.finalize import invoice_finalize
 from billing.services.price_books import EntrySpec, price_book_create, price_book_in_force
 from billing.services.runs import billing_run_execute
-from config.ingest import BatchResult, json_default
-from config.money import format_money
+from core.money import format_money
+from core.periods import Period
+from ingest.store import json_default
+from ingest.validate import BatchResult
 from metering.models import Meter, Rate
 from metering.services import meter_create, rate_create, usage_events_ingest
 from outcomes.models import OutcomeType

@@ -11,9 +11,10 @@ from rest_framework.parsers import BaseParser
 from rest_framework.views import APIView
 
 from accounts.api.authentication import ApiKeyAuthentication, ingesting_organization_id
-from config.api_errors import exception_handler
-from config.errors import DomainError
-from config.ingest import BatchResult, read_body
+from core.api.exceptions import ErrorSerializer, exception_handler
+from core.errors import DomainError
+from ingest.body import read_body
+from ingest.validate import BatchResult
 
 
 class RawJsonParser(BaseParser):
@@ -31,17 +32,6 @@ BatchResultSerializer = inline_serializer(
         "accepted": serializers.IntegerField(),
         "duplicates": serializers.IntegerField(),
         "rejected": serializers.ListField(child=serializers.DictField()),
-    },
-)
-
-
-ErrorSerializer = inline_serializer(
-    name="Error",
-    fields={
-        "code": serializers.CharField(help_text="Stable: invalid, invalid_json, bad_encoding, payload_too_large, "
-                                                "not_authenticated, authentication_failed, permission_denied."),
-        "detail": serializers.CharField(),
-        "errors": serializers.DictField(required=False, help_text="The field at fault and what is wrong with it."),
     },
 )
 
@@ -70,7 +60,7 @@ def batch_post(request: HttpRequest, ingest: Callable[..., BatchResult]) -> Http
 
     The ingestion hot path: per 1,000-event batch these cost about a millisecond, a quarter of the
     worker's time. Authentication, permission and the shape of every error are the API views' own
-    (ApiKeyAuthentication, HasOrganization, config.api_errors).
+    (ApiKeyAuthentication, HasOrganization, core.api.exceptions).
     """
     try:
         organization_id = ingesting_organization_id(request)

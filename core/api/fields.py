@@ -6,7 +6,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from config.money import CURRENCY_MINOR_UNITS
+from core.money import CURRENCY_MINOR_UNITS
 
 
 class CurrencyField(serializers.CharField):

@@ -1,10 +1,10 @@
-"""Billing periods are calendar months in UTC."""
+"""Billing periods are calendar months in UTC: the one place that knows the month arithmetic."""
 
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from config.errors import DomainError
+from core.errors import DomainError
 
 _PERIOD = re.compile(r"^(\d{4})-(\d{2})$")
 
@@ -13,9 +13,13 @@ _PERIOD = re.compile(r"^(\d{4})-(\d{2})$")
 class Period:
     start: date
 
+    def __post_init__(self) -> None:
+        if self.start.day != 1:
+            raise ValueError(f"A period starts on the first of a month, not {self.start}.")
+
     @property
     def end(self) -> date:
-        return date(self.start.year + self.start.month // 12, self.start.month % 12 + 1, 1)
+        return self.add(1).start
 
     @property
     def start_at(self) -> datetime:
@@ -23,21 +27,28 @@ class Period:
 
     @property
     def end_at(self) -> datetime:
-        return datetime(self.end.year, self.end.month, 1, tzinfo=UTC)
+        end = self.end
+        return datetime(end.year, end.month, 1, tzinfo=UTC)
 
     @property
     def label(self) -> str:
         return self.start.strftime("%Y-%m")
 
+    def add(self, months: int) -> "Period":
+        index = self.start.year * 12 + self.start.month - 1 + months
+        return Period(date(index // 12, index % 12 + 1, 1))
+
     def next(self) -> "Period":
-        return Period(self.end)
+        return self.add(1)
 
     def previous(self) -> "Period":
-        year, month = (self.start.year, self.start.month - 1) if self.start.month > 1 else (self.start.year - 1, 12)
-        return Period(date(year, month, 1))
+        return self.add(-1)
 
     @classmethod
     def of(cls, moment: datetime | date) -> "Period":
+        """The period holding `moment`; an aware datetime is read in UTC."""
+        if isinstance(moment, datetime) and moment.tzinfo is not None:
+            moment = moment.astimezone(UTC)
         return cls(date(moment.year, moment.month, 1))
 
 

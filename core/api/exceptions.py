@@ -3,11 +3,12 @@
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from rest_framework import exceptions, status
+from drf_spectacular.utils import inline_serializer
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from config.errors import DomainError
+from core.errors import DomainError, ErrorCode
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
@@ -26,3 +27,15 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         code = getattr(exc, "default_code", "error")
         response.data = {"code": code, "detail": str(response.data["detail"])}
     return response
+
+
+# The error body of every API answer, for the OpenAPI document.
+ErrorSerializer = inline_serializer(
+    name="Error",
+    fields={
+        "code": serializers.CharField(help_text="Stable: " + ", ".join(ErrorCode) + ", not_authenticated, "
+                                                "authentication_failed, permission_denied."),
+        "detail": serializers.CharField(),
+        "errors": serializers.DictField(required=False, help_text="The field at fault and what is wrong with it."),
+    },
+)

@@ -1,32 +1,15 @@
-"""The shared shape of batch ingestion: read a (gzip) JSON body, validate it in one pass, write by COPY.
+"""Validating a batch: the event field types, the plain tier, the full model, and name resolution."""
 
-Used by metering (usage events) and outcomes (outcome events), which know nothing of each other.
-The common case, a valid batch of keys never seen before, costs one pydantic pass over the bytes,
-no per-event Python beyond building the COPY row, one transaction of COPYs, and no query to
-resolve customers or meters once they are cached.
-"""
-
-import base64
-import binascii
-import functools
-import gc
-import json
 import math
-import time
-import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from operator import attrgetter, itemgetter, methodcaller
-from typing import Annotated, Any, Generic, ParamSpec, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 import orjson
-import psycopg
 from django.conf import settings
-from django.db import connection, transaction
-from django.http import HttpRequest
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema, inline_serializer
 from pydantic import (
     AfterValidator,
     AwareDatetime,
@@ -37,16 +20,11 @@ from pydantic import (
     ValidationError,
     create_model,
 )
-from rest_framework import serializers
-from rest_framework.request import Request
-from rest_framework.response import Response
 
-from config.errors import DomainError
+from core.errors import DomainError, InvalidJson, PayloadTooLarge
 
 EventT = TypeVar("EventT", bound=BaseModel)
 T = TypeVar("T")
-R = TypeVar("R")
-P = ParamSpec("P")
 
 
 def _in_utc(value: datetime) -> datetime:
@@ -71,11 +49,6 @@ PLAIN_TIMESTAMP = (
 PlainTimestamp = Annotated[str, StringConstraints(pattern=PLAIN_TIMESTAMP)]
 
 
-class PayloadTooLarge(DomainError):
-    code = "payload_too_large"
-    status = 413
-
-
 @dataclass
 class BatchResult:
     accepted: int = 0
@@ -86,32 +59,6 @@ class BatchResult:
         return {"accepted": self.accepted, "duplicates": self.duplicates, "rejected": self.rejected}
 
 
-def read_body(request: HttpRequest) -> bytes:
-    """The raw request body, gunzipped when sent with Content-Encoding: gzip, within the size limit.
-
-    Read from the stream rather than `request.body`, whose DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB) would
-    refuse batches our own limit allows.
-    """
-    limit = settings.INGEST_MAX_BODY_BYTES
-    if not request.META.get("CONTENT_LENGTH") and "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
-        # No length: Django would read nothing, so read the server's de-chunked stream (gunicorn's) itself.
-        body = request.META["wsgi.input"].read(limit + 1)
-    else:
-        body = request.read(limit + 1)
-    encoding = request.META.get("HTTP_CONTENT_ENCODING", "").strip().lower()
-    if encoding in {"gzip", "x-gzip"}:
-        try:
-            decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
-            body = decompressor.decompress(body, limit + 1)
-        except zlib.error as exc:
-            raise DomainError("The body is not valid gzip.", field="body", code="bad_encoding") from exc
-    elif encoding not in {"", "identity"}:
-        raise DomainError(f"Unsupported Content-Encoding {encoding!r}; use gzip.", field="Content-Encoding",
-                          code="bad_encoding")
-    if len(body) > limit:
-        raise PayloadTooLarge(f"The body is larger than {limit} bytes.", field="body")
-    return body
-
 
 def pydantic_errors(error: ValidationError, skip: int = 0) -> dict[str, str]:
     errors: dict[str, str] = {}
@@ -121,26 +68,6 @@ def pydantic_errors(error: ValidationError, skip: int = 0) -> dict[str, str]:
         errors.setdefault(name, item["msg"])
     return errors
 
-
-def gc_paused(function: Callable[P, R]) -> Callable[P, R]:
-    """Run the decorated function with the cyclic garbage collector paused.
-
-    A batch allocates tens of thousands of short-lived, acyclic objects, freed by reference
-    counting; left on, the collector would walk them and the Django heap several times per batch.
-    It is paused around the whole call so that the batch's objects are gone when it comes back:
-    switched on while they were still alive, its first pass would walk every one of them.
-    """
-    @functools.wraps(function)
-    def paused(*args: P.args, **kwargs: P.kwargs) -> R:
-        if not gc.isenabled():
-            return function(*args, **kwargs)
-        gc.disable()
-        try:
-            return function(*args, **kwargs)
-        finally:
-            gc.enable()
-
-    return paused
 
 
 class PlainBatchValidator:
@@ -245,7 +172,7 @@ class BatchValidator(Generic[EventT]):
         try:
             document = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
-            raise DomainError(f"The body is not valid JSON: {exc}", field="body", code="invalid_json") from exc
+            raise InvalidJson(f"The body is not valid JSON: {exc}", field="body") from exc
         if not isinstance(document, dict) or not isinstance(document.get("events"), list):
             raise DomainError('The body must be an object {"events": [...]}.', field="events")
         extra = set(document) - {"events"}
@@ -264,6 +191,7 @@ class BatchValidator(Generic[EventT]):
             except ValidationError as exc:
                 rejected.append({"index": index, "errors": pydantic_errors(exc)})
         return self._storable(valid, indexes, rejected)
+
 
 
 @dataclass
@@ -310,6 +238,7 @@ def check_batch(
     return CheckedBatch(events=kept, ids=ids, repeats=repeats, rejected=rejected, now=now)
 
 
+
 def _unstorable(value: Any) -> str | None:
     """Why PostgreSQL could not store this value as sent, or None."""
     if isinstance(value, str):
@@ -323,58 +252,6 @@ def _unstorable(value: Any) -> str | None:
         return next((problem for item in value if (problem := _unstorable(item))), None)
     return None
 
-
-def json_text(value: Any) -> str | None:
-    """`value` as JSON for a jsonb column, or None when it holds a number JSON cannot spell (NaN or
-    infinite, which orjson would quietly write as null). Integers beyond 64 bits, which orjson
-    refuses, go through the standard library, which keeps every digit."""
-    try:
-        text = orjson.dumps(value)
-    except orjson.JSONEncodeError:
-        try:
-            return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-        except ValueError:
-            return None
-    if b"null" in text and _unstorable(value):  # a null may be a non-finite float orjson wrote so
-        return None
-    return text.decode()
-
-
-class HitCache:
-    """Per-process memory of name -> id lookups that succeeded, for a few seconds.
-
-    Only hits are kept: a customer or meter created a moment ago is found at once, while a renamed
-    or deleted one may be used for at most `seconds` more.
-    """
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self._entries: dict[tuple[int, str], tuple[float, Any]] = {}
-
-    def get_many(
-        self, organization_id: int, names: set[str], fetch: Callable[[set[str]], dict[str, Any]]
-    ) -> dict[str, Any]:
-        now = time.monotonic()
-        found: dict[str, Any] = {}
-        missing: set[str] = set()
-        entries = self._entries
-        for name in names:
-            entry = entries.get((organization_id, name))
-            if entry is not None and now - entry[0] < self.seconds:
-                found[name] = entry[1]
-            else:
-                missing.add(name)
-        if missing:
-            fetched = fetch(missing)
-            if len(entries) > 100_000:  # bound the memory of a process that sees many tenants
-                entries.clear()
-            for name, value in fetched.items():
-                entries[(organization_id, name)] = (now, value)
-            found.update(fetched)
-        return found
-
-    def clear(self) -> None:
-        self._entries.clear()
 
 
 def keep_first_of_each_key(events: list[T], key: Callable[[T], str] = attrgetter("idempotency_key")
@@ -392,122 +269,3 @@ def keep_first_of_each_key(events: list[T], key: Callable[[T], str] = attrgetter
     return kept, len(events) - len(kept)
 
 
-COPY_NULL = "\\N"
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
-def copy_line(values: Iterable[Any]) -> str:
-    """One row in COPY's text format, escaped: for values that may hold tabs, newlines or backslashes."""
-    return "\t".join(
-        COPY_NULL if value is None else
-        (value.isoformat() if isinstance(value, datetime) else str(value)).translate(_COPY_ESCAPES)
-        for value in values
-    ) + "\n"
-
-
-def copy_text(table: str, columns: Sequence[str], text: str) -> None:
-    """COPY rows already in COPY's text format into a table (in the caller's transaction, if any)."""
-    connection.ensure_connection()  # with every name cached, this may be the request's first query
-    with connection.connection.cursor() as cursor:
-        with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-            copy.write(text)
-
-
-def copy_text_staged(staging: str, table: str, columns: Sequence[str], text: str) -> None:
-    """COPY rows into this session's temporary `staging` table, shaped like `table` and emptied first
-    (it lives for the connection; its rows go at commit)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS {staging} ON COMMIT DELETE ROWS AS "
-            f"SELECT {', '.join(columns)} FROM {table} WITH NO DATA"
-        )
-        cursor.execute(f"DELETE FROM {staging}")
-    copy_text(staging, columns, text)
-
-
-def store_new_rows(*, fast: Callable[[], None], slow: Callable[[], int], count: int) -> int:
-    """Run `fast` (one COPY that fails on any known key) and fall back to `slow` on a duplicate.
-
-    The database's unique index decides what is new; nothing is checked before the write, so
-    concurrent replays of one batch store each event once. Keys must reach the index in one order
-    (sorted by the caller, or by the usage table's trigger) so that concurrent batches with
-    overlapping keys wait for each other instead of deadlocking. `fast` is a single statement, so
-    outside a transaction it runs as its own (no BEGIN and COMMIT round trips) and a duplicate
-    rolls back all of it; inside one (a caller's atomic block) a savepoint keeps that transaction
-    usable for `slow`. Returns how many rows were new.
-    """
-    try:
-        if connection.in_atomic_block:
-            with transaction.atomic():
-                fast()
-        else:
-            fast()
-        return count
-    except psycopg.errors.UniqueViolation:
-        pass
-    with transaction.atomic():
-        return slow()
-
-
-def json_default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    raise TypeError
-
-
-def dumps_properties(value: dict[str, Any]) -> str:
-    return orjson.dumps(value, default=json_default).decode()
-
-
-# The event debugger's cursor: the (timestamp, id) of the last row of a page, opaque to clients.
-
-def cursor_encode(timestamp: datetime, row_id: int) -> str:
-    raw = orjson.dumps([timestamp.isoformat(), row_id])
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def cursor_decode(value: str) -> tuple[datetime, int]:
-    try:
-        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-        timestamp, row_id = orjson.loads(raw)
-        moment = datetime.fromisoformat(timestamp)
-        if moment.tzinfo is None or not isinstance(row_id, int):
-            raise ValueError
-        return moment, row_id
-    except (ValueError, TypeError, orjson.JSONDecodeError, binascii.Error) as exc:
-        raise DomainError("Not a cursor returned by this API.", field="cursor") from exc
-
-
-class EventQuery(serializers.Serializer):
-    """Filters of the event debugger's lists; `from` is inclusive, `to` exclusive."""
-
-    customer = serializers.CharField(max_length=200, help_text="The customer's external_id.")
-    task_id = serializers.CharField(max_length=200, required=False)
-    locals()["from"] = serializers.DateTimeField(required=False)
-    to = serializers.DateTimeField(required=False)
-    cursor = serializers.CharField(required=False, help_text="`next_cursor` of the previous page.")
-    limit = serializers.IntegerField(min_value=1, max_value=1000, default=100)
-
-
-def page_response(request: Request, rows: list[Any], limit: int, results: list[dict[str, Any]]) -> Response:
-    """A page of the newest-first list and, when more rows follow, the cursor and URL of the next one."""
-    next_cursor = None
-    next_url = None
-    if len(rows) > limit:
-        last = rows[limit - 1]
-        next_cursor = cursor_encode(last.timestamp, last.pk)
-        params = request.query_params.copy()
-        params["cursor"] = next_cursor
-        next_url = request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
-    return Response({"results": results, "next_cursor": next_cursor, "next": next_url})
-
-
-def event_page_schema(query: type[serializers.Serializer], item: serializers.Serializer, name: str) -> Any:
-    return extend_schema(
-        parameters=[query],
-        responses=inline_serializer(name=f"{name}Page", fields={
-            "results": item, "next_cursor": serializers.CharField(allow_null=True),
-            "next": serializers.URLField(allow_null=True),
-        }),
-        description="The event debugger: newest first, by cursor. 404 names an unknown customer or code.",
-    )

@@ -1,0 +1,94 @@
+"""Storing a batch: rows in COPY's text format, COPY, and the dedup fallback on a known key."""
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import orjson
+import psycopg
+from django.db import connection, transaction
+
+from ingest.validate import _unstorable
+
+
+def json_text(value: Any) -> str | None:
+    """`value` as JSON for a jsonb column, or None when it holds a number JSON cannot spell (NaN or
+    infinite, which orjson would quietly write as null). Integers beyond 64 bits, which orjson
+    refuses, go through the standard library, which keeps every digit."""
+    try:
+        text = orjson.dumps(value)
+    except orjson.JSONEncodeError:
+        try:
+            return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        except ValueError:
+            return None
+    if b"null" in text and _unstorable(value):  # a null may be a non-finite float orjson wrote so
+        return None
+    return text.decode()
+
+
+
+COPY_NULL = "\\N"
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def copy_line(values: Iterable[Any]) -> str:
+    """One row in COPY's text format, escaped: for values that may hold tabs, newlines or backslashes."""
+    return "\t".join(
+        COPY_NULL if value is None else
+        (value.isoformat() if isinstance(value, datetime) else str(value)).translate(_COPY_ESCAPES)
+        for value in values
+    ) + "\n"
+
+
+def copy_text(table: str, columns: Sequence[str], text: str) -> None:
+    """COPY rows already in COPY's text format into a table (in the caller's transaction, if any)."""
+    connection.ensure_connection()  # with every name cached, this may be the request's first query
+    with connection.connection.cursor() as cursor:
+        with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            copy.write(text)
+
+
+def copy_text_staged(staging: str, table: str, columns: Sequence[str], text: str) -> None:
+    """COPY rows into this session's temporary `staging` table, shaped like `table` and emptied first
+    (it lives for the connection; its rows go at commit)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {staging} ON COMMIT DELETE ROWS AS "
+            f"SELECT {', '.join(columns)} FROM {table} WITH NO DATA"
+        )
+        cursor.execute(f"DELETE FROM {staging}")
+    copy_text(staging, columns, text)
+
+
+def store_new_rows(*, fast: Callable[[], None], slow: Callable[[], int], count: int) -> int:
+    """Run `fast` (one COPY that fails on any known key) and fall back to `slow` on a duplicate.
+
+    The database's unique index decides what is new; nothing is checked before the write, so
+    concurrent replays of one batch store each event once. Keys must reach the index in one order
+    (sorted by the caller, or by the usage table's trigger) so that concurrent batches with
+    overlapping keys wait for each other instead of deadlocking. `fast` is a single statement, so
+    outside a transaction it runs as its own (no BEGIN and COMMIT round trips) and a duplicate
+    rolls back all of it; inside one (a caller's atomic block) a savepoint keeps that transaction
+    usable for `slow`. Returns how many rows were new.
+    """
+    try:
+        if connection.in_atomic_block:
+            with transaction.atomic():
+                fast()
+        else:
+            fast()
+        return count
+    except psycopg.errors.UniqueViolation:
+        pass
+    with transaction.atomic():
+        return slow()
+
+
+def json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError
+
+
