@@ -92,8 +92,8 @@ class Kind:
 
 
 def kind_of(name: str) -> Kind:
-    from metering.services import USAGE_COLUMNS
-    from outcomes.services import OUTCOME_COLUMNS
+    from metering.ingestion import USAGE_COLUMNS
+    from outcomes.ingestion import OUTCOME_COLUMNS
 
     if name == "outcome":
         return Kind("/api/v1/outcome-events", "outcomes_outcomeevent", "outcomes_outcomeevent CASCADE",

@@ -14,9 +14,10 @@ from core.api.cursor import EventQuery, cursor_decode, event_page_schema, page_r
 from core.api.fields import CodeField, CurrencyField, DecimalStringField, decimal_str, json_without_nul
 from core.errors import NotFound
 from ingest.http import BatchPostApiView, batch_schema
+from metering.ingestion import usage_events_ingest
 from metering.models import Meter, Rate
 from metering.selectors import usage_event_data, usage_event_page, usage_summary
-from metering.services import meter_create, rate_create, usage_events_ingest
+from metering.services import meter_create, rate_create
 
 
 class MeterInput(serializers.Serializer):

@@ -13,9 +13,10 @@ from core.api.cursor import EventQuery, cursor_decode, event_page_schema, page_r
 from core.api.fields import CodeField, CurrencyField, DecimalStringField, decimal_str
 from core.errors import NotFound
 from ingest.http import BatchPostApiView, batch_schema
+from outcomes.ingestion import outcome_events_ingest
 from outcomes.models import OutcomeEvent, OutcomeType
 from outcomes.selectors import outcome_event_list
-from outcomes.services import outcome_event_reverse, outcome_events_ingest, outcome_type_create
+from outcomes.services import outcome_event_reverse, outcome_type_create
 
 
 class OutcomeTypeInput(serializers.Serializer):

@@ -9,8 +9,8 @@ from accounts.models import Customer, Organization
 from billing.models import Invoice
 from billing.services.reconcile import reconcile_customer
 from core.periods import Period, period_parse
-from metering.services import usage_events_ingest
-from outcomes.services import outcome_events_ingest
+from metering.ingestion import usage_events_ingest
+from outcomes.ingestion import outcome_events_ingest
 
 OCTOBER = period_parse("2026-10")
 NOVEMBER = period_parse("2026-11")

@@ -27,12 +27,13 @@ from core.money import format_money
 from core.periods import Period
 from ingest.store import json_default
 from ingest.validate import BatchResult
+from metering.ingestion import usage_events_ingest
 from metering.models import Meter, Rate
-from metering.services import meter_create, rate_create, usage_events_ingest
+from metering.services import meter_create, rate_create
+from outcomes.ingestion import outcome_events_ingest
 from outcomes.models import OutcomeType
 from outcomes.services import (
     outcome_event_reverse,
-    outcome_events_ingest,
     outcome_type_create,
     outcomes_verify_due,
 )
