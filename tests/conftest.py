@@ -51,7 +51,7 @@ def _is_transactional(request: pytest.FixtureRequest) -> bool:
 
 
 @pytest.fixture(autouse=True)
-def _truncate_unmanaged_tables(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+def _truncate_unmanaged_tables(request: pytest.FixtureRequest):
     """The usage tables are unmanaged (plain SQL), so Django's flush after a transactional test skips
     them; empty them here so no test sees another's events."""
     yield

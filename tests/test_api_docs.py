@@ -7,7 +7,7 @@ import yaml
 
 
 @pytest.mark.django_db
-def test_schema_describes_the_v1_contract(client) -> None:  # type: ignore[no-untyped-def]
+def test_schema_describes_the_v1_contract(client) -> None:
     response = client.get("/api/schema/")
     assert response.status_code == 200
     schema = yaml.safe_load(response.content)
@@ -22,7 +22,7 @@ def test_schema_describes_the_v1_contract(client) -> None:  # type: ignore[no-un
 
 
 @pytest.mark.django_db
-def test_docs_page_loads_its_assets_from_the_app(client) -> None:  # type: ignore[no-untyped-def]
+def test_docs_page_loads_its_assets_from_the_app(client) -> None:
     page = client.get("/api/docs/")
     assert page.status_code == 200
     html = page.content.decode()
@@ -33,7 +33,7 @@ def test_docs_page_loads_its_assets_from_the_app(client) -> None:  # type: ignor
     assert "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in assets
 
 
-def test_schema_generates_without_warnings(capsys) -> None:  # type: ignore[no-untyped-def]
+def test_schema_generates_without_warnings(capsys) -> None:
     from django.core.management import call_command
 
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", "/dev/null")

@@ -30,14 +30,14 @@ def test_create_api_key_reuses_an_existing_organization() -> None:
 
 
 @pytest.mark.django_db
-def test_request_without_or_with_a_wrong_key_is_refused(client) -> None:  # type: ignore[no-untyped-def]
+def test_request_without_or_with_a_wrong_key_is_refused(client) -> None:
     assert client.get("/api/v1/customers").status_code in {401, 403}
     response = ApiClient("tly_not-a-key").get("/api/v1/customers")
     assert response.status_code == 401
     assert response.json()["code"] == "authentication_failed"
 
 
-def test_revoked_key_is_refused(vendor) -> None:  # type: ignore[no-untyped-def]
+def test_revoked_key_is_refused(vendor) -> None:
     from django.utils import timezone
 
     from accounts.api.authentication import clear_key_cache

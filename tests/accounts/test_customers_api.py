@@ -1,4 +1,4 @@
-def test_customer_is_created_and_read_back(vendor) -> None:  # type: ignore[no-untyped-def]
+def test_customer_is_created_and_read_back(vendor) -> None:
     response = vendor.api.post(
         "/api/v1/customers", {"external_id": "globex", "name": "Globex", "currency": "eur", "email": "ap@globex.test"}
     )
@@ -10,13 +10,13 @@ def test_customer_is_created_and_read_back(vendor) -> None:  # type: ignore[no-u
     assert body["email"] == "ap@globex.test"
 
 
-def test_existing_external_id_answers_409(vendor) -> None:  # type: ignore[no-untyped-def]
+def test_existing_external_id_answers_409(vendor) -> None:
     response = vendor.api.post("/api/v1/customers", {"external_id": "acme", "name": "Again", "currency": "USD"})
     assert response.status_code == 409
     assert "external_id" in response.json()["errors"]
 
 
-def test_bad_customer_input_names_the_field(vendor) -> None:  # type: ignore[no-untyped-def]
+def test_bad_customer_input_names_the_field(vendor) -> None:
     response = vendor.api.post("/api/v1/customers", {"external_id": "x", "name": "X", "currency": "ZZZ"})
     assert response.status_code == 400
     assert "currency" in response.json()["errors"]
@@ -25,12 +25,12 @@ def test_bad_customer_input_names_the_field(vendor) -> None:  # type: ignore[no-
     assert "external_id" in response.json()["errors"]
 
 
-def test_malformed_json_is_a_400_not_a_500(vendor) -> None:  # type: ignore[no-untyped-def]
+def test_malformed_json_is_a_400_not_a_500(vendor) -> None:
     response = vendor.api.post("/api/v1/customers", "{not json")
     assert response.status_code == 400
 
 
-def test_another_organization_gets_404_for_our_customer(vendor, stranger) -> None:  # type: ignore[no-untyped-def]
+def test_another_organization_gets_404_for_our_customer(vendor, stranger) -> None:
     vendor.api.post("/api/v1/customers", {"external_id": "globex", "name": "Globex", "currency": "USD"})
     assert stranger.api.get("/api/v1/customers/globex").status_code == 404
     # Both have an "acme": each sees its own.
@@ -39,7 +39,7 @@ def test_another_organization_gets_404_for_our_customer(vendor, stranger) -> Non
     assert listed == ["acme"]
 
 
-def test_codes_may_use_dots_and_colons_but_not_spaces(vendor) -> None:  # type: ignore[no-untyped-def]
+def test_codes_may_use_dots_and_colons_but_not_spaces(vendor) -> None:
     ok = vendor.api.post("/api/v1/meters", {"code": "gpu.seconds", "name": "GPU", "unit": "s", "aggregation": "sum"})
     assert ok.status_code == 201
     bad = vendor.api.post("/api/v1/meters", {"code": "gpu seconds", "name": "GPU", "unit": "s", "aggregation": "sum"})

@@ -11,7 +11,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def october(vendor, django_capture_on_commit_callbacks):  # type: ignore[no-untyped-def]
+def october(vendor, django_capture_on_commit_callbacks):
     """Usage and outcomes for October, and a billing run (eager Celery) for it."""
     meter = MeterFactory(organization=vendor.organization)
     RateFactory(meter=meter, dimensions={"model": "gpt-4o", "direction": "input"}, unit_cost=Decimal("2.50"))
@@ -37,13 +37,13 @@ def october(vendor, django_capture_on_commit_callbacks):  # type: ignore[no-unty
     return vendor
 
 
-def invoice_of(vendor) -> dict:  # type: ignore[no-untyped-def]
+def invoice_of(vendor) -> dict:
     listed = vendor.api.get("/api/v1/invoices", customer="acme", period="2026-10").json()
     assert len(listed) == 1
     return vendor.api.get(f"/api/v1/invoices/{listed[0]['id']}").json()
 
 
-def test_invoice_lines_carry_price_and_the_tasks_cost_to_serve(october) -> None:  # type: ignore[no-untyped-def]
+def test_invoice_lines_carry_price_and_the_tasks_cost_to_serve(october) -> None:
     invoice = invoice_of(october)
     assert {k: invoice[k] for k in ("number", "customer", "period", "status", "currency", "subtotal", "total")} == {
         "number": None, "customer": "acme", "period": "2026-10", "status": "draft", "currency": "USD",
@@ -57,7 +57,7 @@ def test_invoice_lines_carry_price_and_the_tasks_cost_to_serve(october) -> None:
         assert isinstance(line["amount"], str) and isinstance(line["unit_price"], str)
 
 
-def test_roi_joins_value_billed_and_cost(october) -> None:  # type: ignore[no-untyped-def]
+def test_roi_joins_value_billed_and_cost(october) -> None:
     roi = october.api.get("/api/v1/customers/acme/roi", period="2026-10").json()
     assert roi == {
         "period": "2026-10", "currency": "USD", "cost_currency": "USD", "outcomes": {"ticket_resolved": 2},
@@ -67,7 +67,7 @@ def test_roi_joins_value_billed_and_cost(october) -> None:  # type: ignore[no-un
     }
 
 
-def test_rerun_replaces_the_draft_with_the_same_result(october, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+def test_rerun_replaces_the_draft_with_the_same_result(october, django_capture_on_commit_callbacks) -> None:
     before = invoice_of(october)
     with django_capture_on_commit_callbacks(execute=True):
         october.api.post("/api/v1/billing-runs", {"period": "2026-10", "customer": "acme"})
@@ -76,7 +76,7 @@ def test_rerun_replaces_the_draft_with_the_same_result(october, django_capture_o
     assert after["lines"] == before["lines"]
 
 
-def test_finalize_pay_and_credit_note_through_the_api(october) -> None:  # type: ignore[no-untyped-def]
+def test_finalize_pay_and_credit_note_through_the_api(october) -> None:
     invoice_id = invoice_of(october)["id"]
     finalized = october.api.post(f"/api/v1/invoices/{invoice_id}/finalize").json()
     assert (finalized["status"], finalized["number"]) == ("finalized", "INV-000001")
@@ -93,7 +93,7 @@ def test_finalize_pay_and_credit_note_through_the_api(october) -> None:  # type:
     assert october.api.get(f"/api/v1/invoices/{invoice_id}").json()["total"] == "1.98"
 
 
-def test_dispute_flow_through_the_api(october, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+def test_dispute_flow_through_the_api(october, django_capture_on_commit_callbacks) -> None:
     response = october.api.post("/api/v1/outcome-events/o0/dispute", {"reason": "not resolved"})
     assert response.status_code == 201
     dispute_id = response.json()["id"]
@@ -111,13 +111,13 @@ def test_dispute_flow_through_the_api(october, django_capture_on_commit_callback
 @pytest.mark.parametrize(("body", "field"), [({"period": "2026-13"}, "period"), ({"period": "10-2026"}, "period"),
                                              ({}, "period"), ({"period": "2026-10", "customer": "nobody"}, "customer"),
                                              ({"period": "2999-01"}, "period")])
-def test_bad_billing_run_requests_name_the_field(vendor, body, field) -> None:  # type: ignore[no-untyped-def]
+def test_bad_billing_run_requests_name_the_field(vendor, body, field) -> None:
     response = vendor.api.post("/api/v1/billing-runs", body)
     assert response.status_code == 400, response.content
     assert field in response.json()["errors"]
 
 
-def test_bad_query_parameters_are_4xx(october) -> None:  # type: ignore[no-untyped-def]
+def test_bad_query_parameters_are_4xx(october) -> None:
     assert october.api.get("/api/v1/invoices", period="nope").status_code == 400
     assert october.api.get("/api/v1/invoices", customer="nobody").status_code == 404
     assert october.api.get("/api/v1/customers/acme/roi").status_code == 400
@@ -125,7 +125,7 @@ def test_bad_query_parameters_are_4xx(october) -> None:  # type: ignore[no-untyp
     assert october.api.get("/api/v1/invoices/999999").status_code == 404
 
 
-def test_another_organization_sees_none_of_it(october, stranger) -> None:  # type: ignore[no-untyped-def]
+def test_another_organization_sees_none_of_it(october, stranger) -> None:
     invoice_id = invoice_of(october)["id"]
     run_id = october.api.get("/api/v1/invoices").json()[0]["id"]
     assert stranger.api.get(f"/api/v1/invoices/{invoice_id}").status_code == 404
@@ -139,7 +139,7 @@ def test_another_organization_sees_none_of_it(october, stranger) -> None:  # typ
     assert october.api.get(f"/api/v1/invoices/{invoice_id}").json()["status"] == "draft"
 
 
-def test_a_line_is_credited_once_and_never_beyond_its_amount(october) -> None:  # type: ignore[no-untyped-def]
+def test_a_line_is_credited_once_and_never_beyond_its_amount(october) -> None:
     invoice_id = invoice_of(october)["id"]
     october.api.post(f"/api/v1/invoices/{invoice_id}/finalize")
     over = october.api.post(f"/api/v1/invoices/{invoice_id}/credit-notes",
@@ -153,7 +153,7 @@ def test_a_line_is_credited_once_and_never_beyond_its_amount(october) -> None:  
     assert again.status_code == 409 and "lines[0]" in again.json()["errors"]
 
 
-def test_without_a_broker_a_run_is_done_when_the_post_answers(vendor) -> None:  # type: ignore[no-untyped-def]
+def test_without_a_broker_a_run_is_done_when_the_post_answers(vendor) -> None:
     OutcomeTypeFactory(organization=vendor.organization, price=Decimal("1.00"))
     post_outcomes(vendor.organization, outcomes(vendor.customer, 1))
     response = vendor.api.post("/api/v1/billing-runs", {"period": "2026-10"})
@@ -162,7 +162,7 @@ def test_without_a_broker_a_run_is_done_when_the_post_answers(vendor) -> None:  
     assert vendor.api.get("/api/v1/invoices", period="2026-10").json()[0]["total"] == "1.00"
 
 
-def test_more_bad_input_is_a_4xx_naming_the_field(vendor) -> None:  # type: ignore[no-untyped-def]
+def test_more_bad_input_is_a_4xx_naming_the_field(vendor) -> None:
     OutcomeTypeFactory(organization=vendor.organization)
     twice = vendor.api.post("/api/v1/customers/acme/price-books", {
         "effective_from": "2026-10", "currency": "USD",

@@ -18,7 +18,7 @@ pytestmark = [
 
 
 @pytest.fixture
-def worker_queue(tmp_path: Path):  # type: ignore[no-untyped-def]
+def worker_queue(tmp_path: Path):
     queue = f"test-{uuid.uuid4().hex[:8]}"
     previous = (celery_app.conf.task_always_eager, celery_app.conf.task_default_queue)
     celery_app.conf.task_always_eager = False
@@ -31,7 +31,7 @@ def worker_queue(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.django_db(transaction=True)
-def test_billing_run_through_a_real_worker_writes_the_invoice(vendor, worker_queue, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_billing_run_through_a_real_worker_writes_the_invoice(vendor, worker_queue, tmp_path) -> None:
     meter = MeterFactory(organization=vendor.organization)
     RateFactory(meter=meter, dimensions={"model": "gpt-4o"}, unit_cost="2.50", per=1_000_000)
     OutcomeTypeFactory(organization=vendor.organization, price="1.25")

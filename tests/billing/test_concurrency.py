@@ -39,7 +39,7 @@ def run_at_once(functions: list[Callable[[], Any]]) -> list[Any]:
     return results
 
 
-def test_two_runs_at_once_produce_one_invoice(vendor) -> None:  # type: ignore[no-untyped-def]
+def test_two_runs_at_once_produce_one_invoice(vendor) -> None:
     OutcomeTypeFactory(organization=vendor.organization, price=Decimal("1.10"))
     post_outcomes(vendor.organization, outcomes(vendor.customer, 40))
     runs = [BillingRun.objects.create(organization=vendor.organization, period_start=OCTOBER.start) for _ in range(4)]
@@ -53,7 +53,7 @@ def test_two_runs_at_once_produce_one_invoice(vendor) -> None:  # type: ignore[n
     assert InvoiceLine.objects.count() == 40
 
 
-def test_gapless_numbers_under_concurrent_finalization(vendor) -> None:  # type: ignore[no-untyped-def]
+def test_gapless_numbers_under_concurrent_finalization(vendor) -> None:
     OutcomeTypeFactory(organization=vendor.organization, price=Decimal("1.00"))
     customers = [CustomerFactory(organization=vendor.organization) for _ in range(8)]
     for customer in customers:
@@ -68,7 +68,7 @@ def test_gapless_numbers_under_concurrent_finalization(vendor) -> None:  # type:
     assert numbers == [f"INV-{n:06d}" for n in range(1, 9)]
 
 
-def test_run_that_dies_mid_way_then_reruns_gives_identical_lines(vendor, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_run_that_dies_mid_way_then_reruns_gives_identical_lines(vendor, monkeypatch) -> None:
     OutcomeTypeFactory(organization=vendor.organization, price=Decimal("2.50"))
     customers = [vendor.customer] + [CustomerFactory(organization=vendor.organization) for _ in range(3)]
     for customer in customers:

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def two_customers(vendor):  # type: ignore[no-untyped-def]
+def two_customers(vendor):
     OutcomeTypeFactory(organization=vendor.organization, price=Decimal("1.00"))
     other = CustomerFactory(organization=vendor.organization, external_id="globex")
     for customer in (vendor.customer, other):
@@ -25,7 +25,7 @@ def two_customers(vendor):  # type: ignore[no-untyped-def]
     return ApiClient(raw_key), mine, theirs
 
 
-def test_customer_key_reads_its_own_documents(two_customers) -> None:  # type: ignore[no-untyped-def]
+def test_customer_key_reads_its_own_documents(two_customers) -> None:
     api, mine, _ = two_customers
     assert [i["id"] for i in api.get("/api/v1/invoices").json()] == [mine.pk]
     assert api.get(f"/api/v1/invoices/{mine.pk}").json()["number"] == "INV-000001"
@@ -35,7 +35,7 @@ def test_customer_key_reads_its_own_documents(two_customers) -> None:  # type: i
     assert api.get("/api/v1/notifications").status_code == 200
 
 
-def test_customer_key_sees_no_other_customer(two_customers) -> None:  # type: ignore[no-untyped-def]
+def test_customer_key_sees_no_other_customer(two_customers) -> None:
     api, _, theirs = two_customers
     assert api.get(f"/api/v1/invoices/{theirs.pk}").status_code == 404
     assert api.get("/api/v1/invoices", customer="globex").status_code == 404
@@ -43,7 +43,7 @@ def test_customer_key_sees_no_other_customer(two_customers) -> None:  # type: ig
     assert api.get("/api/v1/customers/globex/roi", period="2026-10").status_code == 404
 
 
-def test_customer_key_cannot_write_or_list_the_organization(two_customers) -> None:  # type: ignore[no-untyped-def]
+def test_customer_key_cannot_write_or_list_the_organization(two_customers) -> None:
     api, mine, _ = two_customers
     assert api.get("/api/v1/customers").status_code == 403
     refused = api.post("/api/v1/usage-events", {"events": []})

@@ -30,11 +30,11 @@ def outcome(key: str, **overrides: object) -> dict[str, object]:
 
 
 @pytest.fixture
-def meter(vendor):  # type: ignore[no-untyped-def]
+def meter(vendor):
     return MeterFactory(organization=vendor.organization)
 
 
-def bill(vendor, event: OutcomeEvent) -> InvoiceLine:  # type: ignore[no-untyped-def]
+def bill(vendor, event: OutcomeEvent) -> InvoiceLine:
     invoice = Invoice.objects.create(
         organization=vendor.organization, customer=vendor.customer, period_start=date(2026, 10, 1),
         period_end=date(2026, 11, 1), currency="USD", cutoff=datetime(2026, 11, 4, tzinfo=UTC),
@@ -46,13 +46,13 @@ def bill(vendor, event: OutcomeEvent) -> InvoiceLine:  # type: ignore[no-untyped
     )
 
 
-def trace(vendor, kind: str, key: str):  # type: ignore[no-untyped-def]
+def trace(vendor, kind: str, key: str):
     response = vendor.api.get(f"/api/v1/{kind}/{key}/trace")
     assert response.status_code == 200, response.content
     return response.json()
 
 
-def test_usage_trace_names_the_most_specific_rate_in_force_and_the_cost(vendor, meter) -> None:  # type: ignore[no-untyped-def]
+def test_usage_trace_names_the_most_specific_rate_in_force_and_the_cost(vendor, meter) -> None:
     RateFactory(meter=meter, unit_cost=Decimal("1"), effective_from=datetime(2026, 1, 1, tzinfo=UTC))
     specific = RateFactory(meter=meter, dimensions={"model": "gpt-4o"}, unit_cost=Decimal("2.50"),
                            effective_from=datetime(2026, 1, 1, tzinfo=UTC))
@@ -76,7 +76,7 @@ def test_usage_trace_names_the_most_specific_rate_in_force_and_the_cost(vendor, 
      ([{"effective_from": datetime(2027, 1, 1, tzinfo=UTC)}], "no_rate_effective"),
      ([{"dimensions": {"model": "claude"}, "dimension_count": 1}], "no_rate_matching_dimensions")],
 )
-def test_usage_trace_says_why_no_rate_matched(vendor, meter, rates, reason) -> None:  # type: ignore[no-untyped-def]
+def test_usage_trace_says_why_no_rate_matched(vendor, meter, rates, reason) -> None:
     for overrides in rates:
         RateFactory(meter=meter, **overrides)
     vendor.api.post(USAGE, {"events": [usage("u1")]})
@@ -84,7 +84,7 @@ def test_usage_trace_says_why_no_rate_matched(vendor, meter, rates, reason) -> N
     assert body["rate"] == {**body["rate"], "matched": False, "reason": reason, "rate": None, "cost": None}
 
 
-def test_usage_trace_follows_the_task_to_its_invoice_line_or_says_why_not(vendor, meter) -> None:  # type: ignore[no-untyped-def]
+def test_usage_trace_follows_the_task_to_its_invoice_line_or_says_why_not(vendor, meter) -> None:
     OutcomeTypeFactory(organization=vendor.organization)
     vendor.api.post(USAGE, {"events": [usage("u1"), usage("no-task", task_id=None), usage("lonely", task_id="t-9")]})
     assert trace(vendor, "usage-events", "no-task")["billing"]["reason"] == "no_task_id"
@@ -102,7 +102,7 @@ def test_usage_trace_follows_the_task_to_its_invoice_line_or_says_why_not(vendor
                                               "period": "2026-10"}
 
 
-def test_outcome_trace_shows_history_and_the_line_that_billed_it(vendor) -> None:  # type: ignore[no-untyped-def]
+def test_outcome_trace_shows_history_and_the_line_that_billed_it(vendor) -> None:
     OutcomeTypeFactory(organization=vendor.organization, verification_window_hours=0)
     vendor.api.post(OUTCOMES, {"events": [outcome("o1"), outcome("o2", task_id="t2")]})
     assert trace(vendor, "outcome-events", "o1")["billing"]["reason"] == "period_not_billed"
@@ -118,7 +118,7 @@ def test_outcome_trace_shows_history_and_the_line_that_billed_it(vendor) -> None
     assert [(s["from_status"], s["to_status"]) for s in reversed_["history"]] == [("pending", "reversed")]
 
 
-def test_outcome_trace_says_pending_until_verifiable(vendor) -> None:  # type: ignore[no-untyped-def]
+def test_outcome_trace_says_pending_until_verifiable(vendor) -> None:
     OutcomeTypeFactory(organization=vendor.organization, verification_window_hours=72)
     now = datetime.now(UTC) - timedelta(hours=1)
     vendor.api.post(OUTCOMES, {"events": [outcome("o1", timestamp=now.isoformat())]})
@@ -127,7 +127,7 @@ def test_outcome_trace_says_pending_until_verifiable(vendor) -> None:  # type: i
     assert body["event"]["status"] == "pending"
 
 
-def test_traces_are_404_for_unknown_keys_and_for_another_organization(vendor, stranger, meter) -> None:  # type: ignore[no-untyped-def]
+def test_traces_are_404_for_unknown_keys_and_for_another_organization(vendor, stranger, meter) -> None:
     OutcomeTypeFactory(organization=vendor.organization)
     vendor.api.post(USAGE, {"events": [usage("u1")]})
     vendor.api.post(OUTCOMES, {"events": [outcome("o1")]})

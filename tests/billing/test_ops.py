@@ -19,7 +19,7 @@ from tests.factories import OutcomeTypeFactory, UserFactory
 pytestmark = pytest.mark.django_db
 
 
-def test_every_admin_page_opens(client, vendor) -> None:  # type: ignore[no-untyped-def]
+def test_every_admin_page_opens(client, vendor) -> None:
     ops = UserFactory(username="ops", is_staff=True, is_superuser=True, organization=None)
     client.force_login(ops)
     for model in admin.site._registry:
@@ -29,7 +29,7 @@ def test_every_admin_page_opens(client, vendor) -> None:  # type: ignore[no-unty
         assert client.get(add).status_code in {200, 403}, add
 
 
-def test_run_billing_command_and_finalize_due(vendor) -> None:  # type: ignore[no-untyped-def]
+def test_run_billing_command_and_finalize_due(vendor) -> None:
     OutcomeTypeFactory(organization=vendor.organization, price=Decimal("3.00"))
     post_outcomes(vendor.organization, outcomes(vendor.customer, 2))
     out = io.StringIO()
@@ -40,7 +40,7 @@ def test_run_billing_command_and_finalize_due(vendor) -> None:  # type: ignore[n
     assert Invoice.objects.get(customer=vendor.customer).number == "INV-000001"
 
 
-def test_verification_job_moves_due_outcomes_only(vendor) -> None:  # type: ignore[no-untyped-def]
+def test_verification_job_moves_due_outcomes_only(vendor) -> None:
     OutcomeTypeFactory(organization=vendor.organization, verification_window_hours=72)
     post_outcomes(vendor.organization, outcomes(vendor.customer, 3, day=5))
     assert outcomes_verify_due(now=datetime(2026, 10, 7, 23, tzinfo=UTC)) == 0
@@ -56,7 +56,7 @@ def test_every_scheduled_job_is_a_registered_task() -> None:
         assert entry["task"] in registered, name
 
 
-def test_a_redelivered_or_repeated_run_does_not_count_twice(vendor) -> None:  # type: ignore[no-untyped-def]
+def test_a_redelivered_or_repeated_run_does_not_count_twice(vendor) -> None:
     from billing.models import BillingRun
     from billing.services.runs import billing_run_execute, billing_run_start
     from core.periods import period_parse

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def billed_vendor(vendor):  # type: ignore[no-untyped-def]
+def billed_vendor(vendor):
     OutcomeTypeFactory(organization=vendor.organization, price=Decimal("2.00"))
     post_outcomes(vendor.organization, outcomes(vendor.customer, 3))
     return vendor
@@ -26,7 +26,7 @@ def statuses(keys: list[str]) -> list[str]:
     return [OutcomeEvent.objects.get(idempotency_key=key).status for key in keys]
 
 
-def test_reversal_before_finalization_is_never_billed(billed_vendor) -> None:  # type: ignore[no-untyped-def]
+def test_reversal_before_finalization_is_never_billed(billed_vendor) -> None:
     vendor = billed_vendor
     assert reconcile(vendor.customer).total == Decimal("6.00")
     outcome_event_reverse(organization=vendor.organization, idempotency_key="o1", reason="reopened")
@@ -38,7 +38,7 @@ def test_reversal_before_finalization_is_never_billed(billed_vendor) -> None:  #
     assert november.lines.count() == 0, "a reversal before billing leaves nothing to credit"
 
 
-def test_reversal_after_finalization_is_credited_on_the_next_invoice(billed_vendor) -> None:  # type: ignore[no-untyped-def]
+def test_reversal_after_finalization_is_credited_on_the_next_invoice(billed_vendor) -> None:
     vendor = billed_vendor
     october = invoice_finalize(invoice=reconcile(vendor.customer))
     frozen = line_tuples(october)
@@ -56,7 +56,7 @@ def test_reversal_after_finalization_is_credited_on_the_next_invoice(billed_vend
     assert reconcile(vendor.customer, NOVEMBER.next()).lines.count() == 0, "credited once, not twice"
 
 
-def test_reversal_after_finalization_becomes_a_credit_note_when_the_vendor_chooses(billed_vendor) -> None:  # type: ignore[no-untyped-def]
+def test_reversal_after_finalization_becomes_a_credit_note_when_the_vendor_chooses(billed_vendor) -> None:
     vendor = billed_vendor
     Organization.objects.filter(pk=vendor.organization.pk).update(reversal_credit_mode="credit_note")
     october = invoice_finalize(invoice=reconcile(vendor.customer))
@@ -71,7 +71,7 @@ def test_reversal_after_finalization_becomes_a_credit_note_when_the_vendor_choos
     assert CreditNote.objects.count() == 1
 
 
-def test_disputed_outcome_is_held_until_the_vendor_rejects_it(billed_vendor, finance_user) -> None:  # type: ignore[no-untyped-def]
+def test_disputed_outcome_is_held_until_the_vendor_rejects_it(billed_vendor, finance_user) -> None:
     vendor = billed_vendor
     dispute = outcome_event_dispute(organization=vendor.organization, idempotency_key="o0", reason="not resolved",
                                     actor_user=finance_user)
@@ -85,7 +85,7 @@ def test_disputed_outcome_is_held_until_the_vendor_rejects_it(billed_vendor, fin
     assert history == [("disputed", "acme-finance"), ("pending", "vendor-admin")]
 
 
-def test_accepted_dispute_is_never_billed(billed_vendor, finance_user) -> None:  # type: ignore[no-untyped-def]
+def test_accepted_dispute_is_never_billed(billed_vendor, finance_user) -> None:
     vendor = billed_vendor
     dispute = outcome_event_dispute(organization=vendor.organization, idempotency_key="o0", reason="duplicate",
                                     actor_user=finance_user)
@@ -95,7 +95,7 @@ def test_accepted_dispute_is_never_billed(billed_vendor, finance_user) -> None: 
     assert reconcile(vendor.customer, NOVEMBER).lines.count() == 0
 
 
-def test_dispute_accepted_after_billing_is_credited(billed_vendor, finance_user) -> None:  # type: ignore[no-untyped-def]
+def test_dispute_accepted_after_billing_is_credited(billed_vendor, finance_user) -> None:
     vendor = billed_vendor
     invoice_finalize(invoice=reconcile(vendor.customer))
     dispute = outcome_event_dispute(organization=vendor.organization, idempotency_key="o1", reason="wrong",
@@ -105,7 +105,7 @@ def test_dispute_accepted_after_billing_is_credited(billed_vendor, finance_user)
     assert [(line.kind, line.amount) for line in november.lines.all()] == [("credit", Decimal("-2.00"))]
 
 
-def test_finalized_invoice_is_unchanged_by_late_events(billed_vendor) -> None:  # type: ignore[no-untyped-def]
+def test_finalized_invoice_is_unchanged_by_late_events(billed_vendor) -> None:
     vendor = billed_vendor
     october = invoice_finalize(invoice=reconcile(vendor.customer))
     frozen = (line_tuples(october), october.total, october.number)
@@ -123,7 +123,7 @@ def test_finalized_invoice_is_unchanged_by_late_events(billed_vendor) -> None:  
     assert line.description.startswith("Prior period 2026-10")
 
 
-def test_late_outcome_lands_on_the_earliest_draft_only(billed_vendor) -> None:  # type: ignore[no-untyped-def]
+def test_late_outcome_lands_on_the_earliest_draft_only(billed_vendor) -> None:
     vendor = billed_vendor
     invoice_finalize(invoice=reconcile(vendor.customer))
     reconcile(vendor.customer, NOVEMBER)
@@ -133,7 +133,7 @@ def test_late_outcome_lands_on_the_earliest_draft_only(billed_vendor) -> None:  
     assert reconcile(vendor.customer, NOVEMBER.next()).lines.count() == 0, "never on two drafts at once"
 
 
-def test_finalized_lines_are_frozen_in_the_database(billed_vendor) -> None:  # type: ignore[no-untyped-def]
+def test_finalized_lines_are_frozen_in_the_database(billed_vendor) -> None:
     from django.db import DatabaseError, transaction
 
     october = invoice_finalize(invoice=reconcile(billed_vendor.customer))
@@ -150,7 +150,7 @@ def test_finalized_lines_are_frozen_in_the_database(billed_vendor) -> None:  # t
     assert october.lines.count() == 3
 
 
-def test_void_returns_outcomes_to_billing(billed_vendor) -> None:  # type: ignore[no-untyped-def]
+def test_void_returns_outcomes_to_billing(billed_vendor) -> None:
     vendor = billed_vendor
     october = invoice_finalize(invoice=reconcile(vendor.customer))
     invoice_void(invoice=october)
@@ -160,13 +160,13 @@ def test_void_returns_outcomes_to_billing(billed_vendor) -> None:  # type: ignor
     assert {line.service_period_start for line in november.lines.all()} == {OCTOBER.start}
 
 
-def test_outcome_inside_its_verification_window_waits(vendor) -> None:  # type: ignore[no-untyped-def]
+def test_outcome_inside_its_verification_window_waits(vendor) -> None:
     OutcomeTypeFactory(organization=vendor.organization, price=Decimal("1.00"), verification_window_hours=24 * 365 * 5)
     post_outcomes(vendor.organization, outcomes(vendor.customer, 2))
     assert reconcile(vendor.customer).lines.count() == 0
 
 
-def test_finalizing_with_an_earlier_clock_never_drops_what_the_draft_showed(billed_vendor) -> None:  # type: ignore[no-untyped-def]
+def test_finalizing_with_an_earlier_clock_never_drops_what_the_draft_showed(billed_vendor) -> None:
     from datetime import UTC, datetime
 
     draft = reconcile(billed_vendor.customer)

@@ -19,14 +19,14 @@ BOOKS = "/api/v1/customers/acme/price-books"
 
 
 @pytest.fixture
-def priced(vendor):  # type: ignore[no-untyped-def]
+def priced(vendor):
     OutcomeTypeFactory(organization=vendor.organization, code="ticket_resolved", price=Decimal("1.00"))
     OutcomeTypeFactory(organization=vendor.organization, code="code_review", name="Code review",
                        price=Decimal("5.00"))
     return vendor
 
 
-def book(vendor, **fields) -> dict:  # type: ignore[no-untyped-def]
+def book(vendor, **fields) -> dict:
     body = {"effective_from": "2026-10", "currency": "USD", "entries": []}
     body.update(fields)
     response = vendor.api.post(BOOKS, body)
@@ -38,7 +38,7 @@ def amounts(invoice: Invoice) -> list[tuple[str, Decimal]]:
     return [(line.kind, line.amount) for line in invoice.lines.order_by("position")]
 
 
-def test_period_is_priced_by_the_version_in_force(priced) -> None:  # type: ignore[no-untyped-def]
+def test_period_is_priced_by_the_version_in_force(priced) -> None:
     first = book(priced, entries=[{"outcome": "ticket_resolved", "model": "flat", "unit_price": "0.90"}])
     second = book(priced, effective_from="2026-11",
                   entries=[{"outcome": "ticket_resolved", "model": "flat", "unit_price": "0.80"}])
@@ -51,7 +51,7 @@ def test_period_is_priced_by_the_version_in_force(priced) -> None:  # type: igno
     assert november.price_book.version == 2
 
 
-def test_a_second_version_for_the_same_month_is_a_conflict(priced) -> None:  # type: ignore[no-untyped-def]
+def test_a_second_version_for_the_same_month_is_a_conflict(priced) -> None:
     book(priced, entries=[{"outcome": "ticket_resolved", "model": "flat", "unit_price": "0.90"}])
 
     again = priced.api.post(BOOKS, {"effective_from": "2026-10", "currency": "USD", "entries": []})
@@ -60,7 +60,7 @@ def test_a_second_version_for_the_same_month_is_a_conflict(priced) -> None:  # t
     assert again.json()["code"] == "conflict" and "effective_from" in again.json()["errors"]
 
 
-def test_graduated_tiers_included_outcomes_and_platform_fee(priced) -> None:  # type: ignore[no-untyped-def]
+def test_graduated_tiers_included_outcomes_and_platform_fee(priced) -> None:
     book(priced, included_outcomes=2, platform_fee="99", entries=[{
         "outcome": "ticket_resolved", "model": "graduated",
         "tiers": [{"up_to": 3, "unit_price": "1.00"}, {"up_to": None, "unit_price": "0.50", "flat_fee": "10"}],
@@ -73,7 +73,7 @@ def test_graduated_tiers_included_outcomes_and_platform_fee(priced) -> None:  # 
     assert invoice.total == sum((a for _, a in amounts(invoice)), Decimal(0)) == Decimal("113.00")
 
 
-def test_volume_and_package_pricing(priced) -> None:  # type: ignore[no-untyped-def]
+def test_volume_and_package_pricing(priced) -> None:
     book(priced, entries=[
         {"outcome": "ticket_resolved", "model": "volume",
          "tiers": [{"up_to": 5, "unit_price": "1.00"}, {"up_to": None, "unit_price": "0.70"}]},
@@ -89,7 +89,7 @@ def test_volume_and_package_pricing(priced) -> None:  # type: ignore[no-untyped-
     assert sorted(by_outcome["code_review"]) == [Decimal(0), Decimal(0), Decimal("12.00"), Decimal("12.00")]
 
 
-def test_spend_cap_stops_charges_and_alerts_once_per_threshold(priced) -> None:  # type: ignore[no-untyped-def]
+def test_spend_cap_stops_charges_and_alerts_once_per_threshold(priced) -> None:
     book(priced, spend_cap="4.50", entries=[{"outcome": "ticket_resolved", "model": "flat", "unit_price": "1.00"}])
     post_outcomes(priced.organization, outcomes(priced.customer, 7))
     invoice = reconcile(priced.customer)
@@ -102,7 +102,7 @@ def test_spend_cap_stops_charges_and_alerts_once_per_threshold(priced) -> None: 
     assert {n["kind"] for n in listed} == set(kinds)
 
 
-def test_minimum_commit_true_up(priced) -> None:  # type: ignore[no-untyped-def]
+def test_minimum_commit_true_up(priced) -> None:
     book(priced, minimum_commit="10", entries=[{"outcome": "ticket_resolved", "model": "flat", "unit_price": "1.25"}])
     post_outcomes(priced.organization, outcomes(priced.customer, 3))
     invoice = reconcile(priced.customer)
@@ -110,7 +110,7 @@ def test_minimum_commit_true_up(priced) -> None:  # type: ignore[no-untyped-def]
     assert invoice.total == Decimal("10.00")
 
 
-def test_usage_overage_for_hybrid_plans(priced) -> None:  # type: ignore[no-untyped-def]
+def test_usage_overage_for_hybrid_plans(priced) -> None:
     MeterFactory(organization=priced.organization, code="gpu_seconds", name="GPU seconds", unit="second")
     book(priced, meters=[{"meter": "gpu_seconds", "unit_price": "2.99", "per": "3600", "included_quantity": "3600"}])
     post_usage(priced.organization, [
@@ -122,7 +122,7 @@ def test_usage_overage_for_hybrid_plans(priced) -> None:  # type: ignore[no-unty
     assert (line.kind, line.quantity, line.amount) == ("usage_overage", Decimal(7200), Decimal("5.98"))
 
 
-def test_prepaid_credits_draw_down_in_order_and_expire(priced) -> None:  # type: ignore[no-untyped-def]
+def test_prepaid_credits_draw_down_in_order_and_expire(priced) -> None:
     book(priced, entries=[{"outcome": "ticket_resolved", "model": "flat", "unit_price": "3.00"}])
     post_outcomes(priced.organization, outcomes(priced.customer, 4))
     granted = datetime(2026, 9, 1, tzinfo=UTC)
@@ -146,7 +146,7 @@ def test_prepaid_credits_draw_down_in_order_and_expire(priced) -> None:  # type:
 
 @pytest.mark.parametrize(("currency", "price", "expected"), [("JPY", "99.5", "100"), ("KWD", "0.1235", "0.124"),
                                                              ("USD", "0.125", "0.13")])
-def test_lines_round_once_to_the_currency_minor_unit(vendor, currency, price, expected) -> None:  # type: ignore[no-untyped-def]
+def test_lines_round_once_to_the_currency_minor_unit(vendor, currency, price, expected) -> None:
     customer = CustomerFactory(organization=vendor.organization, external_id=f"c-{currency}", currency=currency)
     OutcomeTypeFactory(organization=vendor.organization, price=Decimal(price), currency=currency)
     post_outcomes(vendor.organization, outcomes(customer, 2))
@@ -157,7 +157,7 @@ def test_lines_round_once_to_the_currency_minor_unit(vendor, currency, price, ex
     assert api_invoice["currency"] == currency
 
 
-def test_bad_price_books_name_the_field(priced) -> None:  # type: ignore[no-untyped-def]
+def test_bad_price_books_name_the_field(priced) -> None:
     cases = [
         ({"effective_from": "2026-13"}, "effective_from"),
         ({"currency": "XXX1"}, "currency"),
@@ -177,7 +177,7 @@ def test_bad_price_books_name_the_field(priced) -> None:  # type: ignore[no-unty
         assert field in errors or field.split(".")[0].split("[")[0] in errors, (field, errors)
 
 
-def test_another_organization_cannot_read_or_write_our_books(priced, stranger) -> None:  # type: ignore[no-untyped-def]
+def test_another_organization_cannot_read_or_write_our_books(priced, stranger) -> None:
     book(priced, entries=[{"outcome": "ticket_resolved", "model": "flat", "unit_price": "0.90"}])
     assert stranger.api.get(BOOKS).json() == []  # the stranger's own "acme"
     assert stranger.api.get("/api/v1/customers/globex/price-books").status_code == 404
@@ -193,7 +193,7 @@ def test_another_organization_cannot_read_or_write_our_books(priced, stranger) -
     cap=st.one_of(st.none(), st.decimals(min_value=200, max_value=400, places=2)),
     credit=st.decimals(min_value=0, max_value=300, places=2),
 )
-def test_invoice_total_is_the_sum_of_its_lines(priced, unit, count, included, fee, commit, cap, credit) -> None:  # type: ignore[no-untyped-def]
+def test_invoice_total_is_the_sum_of_its_lines(priced, unit, count, included, fee, commit, cap, credit) -> None:
     customer = CustomerFactory(organization=priced.organization)  # a fresh customer per example
     response = priced.api.post(f"/api/v1/customers/{customer.external_id}/price-books", {
         "effective_from": "2026-10", "currency": "USD", "included_outcomes": included, "platform_fee": str(fee),
@@ -217,7 +217,7 @@ def test_invoice_total_is_the_sum_of_its_lines(priced, unit, count, included, fe
     assert invoice.total == invoice.subtotal - invoice.credits_applied
 
 
-def test_price_book_for_october_ignored_for_september(priced) -> None:  # type: ignore[no-untyped-def]
+def test_price_book_for_october_ignored_for_september(priced) -> None:
     book(priced, entries=[{"outcome": "ticket_resolved", "model": "flat", "unit_price": "0.10"}])
     post_outcomes(priced.organization, outcomes(priced.customer, 1, month=9))
     september = reconcile(priced.customer, OCTOBER.previous())

@@ -11,7 +11,7 @@ OUTCOMES = "/api/v1/outcome-events"
 
 
 @pytest.fixture
-def meters(vendor):  # type: ignore[no-untyped-def]
+def meters(vendor):
     return MeterFactory(organization=vendor.organization), MeterFactory(
         organization=vendor.organization, code="gpu_seconds", unit="second"
     )
@@ -21,7 +21,7 @@ def at(minute: int) -> str:
     return (datetime(2026, 10, 5, 10, 0, tzinfo=UTC) + timedelta(minutes=minute)).isoformat()
 
 
-def test_usage_events_page_by_cursor_newest_first_without_gaps_or_repeats(vendor, meters) -> None:  # type: ignore[no-untyped-def]
+def test_usage_events_page_by_cursor_newest_first_without_gaps_or_repeats(vendor, meters) -> None:
     vendor.api.post(URL, {"events": [usage(f"k{i}", timestamp=at(i % 3)) for i in range(7)]})
     seen = []
     page = vendor.api.get(URL, customer="acme", limit=3).json()
@@ -39,7 +39,7 @@ def test_usage_events_page_by_cursor_newest_first_without_gaps_or_repeats(vendor
     assert timestamps == sorted(timestamps, reverse=True)
 
 
-def test_usage_events_filter_by_task_meter_and_time(vendor, meters) -> None:  # type: ignore[no-untyped-def]
+def test_usage_events_filter_by_task_meter_and_time(vendor, meters) -> None:
     vendor.api.post(URL, {"events": [
         usage("a", task_id="t1", timestamp=at(0)), usage("b", task_id="t2", timestamp=at(10)),
         usage("c", task_id="t1", meter="gpu_seconds", timestamp=at(20)),
@@ -65,13 +65,13 @@ def test_usage_events_filter_by_task_meter_and_time(vendor, meters) -> None:  # 
      ({"customer": "acme", "from": "yesterday"}, 400, "from"), ({"customer": "acme", "limit": "5000"}, 400, "limit"),
      ({"customer": "acme", "meter": "nope"}, 404, "meter"), ({"customer": "acme", "cursor": "garbage"}, 400, "cursor")],
 )
-def test_bad_debugger_parameters_name_the_field(vendor, meters, params, status, field) -> None:  # type: ignore[no-untyped-def]
+def test_bad_debugger_parameters_name_the_field(vendor, meters, params, status, field) -> None:
     response = vendor.api.get(URL, **params)
     assert response.status_code == status
     assert field in response.json()["errors"]
 
 
-def test_a_stranger_sees_none_of_the_vendors_events(vendor, stranger, meters) -> None:  # type: ignore[no-untyped-def]
+def test_a_stranger_sees_none_of_the_vendors_events(vendor, stranger, meters) -> None:
     vendor.api.post(URL, {"events": [usage("secret")]})
     OutcomeTypeFactory(organization=vendor.organization)
     vendor.api.post(OUTCOMES, {"events": [{"idempotency_key": "o1", "customer": "acme", "outcome": "ticket_resolved",
@@ -84,7 +84,7 @@ def test_a_stranger_sees_none_of_the_vendors_events(vendor, stranger, meters) ->
     assert vendor.api.get(URL, customer="acme").json()["results"][0]["idempotency_key"] == "secret"
 
 
-def test_usage_event_list_query_count_does_not_grow_with_the_page(vendor, meters, django_assert_max_num_queries) -> None:  # type: ignore[no-untyped-def]
+def test_usage_event_list_query_count_does_not_grow_with_the_page(vendor, meters, django_assert_max_num_queries) -> None:
     vendor.api.post(URL, {"events": [usage(f"k{i}", meter=("gpu_seconds" if i % 2 else "llm_tokens"))
                                      for i in range(50)]})
     vendor.api.get(URL, customer="acme")  # warm the key cache
@@ -93,7 +93,7 @@ def test_usage_event_list_query_count_does_not_grow_with_the_page(vendor, meters
     assert len(response.json()["results"]) == 50
 
 
-def test_outcome_events_list_filters_by_status_and_outcome(vendor) -> None:  # type: ignore[no-untyped-def]
+def test_outcome_events_list_filters_by_status_and_outcome(vendor) -> None:
     OutcomeTypeFactory(organization=vendor.organization, verification_window_hours=0)
     OutcomeTypeFactory(organization=vendor.organization, code="review_done")
     events = [{"idempotency_key": f"o{i}", "customer": "acme", "outcome": "ticket_resolved" if i < 3 else "review_done",
@@ -118,7 +118,7 @@ def test_outcome_events_list_filters_by_status_and_outcome(vendor) -> None:  # t
     assert vendor.api.get(OUTCOMES, customer="acme", outcome="nope").status_code == 404
 
 
-def test_usage_summary_counts_today_and_this_period_per_meter(vendor, meters) -> None:  # type: ignore[no-untyped-def]
+def test_usage_summary_counts_today_and_this_period_per_meter(vendor, meters) -> None:
     now = datetime.now(UTC)
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
     month = today.replace(day=1)
@@ -149,7 +149,7 @@ def test_usage_summary_counts_today_and_this_period_per_meter(vendor, meters) ->
     assert vendor.api.get("/api/v1/customers/nobody/usage-summary").status_code == 404
 
 
-def test_usage_summary_aggregates_each_meter_its_own_way(vendor) -> None:  # type: ignore[no-untyped-def]
+def test_usage_summary_aggregates_each_meter_its_own_way(vendor) -> None:
     for code, aggregation, unique_property in [("peak_seats", "max", ""), ("active_users", "unique_count", "user"),
                                                ("requests", "count", ""), ("storage_gb", "latest", "")]:
         MeterFactory(organization=vendor.organization, code=code, aggregation=aggregation,

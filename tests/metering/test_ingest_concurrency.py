@@ -54,7 +54,7 @@ def post_json(raw_key: str, url: str, body: dict[str, object]) -> dict[str, obje
     return response.json()
 
 
-def test_the_same_batch_posted_from_four_connections_at_once_is_stored_once(vendor) -> None:  # type: ignore[no-untyped-def]
+def test_the_same_batch_posted_from_four_connections_at_once_is_stored_once(vendor) -> None:
     MeterFactory(organization=vendor.organization)
     batch = {"events": [usage(f"k{i}", quantity=str(i)) for i in range(300)]}
 
@@ -68,7 +68,7 @@ def test_the_same_batch_posted_from_four_connections_at_once_is_stored_once(vend
         assert cursor.fetchone()[0] == 300
 
 
-def test_overlapping_batches_in_opposite_orders_neither_deadlock_nor_double(vendor) -> None:  # type: ignore[no-untyped-def]
+def test_overlapping_batches_in_opposite_orders_neither_deadlock_nor_double(vendor) -> None:
     MeterFactory(organization=vendor.organization)
     keys = [f"k{i:04d}" for i in range(400)]
     forward = {"events": [usage(key) for key in keys[:300]]}
@@ -83,7 +83,7 @@ def test_overlapping_batches_in_opposite_orders_neither_deadlock_nor_double(vend
     assert UsageEvent.objects.filter(organization=vendor.organization).count() == 400
 
 
-def test_the_same_outcome_batch_posted_at_once_is_stored_once(vendor) -> None:  # type: ignore[no-untyped-def]
+def test_the_same_outcome_batch_posted_at_once_is_stored_once(vendor) -> None:
     OutcomeTypeFactory(organization=vendor.organization)
     batch = {"events": [
         {"idempotency_key": f"o{i}", "customer": "acme", "outcome": "ticket_resolved", "task_id": f"t{i}",
@@ -98,7 +98,7 @@ def test_the_same_outcome_batch_posted_at_once_is_stored_once(vendor) -> None:  
     assert OutcomeEvent.objects.filter(organization=vendor.organization).count() == 200
 
 
-def test_a_batch_whose_names_are_all_cached_opens_its_own_connection(vendor) -> None:  # type: ignore[no-untyped-def]
+def test_a_batch_whose_names_are_all_cached_opens_its_own_connection(vendor) -> None:
     MeterFactory(organization=vendor.organization)
     assert post_json(vendor.api.raw_key, "/api/v1/usage-events", {"events": [usage("warm")]})["accepted"] == 1
     connection.close()  # as CONN_MAX_AGE does between requests; the key, customer and meter stay cached
@@ -109,7 +109,7 @@ def test_a_batch_whose_names_are_all_cached_opens_its_own_connection(vendor) -> 
 
 
 @pytest.mark.parametrize(("other_commits", "accepted"), [(True, 1), (False, 2)])
-def test_a_key_another_batch_is_still_writing_is_decided_by_that_batch(vendor, other_commits, accepted) -> None:  # type: ignore[no-untyped-def]
+def test_a_key_another_batch_is_still_writing_is_decided_by_that_batch(vendor, other_commits, accepted) -> None:
     """b-contested is uncommitted in another transaction when this batch, sent down the slow path by its
     known a-known, tries it: the key index makes it wait, then either count it as a duplicate (the
     other committed; the insert is retried without it) or store it (the other rolled back)."""

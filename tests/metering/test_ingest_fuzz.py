@@ -35,7 +35,7 @@ outcome_event = st.fixed_dictionaries({**common, "outcome": st.sampled_from(["ti
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                    HealthCheck.too_slow])
 @given(kind=st.sampled_from(["usage", "outcome"]), data=st.data(), ascii_only=st.booleans())
-def test_any_batch_is_answered_with_every_event_accounted_for(vendor, kind, data, ascii_only) -> None:  # type: ignore[no-untyped-def]
+def test_any_batch_is_answered_with_every_event_accounted_for(vendor, kind, data, ascii_only) -> None:
     if not vendor.organization.meters.exists():
         MeterFactory(organization=vendor.organization)
         OutcomeTypeFactory(organization=vendor.organization)

@@ -23,11 +23,11 @@ def usage(key: str, **overrides: object) -> dict[str, object]:
 
 
 @pytest.fixture
-def meter(vendor):  # type: ignore[no-untyped-def]
+def meter(vendor):
     return MeterFactory(organization=vendor.organization)
 
 
-def test_batch_keeps_valid_events_rejects_invalid_and_counts_duplicates(vendor, meter) -> None:  # type: ignore[no-untyped-def]
+def test_batch_keeps_valid_events_rejects_invalid_and_counts_duplicates(vendor, meter) -> None:
     vendor.api.post(URL, {"events": [usage("seen-before")]})
     batch = [
         usage("a"),
@@ -57,7 +57,7 @@ def test_batch_keeps_valid_events_rejects_invalid_and_counts_duplicates(vendor, 
     assert keys == {"seen-before", "a", "g"}
 
 
-def test_replayed_batch_adds_nothing(vendor, meter) -> None:  # type: ignore[no-untyped-def]
+def test_replayed_batch_adds_nothing(vendor, meter) -> None:
     batch = {"events": [usage(f"k{i}", quantity=str(i)) for i in range(50)]}
     first = vendor.api.post(URL, batch).json()
     second = vendor.api.post(URL, batch).json()
@@ -66,33 +66,33 @@ def test_replayed_batch_adds_nothing(vendor, meter) -> None:  # type: ignore[no-
     assert UsageEvent.objects.filter(organization=vendor.organization).count() == 50
 
 
-def test_the_same_key_in_two_months_is_stored_once(vendor, meter) -> None:  # type: ignore[no-untyped-def]
+def test_the_same_key_in_two_months_is_stored_once(vendor, meter) -> None:
     vendor.api.post(URL, {"events": [usage("k", timestamp="2026-09-30T23:59:59Z")]})
     body = vendor.api.post(URL, {"events": [usage("k", timestamp="2026-10-01T00:00:00Z")]}).json()
     assert body == {"accepted": 0, "duplicates": 1, "rejected": []}
 
 
-def test_idempotency_keys_are_per_organization(vendor, stranger, meter) -> None:  # type: ignore[no-untyped-def]
+def test_idempotency_keys_are_per_organization(vendor, stranger, meter) -> None:
     MeterFactory(organization=stranger.organization)
     assert vendor.api.post(URL, {"events": [usage("shared")]}).json()["accepted"] == 1
     assert stranger.api.post(URL, {"events": [usage("shared")]}).json()["accepted"] == 1
 
 
-def test_event_for_a_month_without_partition_is_kept(vendor, meter) -> None:  # type: ignore[no-untyped-def]
+def test_event_for_a_month_without_partition_is_kept(vendor, meter) -> None:
     body = vendor.api.post(URL, {"events": [usage("old", timestamp="2001-02-03T04:05:06Z")]}).json()
     assert body["accepted"] == 1
     event = UsageEvent.objects.get(idempotency_key="old")
     assert event.timestamp == datetime(2001, 2, 3, 4, 5, 6, tzinfo=UTC)
 
 
-def test_more_than_1000_events_is_413(vendor, meter) -> None:  # type: ignore[no-untyped-def]
+def test_more_than_1000_events_is_413(vendor, meter) -> None:
     response = vendor.api.post(URL, {"events": [usage(f"k{i}") for i in range(1001)]})
     assert response.status_code == 413
     assert "events" in response.json()["errors"]
     assert UsageEvent.objects.count() == 0
 
 
-def test_gzip_body_is_accepted(vendor, meter) -> None:  # type: ignore[no-untyped-def]
+def test_gzip_body_is_accepted(vendor, meter) -> None:
     body = gzip.compress(json.dumps({"events": [usage("z1"), usage("z2")]}).encode())
     response = vendor.api.client.post(URL, body, content_type="application/json", HTTP_CONTENT_ENCODING="gzip")
     assert response.status_code == 200
@@ -104,13 +104,13 @@ def test_gzip_body_is_accepted(vendor, meter) -> None:  # type: ignore[no-untype
     [("not json", "body"), (json.dumps([1, 2]), "events"), (json.dumps({"events": "x"}), "events"),
      (json.dumps({"events": [], "extra": 1}), "extra")],
 )
-def test_malformed_body_is_a_400_naming_the_field(vendor, meter, body, field) -> None:  # type: ignore[no-untyped-def]
+def test_malformed_body_is_a_400_naming_the_field(vendor, meter, body, field) -> None:
     response = vendor.api.post(URL, body)
     assert response.status_code == 400
     assert field in response.json()["errors"]
 
 
-def test_naive_timestamp_and_unknown_field_are_rejected(vendor, meter) -> None:  # type: ignore[no-untyped-def]
+def test_naive_timestamp_and_unknown_field_are_rejected(vendor, meter) -> None:
     bad = usage("n", timestamp="2026-10-05T10:00:00")
     typo = usage("t")
     typo["taskid"] = typo.pop("task_id")
@@ -120,12 +120,12 @@ def test_naive_timestamp_and_unknown_field_are_rejected(vendor, meter) -> None: 
     assert "taskid" in body["rejected"][1]["errors"]
 
 
-def test_decimal_quantity_is_stored_exactly(vendor, meter) -> None:  # type: ignore[no-untyped-def]
+def test_decimal_quantity_is_stored_exactly(vendor, meter) -> None:
     vendor.api.post(URL, {"events": [usage("d", quantity="0.000000000001")]})
     assert str(UsageEvent.objects.get(idempotency_key="d").quantity.normalize()) == "1E-12"
 
 
-def test_nul_characters_are_rejected_by_field_not_a_500(vendor, meter) -> None:  # type: ignore[no-untyped-def]
+def test_nul_characters_are_rejected_by_field_not_a_500(vendor, meter) -> None:
     body = ('{"events": [{"idempotency_key": "k\\u0000", "customer": "acme", "meter": "llm_tokens", "quantity": "1", '
             '"timestamp": "2026-10-05T10:00:00Z"}, {"idempotency_key": "fine", "customer": "acme", '
             '"meter": "llm_tokens", "quantity": "1", "timestamp": "2026-10-05T10:00:00Z", '
@@ -139,21 +139,21 @@ def test_nul_characters_are_rejected_by_field_not_a_500(vendor, meter) -> None: 
                                                                              (1, ["properties"])]
 
 
-def test_rate_dimensions_with_nul_are_a_400(vendor, meter) -> None:  # type: ignore[no-untyped-def]
+def test_rate_dimensions_with_nul_are_a_400(vendor, meter) -> None:
     response = vendor.api.post("/api/v1/rates", '{"meter": "llm_tokens", "dimensions": {"model": "a\\u0000"}, '
                                '"unit_cost": "1", "currency": "USD", "effective_from": "2026-01-01T00:00:00Z"}')
     assert response.status_code == 400
     assert "dimensions" in response.json()["errors"]
 
 
-def test_plain_batch_naming_an_unknown_customer_still_keeps_the_others(vendor, meter) -> None:  # type: ignore[no-untyped-def]
+def test_plain_batch_naming_an_unknown_customer_still_keeps_the_others(vendor, meter) -> None:
     body = vendor.api.post(URL, {"events": [usage("p1"), usage("p2", customer="nobody"), usage("p3")]}).json()
     assert body["accepted"] == 2
     assert [(r["index"], list(r["errors"])) for r in body["rejected"]] == [(1, ["customer"])]
 
 
 @pytest.mark.parametrize("offset", [timedelta(0), timedelta(hours=5, minutes=30), -timedelta(hours=8)])
-def test_future_timestamp_in_any_offset_is_rejected(vendor, meter, offset) -> None:  # type: ignore[no-untyped-def]
+def test_future_timestamp_in_any_offset_is_rejected(vendor, meter, offset) -> None:
     future = (datetime.now(UTC) + timedelta(minutes=10)).astimezone(
         timezone(offset)).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     just_past = (datetime.now(UTC) - timedelta(minutes=1)).astimezone(
@@ -163,7 +163,7 @@ def test_future_timestamp_in_any_offset_is_rejected(vendor, meter, offset) -> No
     assert [(r["index"], list(r["errors"])) for r in body["rejected"]] == [(1, ["timestamp"])]
 
 
-def test_a_date_the_calendar_lacks_is_rejected_and_the_rest_kept(vendor, meter) -> None:  # type: ignore[no-untyped-def]
+def test_a_date_the_calendar_lacks_is_rejected_and_the_rest_kept(vendor, meter) -> None:
     batch = [usage("ok1"), usage("feb30", timestamp="2026-02-30T10:00:00Z"), usage("ok2")]
     response = vendor.api.post(URL, {"events": batch})
     assert response.status_code == 200
@@ -173,7 +173,7 @@ def test_a_date_the_calendar_lacks_is_rejected_and_the_rest_kept(vendor, meter) 
     assert set(UsageEvent.objects.values_list("idempotency_key", flat=True)) == {"ok1", "ok2"}
 
 
-def test_plain_events_are_stored_as_sent(vendor, meter) -> None:  # type: ignore[no-untyped-def]
+def test_plain_events_are_stored_as_sent(vendor, meter) -> None:
     bare = usage("bare", quantity="12345678901234567890123456.000000000001", timestamp="2026-10-05T12:30:00.123456+02:00")
     del bare["task_id"], bare["properties"]
     nulled = usage("nulled", task_id=None, properties={})
@@ -185,7 +185,7 @@ def test_plain_events_are_stored_as_sent(vendor, meter) -> None:  # type: ignore
     assert UsageEvent.objects.get(idempotency_key="nulled").task_id is None
 
 
-def test_strings_with_tabs_newlines_quotes_and_backslashes_are_stored_exactly(vendor, meter) -> None:  # type: ignore[no-untyped-def]
+def test_strings_with_tabs_newlines_quotes_and_backslashes_are_stored_exactly(vendor, meter) -> None:
     awkward = 'a\tb\nc\\d"e\r\\N'
     event = usage(f"key{awkward}", task_id=awkward, properties={awkward: [awkward, {"x": "\\"}], "ü": "日本"})
     assert vendor.api.post(URL, {"events": [event]}).json()["accepted"] == 1
@@ -195,7 +195,7 @@ def test_strings_with_tabs_newlines_quotes_and_backslashes_are_stored_exactly(ve
     assert vendor.api.post(URL, {"events": [event]}).json() == {"accepted": 0, "duplicates": 1, "rejected": []}
 
 
-def test_numeric_quantity_and_offset_timestamp_take_the_checked_path(vendor, meter) -> None:  # type: ignore[no-untyped-def]
+def test_numeric_quantity_and_offset_timestamp_take_the_checked_path(vendor, meter) -> None:
     event = usage("num", quantity=2.5, timestamp="2026-10-05T10:00:00+05:30")
     assert vendor.api.post(URL, {"events": [event]}).json()["accepted"] == 1
     stored = UsageEvent.objects.get(idempotency_key="num")
@@ -203,7 +203,7 @@ def test_numeric_quantity_and_offset_timestamp_take_the_checked_path(vendor, met
     assert stored.timestamp == datetime(2026, 10, 5, 4, 30, tzinfo=UTC)
 
 
-def test_offsets_postgres_lacks_are_stored_in_utc_and_unspellable_instants_rejected(vendor, meter) -> None:  # type: ignore[no-untyped-def]
+def test_offsets_postgres_lacks_are_stored_in_utc_and_unspellable_instants_rejected(vendor, meter) -> None:
     batch = [usage("far-east", timestamp="2026-10-05T23:00:00+23:00"), usage("year-one", timestamp="0001-01-01T00:00:00+01:00")]
     response = vendor.api.post(URL, {"events": batch})
     assert response.status_code == 200
@@ -217,7 +217,7 @@ def test_offsets_postgres_lacks_are_stored_in_utc_and_unspellable_instants_rejec
 @pytest.mark.parametrize(("authorization", "status", "code"), [
     (None, 401, "not_authenticated"), ("Bearer not-a-key", 401, "authentication_failed"),
 ])
-def test_batch_posts_refuse_strangers_as_every_api_view_does(db, client, url, authorization, status, code) -> None:  # type: ignore[no-untyped-def]
+def test_batch_posts_refuse_strangers_as_every_api_view_does(db, client, url, authorization, status, code) -> None:
     headers = {"HTTP_AUTHORIZATION": authorization} if authorization else {}
     ingest = client.post(url, '{"events": []}', content_type="application/json", **headers)
     other = client.get("/api/v1/meters", **headers)  # a view answered by DRF
@@ -226,7 +226,7 @@ def test_batch_posts_refuse_strangers_as_every_api_view_does(db, client, url, au
     assert ingest["WWW-Authenticate"] == other["WWW-Authenticate"] == 'Bearer realm="api"'
 
 
-def test_the_database_itself_refuses_a_second_event_with_a_known_key(vendor, meter) -> None:  # type: ignore[no-untyped-def]
+def test_the_database_itself_refuses_a_second_event_with_a_known_key(vendor, meter) -> None:
     vendor.api.post(URL, {"events": [usage("once")]})
     insert = ("INSERT INTO metering_usageevent (organization_id, customer_id, meter_id, quantity, timestamp, "
               "idempotency_key) VALUES (%s, %s, %s, 1, '2026-03-01T00:00:00Z', %s)")
@@ -238,7 +238,7 @@ def test_the_database_itself_refuses_a_second_event_with_a_known_key(vendor, met
         assert [row[0] for row in cursor.fetchall()] == ["by-hand", "once"]
 
 
-def test_raw_utf8_goes_the_plain_way_and_is_stored_exactly(vendor, meter) -> None:  # type: ignore[no-untyped-def]
+def test_raw_utf8_goes_the_plain_way_and_is_stored_exactly(vendor, meter) -> None:
     event = usage("clé-日本-🙂", task_id="tâche-１", properties={"modèle": "gpt-4o", "note": "naïve ☃", "n": [1, 2.5]})
     body = json.dumps({"events": [event]}, ensure_ascii=False).encode()
     assert b"\\" not in body  # no escapes: the plain tier takes it
@@ -248,7 +248,7 @@ def test_raw_utf8_goes_the_plain_way_and_is_stored_exactly(vendor, meter) -> Non
     assert stored.properties == {"modèle": "gpt-4o", "note": "naïve ☃", "n": [1, 2.5]}
 
 
-def test_a_raw_control_character_in_a_string_is_a_400_not_a_shifted_column(vendor, meter) -> None:  # type: ignore[no-untyped-def]
+def test_a_raw_control_character_in_a_string_is_a_400_not_a_shifted_column(vendor, meter) -> None:
     body = json.dumps({"events": [usage("tab-key")]}).replace("tab-key", "tab\tkey")
     response = vendor.api.post(URL, body)
     assert response.status_code == 400
@@ -256,7 +256,7 @@ def test_a_raw_control_character_in_a_string_is_a_400_not_a_shifted_column(vendo
     assert UsageEvent.objects.count() == 0
 
 
-def test_numbers_json_allows_but_postgres_cannot_store_are_rejected_by_field(vendor, meter) -> None:  # type: ignore[no-untyped-def]
+def test_numbers_json_allows_but_postgres_cannot_store_are_rejected_by_field(vendor, meter) -> None:
     def event(key: str, extra: str) -> str:
         return json.dumps(usage(key)).replace('"direction": "input"', f'"direction": "input", {extra}')
 

@@ -16,7 +16,7 @@ def partition_of(key: str) -> str:
         return cursor.fetchone()[0]
 
 
-def test_partitions_exist_for_the_coming_months(db) -> None:  # type: ignore[no-untyped-def]
+def test_partitions_exist_for_the_coming_months(db) -> None:
     this_month = Period.of(timezone.now())
     partitions_ensure_task()
     with connection.cursor() as cursor:
@@ -26,7 +26,7 @@ def test_partitions_exist_for_the_coming_months(db) -> None:  # type: ignore[no-
     assert partitions_ensure(today=timezone.now().date()) == []  # a second run is a no-op
 
 
-def test_creating_a_partition_later_moves_parked_events_and_dedup_still_holds(vendor) -> None:  # type: ignore[no-untyped-def]
+def test_creating_a_partition_later_moves_parked_events_and_dedup_still_holds(vendor) -> None:
     MeterFactory(organization=vendor.organization)
     old = usage("old", timestamp="1999-02-03T04:05:06Z")
     assert vendor.api.post(URL, {"events": [old]}).json()["accepted"] == 1

@@ -19,11 +19,11 @@ def outcome(key: str, **overrides: object) -> dict[str, object]:
 
 
 @pytest.fixture
-def outcome_type(vendor):  # type: ignore[no-untyped-def]
+def outcome_type(vendor):
     return OutcomeTypeFactory(organization=vendor.organization, verification_window_hours=48)
 
 
-def test_outcome_batch_keeps_valid_and_rejects_invalid(vendor, outcome_type) -> None:  # type: ignore[no-untyped-def]
+def test_outcome_batch_keeps_valid_and_rejects_invalid(vendor, outcome_type) -> None:
     batch = [outcome("o1"), outcome("o2", outcome="nope"), outcome("o3", task_id=""), outcome("o1"),
              {"idempotency_key": "o4", "customer": "acme", "outcome": "ticket_resolved", "timestamp": "2026-10-05T10:00:00Z"}]
     body = vendor.api.post(URL, {"events": batch}).json()
@@ -38,14 +38,14 @@ def test_outcome_batch_keeps_valid_and_rejects_invalid(vendor, outcome_type) -> 
     assert (event.verifiable_at - event.timestamp).total_seconds() == 48 * 3600
 
 
-def test_replayed_outcomes_add_nothing(vendor, outcome_type) -> None:  # type: ignore[no-untyped-def]
+def test_replayed_outcomes_add_nothing(vendor, outcome_type) -> None:
     batch = {"events": [outcome(f"o{i}", task_id=f"t{i}") for i in range(20)]}
     assert vendor.api.post(URL, batch).json()["accepted"] == 20
     assert vendor.api.post(URL, batch).json() == {"accepted": 0, "duplicates": 20, "rejected": []}
     assert OutcomeEvent.objects.count() == 20
 
 
-def test_reversal_is_recorded_and_idempotent(vendor, outcome_type) -> None:  # type: ignore[no-untyped-def]
+def test_reversal_is_recorded_and_idempotent(vendor, outcome_type) -> None:
     vendor.api.post(URL, {"events": [outcome("o1")]})
     response = vendor.api.post(f"{URL}/o1/reverse", {"reason": "ticket reopened"})
     assert response.status_code == 200
@@ -55,7 +55,7 @@ def test_reversal_is_recorded_and_idempotent(vendor, outcome_type) -> None:  # t
     assert transitions == [("pending", "reversed", "ticket reopened")]
 
 
-def test_reversal_needs_a_reason_and_a_known_key(vendor, stranger, outcome_type) -> None:  # type: ignore[no-untyped-def]
+def test_reversal_needs_a_reason_and_a_known_key(vendor, stranger, outcome_type) -> None:
     vendor.api.post(URL, {"events": [outcome("o1")]})
     response = vendor.api.post(f"{URL}/o1/reverse", {})
     assert response.status_code == 400
@@ -65,7 +65,7 @@ def test_reversal_needs_a_reason_and_a_known_key(vendor, stranger, outcome_type)
     assert OutcomeEvent.objects.get(idempotency_key="o1").reversed_at is None
 
 
-def test_outcome_times_are_kept_in_utc_whatever_the_offset(vendor, outcome_type) -> None:  # type: ignore[no-untyped-def]
+def test_outcome_times_are_kept_in_utc_whatever_the_offset(vendor, outcome_type) -> None:
     batch = [outcome("east", timestamp="2026-10-05T23:00:00+23:00"), outcome("y1", timestamp="0001-01-01T00:00:00+01:00")]
     response = vendor.api.post(URL, {"events": batch})
     assert response.status_code == 200
@@ -75,7 +75,7 @@ def test_outcome_times_are_kept_in_utc_whatever_the_offset(vendor, outcome_type)
     assert event.verifiable_at == datetime(2026, 10, 7, 0, 0, tzinfo=UTC)
 
 
-def test_outcome_properties_keep_big_integers_and_refuse_nan(vendor, outcome_type) -> None:  # type: ignore[no-untyped-def]
+def test_outcome_properties_keep_big_integers_and_refuse_nan(vendor, outcome_type) -> None:
     body = ('{"events": [' + json.dumps(outcome("big", properties={"ticket": 1})).replace('"ticket": 1', '"ticket": 98765432109876543210987')
             + ", " + json.dumps(outcome("nan", properties={"score": 1})).replace('"score": 1', '"score": NaN') + "]}")
     response = vendor.api.post(URL, body)
@@ -84,7 +84,7 @@ def test_outcome_properties_keep_big_integers_and_refuse_nan(vendor, outcome_typ
     assert OutcomeEvent.objects.get(idempotency_key="big").properties == {"ticket": 98765432109876543210987}
 
 
-def test_plain_outcomes_get_their_verification_time_from_the_time_as_sent(vendor, outcome_type) -> None:  # type: ignore[no-untyped-def]
+def test_plain_outcomes_get_their_verification_time_from_the_time_as_sent(vendor, outcome_type) -> None:
     batch = [outcome("utc", timestamp="2026-10-05T10:00:00.250000Z"),
              outcome("offset", task_id="tâche-1", timestamp="2026-10-05T10:00:00+02:00", properties={"n": "é"})]
     body = json.dumps({"events": batch}, ensure_ascii=False).encode()
@@ -99,7 +99,7 @@ def test_plain_outcomes_get_their_verification_time_from_the_time_as_sent(vendor
                                                                                 tzinfo=UTC)
 
 
-def test_plain_outcome_batches_with_a_bad_date_or_a_future_time_keep_the_good_events(vendor, outcome_type) -> None:  # type: ignore[no-untyped-def]
+def test_plain_outcome_batches_with_a_bad_date_or_a_future_time_keep_the_good_events(vendor, outcome_type) -> None:
     future = (datetime.now(UTC) + timedelta(hours=1)).astimezone(timezone(timedelta(hours=-5))).isoformat()
     batch = [outcome("good"), outcome("feb30", timestamp="2026-02-30T10:00:00Z"),
              outcome("later", timestamp=future[:19] + future[-6:])]

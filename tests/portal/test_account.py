@@ -42,7 +42,7 @@ def test_vendor_customer_page_shows_book_wallet_and_alerts(topped_up: Priced) ->
     assert "reached 50% of its 12 USD spend cap for 2026-10" in html
 
 
-def test_customer_reads_its_own_book_wallet_and_alerts(topped_up: Priced, finance_user) -> None:  # type: ignore[no-untyped-def]
+def test_customer_reads_its_own_book_wallet_and_alerts(topped_up: Priced, finance_user) -> None:
     response = login(finance_user).get(reverse("portal:roi"))
     html = response.content.decode()
     assert response.context["account"].wallet_balance == Decimal("40")
@@ -50,7 +50,7 @@ def test_customer_reads_its_own_book_wallet_and_alerts(topped_up: Priced, financ
     assert "reached 80% of its 12 USD spend cap" in html
 
 
-def test_another_customer_sees_none_of_acmes_account(topped_up: Priced, globex_finance) -> None:  # type: ignore[no-untyped-def]
+def test_another_customer_sees_none_of_acmes_account(topped_up: Priced, globex_finance) -> None:
     response = login(globex_finance).get(reverse("portal:roi"))
     html = response.content.decode()
     assert response.context["account"].notifications == []
@@ -58,7 +58,7 @@ def test_another_customer_sees_none_of_acmes_account(topped_up: Priced, globex_f
     assert "Pilot credit" not in html and "spend cap" not in html.replace("Spend-cap alerts appear", "")
 
 
-def test_stranger_cannot_open_the_vendors_customer_account(topped_up: Priced, stranger) -> None:  # type: ignore[no-untyped-def]
+def test_stranger_cannot_open_the_vendors_customer_account(topped_up: Priced, stranger) -> None:
     client = login(stranger.admin)
     own_acme = client.get(reverse("portal:customer-detail", args=["acme"]))  # the stranger's own "acme"
     assert own_acme.status_code == 200
@@ -67,11 +67,11 @@ def test_stranger_cannot_open_the_vendors_customer_account(topped_up: Priced, st
     assert client.get(reverse("portal:customer-detail", args=["globex"])).status_code == 404
 
 
-def test_customer_user_cannot_open_the_vendors_customer_page(topped_up: Priced, finance_user) -> None:  # type: ignore[no-untyped-def]
+def test_customer_user_cannot_open_the_vendors_customer_page(topped_up: Priced, finance_user) -> None:
     assert login(finance_user).get(reverse("portal:customer-detail", args=["acme"])).status_code == 403
 
 
-def test_customer_page_query_count_with_a_book(topped_up: Priced, django_assert_num_queries) -> None:  # type: ignore[no-untyped-def]
+def test_customer_page_query_count_with_a_book(topped_up: Priced, django_assert_num_queries) -> None:
     client = login(topped_up.vendor.admin)
     response = client.get(reverse("portal:customer-detail", args=["acme"]))
     assert response.status_code == 200

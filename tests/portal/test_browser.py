@@ -50,7 +50,7 @@ def chromium() -> Iterator[Any]:
             browser.close()
 
 
-def _log_in(page, base_url: str, username: str) -> None:  # type: ignore[no-untyped-def]
+def _log_in(page, base_url: str, username: str) -> None:
     page.goto(f"{base_url}/login/")
     page.fill("#id_username", username)
     page.fill("#id_password", PASSWORD)
@@ -58,7 +58,7 @@ def _log_in(page, base_url: str, username: str) -> None:  # type: ignore[no-unty
     page.wait_for_load_state()
 
 
-def _screenshot(page, tmp_path: Path, name: str) -> Path:  # type: ignore[no-untyped-def]
+def _screenshot(page, tmp_path: Path, name: str) -> Path:
     folder = Path(os.environ.get("PORTAL_SCREENSHOTS") or tmp_path)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / name
@@ -66,7 +66,7 @@ def _screenshot(page, tmp_path: Path, name: str) -> Path:  # type: ignore[no-unt
     return path
 
 
-def test_finance_user_follows_an_invoice_line_to_its_task_and_downloads_the_csv(  # type: ignore[no-untyped-def]
+def test_finance_user_follows_an_invoice_line_to_its_task_and_downloads_the_csv(
     transactional_db, live_server, vendor, globex, finance_user, tmp_path
 ) -> None:
     billed = build_history(vendor, globex, contextlib.nullcontext)
@@ -90,7 +90,7 @@ def _walk(
     invoice_id: int,
     line_count: int,
     customer_login: str,
-    vendor_login: str,  # type: ignore[no-untyped-def]
+    vendor_login: str,
     tmp_path: Path,
 ) -> None:
     context = browser.new_context(accept_downloads=True, viewport={"width": 1360, "height": 900})
@@ -136,7 +136,7 @@ def _walk(
     context.close()
 
 
-def test_vendor_admin_issues_a_credit_note_and_settles_a_dispute_in_the_browser(  # type: ignore[no-untyped-def]
+def test_vendor_admin_issues_a_credit_note_and_settles_a_dispute_in_the_browser(
     transactional_db, live_server, vendor, finance_user, tmp_path
 ) -> None:
     from billing.services.credit_notes import CreditSpec, credit_note_create

@@ -13,7 +13,7 @@ from tests.portal.conftest import login
 pytestmark = pytest.mark.django_db
 
 
-def test_customer_list_shows_each_customers_figures_for_the_latest_period(billed, vendor) -> None:  # type: ignore[no-untyped-def]
+def test_customer_list_shows_each_customers_figures_for_the_latest_period(billed, vendor) -> None:
     response = login(vendor.admin).get(reverse("portal:customer-list"))
 
     assert response.context["period"].label == "2026-10"
@@ -30,20 +30,20 @@ def test_customer_list_shows_each_customers_figures_for_the_latest_period(billed
     assert b'class="num bad"' in response.content
 
 
-def test_customer_list_for_another_period(billed, vendor) -> None:  # type: ignore[no-untyped-def]
+def test_customer_list_for_another_period(billed, vendor) -> None:
     response = login(vendor.admin).get(reverse("portal:customer-list"), {"period": "2026-08"})
     acme = next(c for c in response.context["page"] if c.external_id == "acme")
     assert acme.invoice_id == billed.invoice("acme", "2026-08").pk
 
 
-def test_stranger_sees_only_its_own_customers(billed, stranger) -> None:  # type: ignore[no-untyped-def]
+def test_stranger_sees_only_its_own_customers(billed, stranger) -> None:
     response = login(stranger.admin).get(reverse("portal:customer-list"))
     rows = list(response.context["page"])
     assert [c.organization_id for c in rows] == [stranger.organization.pk]
     assert rows[0].invoice_id is None
 
 
-def _customers_with_figures(vendor, count: int) -> None:  # type: ignore[no-untyped-def]
+def _customers_with_figures(vendor, count: int) -> None:
     for _ in range(count):
         customer = CustomerFactory(organization=vendor.organization)
         Invoice.objects.create(
@@ -70,7 +70,7 @@ def _customers_with_figures(vendor, count: int) -> None:  # type: ignore[no-unty
         )
 
 
-def test_customer_list_query_count_does_not_grow_with_customers(vendor, django_assert_num_queries) -> None:  # type: ignore[no-untyped-def]
+def test_customer_list_query_count_does_not_grow_with_customers(vendor, django_assert_num_queries) -> None:
     client = login(vendor.admin)
     _customers_with_figures(vendor, 2)
     # session, user, organization, periods, count, page (figures come as subqueries of the page query)

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 LIST = reverse("portal:dispute-list")
 
 
-def _dispute(billed: Billed, key: str, user, reason: str = "The ticket was reopened") -> Dispute:  # type: ignore[no-untyped-def]
+def _dispute(billed: Billed, key: str, user, reason: str = "The ticket was reopened") -> Dispute:
     return outcome_event_dispute(
         organization=billed.vendor.organization,
         idempotency_key=key,
@@ -25,14 +25,14 @@ def _dispute(billed: Billed, key: str, user, reason: str = "The ticket was reope
 
 
 @pytest.fixture
-def disputed(billed, finance_user, globex_finance) -> tuple[Dispute, Dispute]:  # type: ignore[no-untyped-def]
+def disputed(billed, finance_user, globex_finance) -> tuple[Dispute, Dispute]:
     return (
         _dispute(billed, "o-ticket-2026-10-1", finance_user),
         _dispute(billed, "o-globex-secret-2026-10", globex_finance, reason="Globex private reason"),
     )
 
 
-def test_vendor_admin_sees_the_open_queue_with_who_and_why(billed, disputed) -> None:  # type: ignore[no-untyped-def]
+def test_vendor_admin_sees_the_open_queue_with_who_and_why(billed, disputed) -> None:
     response = login(billed.vendor.admin).get(LIST)
 
     html = response.content.decode()
@@ -45,7 +45,7 @@ def test_vendor_admin_sees_the_open_queue_with_who_and_why(billed, disputed) -> 
     assert html.count('name="decision" value="accept"') == 2
 
 
-def test_accepting_reverses_the_outcome_and_moves_it_to_resolved(billed, disputed) -> None:  # type: ignore[no-untyped-def]
+def test_accepting_reverses_the_outcome_and_moves_it_to_resolved(billed, disputed) -> None:
     dispute = disputed[0]
     response = login(billed.vendor.admin).post(
         reverse("portal:dispute-resolve", args=[dispute.pk]),
@@ -65,7 +65,7 @@ def test_accepting_reverses_the_outcome_and_moves_it_to_resolved(billed, dispute
     assert [d.pk for d in response.context["open_page"]] == [disputed[1].pk]
 
 
-def test_rejecting_returns_the_outcome_to_billing(billed, disputed) -> None:  # type: ignore[no-untyped-def]
+def test_rejecting_returns_the_outcome_to_billing(billed, disputed) -> None:
     dispute = disputed[0]
     login(billed.vendor.admin).post(
         reverse("portal:dispute-resolve", args=[dispute.pk]),
@@ -76,7 +76,7 @@ def test_rejecting_returns_the_outcome_to_billing(billed, disputed) -> None:  # 
     assert OutcomeEvent.objects.get(pk=dispute.outcome_event_id).status == dispute.status_before
 
 
-def test_a_second_decision_is_refused_on_the_page(billed, disputed) -> None:  # type: ignore[no-untyped-def]
+def test_a_second_decision_is_refused_on_the_page(billed, disputed) -> None:
     client = login(billed.vendor.admin)
     url = reverse("portal:dispute-resolve", args=[disputed[0].pk])
     client.post(url, {"decision": "reject", "note": "first"})
@@ -92,7 +92,7 @@ def test_a_second_decision_is_refused_on_the_page(billed, disputed) -> None:  # 
     assert Dispute.objects.get(pk=disputed[1].pk).status == "open"
 
 
-def test_vendor_member_reads_the_queue_but_cannot_decide(billed, disputed, vendor_member) -> None:  # type: ignore[no-untyped-def]
+def test_vendor_member_reads_the_queue_but_cannot_decide(billed, disputed, vendor_member) -> None:
     client = login(vendor_member)
     response = client.get(LIST)
     assert len(response.context["open_page"]) == 2
@@ -104,7 +104,7 @@ def test_vendor_member_reads_the_queue_but_cannot_decide(billed, disputed, vendo
     assert Dispute.objects.get(pk=disputed[0].pk).status == "open"
 
 
-def test_customer_sees_only_its_own_disputes_and_the_decision(billed, disputed, finance_user) -> None:  # type: ignore[no-untyped-def]
+def test_customer_sees_only_its_own_disputes_and_the_decision(billed, disputed, finance_user) -> None:
     dispute_resolve(
         organization=billed.vendor.organization,
         dispute_id=disputed[0].pk,
@@ -131,7 +131,7 @@ def test_customer_sees_only_its_own_disputes_and_the_decision(billed, disputed, 
     assert Dispute.objects.get(pk=disputed[1].pk).status == "open"
 
 
-def test_customer_sees_the_dispute_status_on_the_task_page(billed, disputed, finance_user) -> None:  # type: ignore[no-untyped-def]
+def test_customer_sees_the_dispute_status_on_the_task_page(billed, disputed, finance_user) -> None:
     invoice = billed.invoice("acme", "2026-10")
     html = (
         login(finance_user).get(reverse("portal:task-detail", args=[invoice.pk, "ticket-2026-10-1"])).content
@@ -140,7 +140,7 @@ def test_customer_sees_the_dispute_status_on_the_task_page(billed, disputed, fin
     assert b"Held out of billing until the vendor decides" in html
 
 
-def test_stranger_sees_no_disputes_and_cannot_resolve_the_vendors(billed, disputed, stranger) -> None:  # type: ignore[no-untyped-def]
+def test_stranger_sees_no_disputes_and_cannot_resolve_the_vendors(billed, disputed, stranger) -> None:
     client = login(stranger.admin)
     response = client.get(LIST)
     assert list(response.context["open_page"]) == [] and list(response.context["resolved_page"]) == []
@@ -154,7 +154,7 @@ def test_stranger_sees_no_disputes_and_cannot_resolve_the_vendors(billed, disput
     assert Dispute.objects.get(pk=disputed[0].pk).status == "open"
 
 
-def test_resolving_needs_the_csrf_token(billed, disputed) -> None:  # type: ignore[no-untyped-def]
+def test_resolving_needs_the_csrf_token(billed, disputed) -> None:
     from django.test import Client
 
     client = Client(enforce_csrf_checks=True)
@@ -165,7 +165,7 @@ def test_resolving_needs_the_csrf_token(billed, disputed) -> None:  # type: igno
     assert response.status_code == 403
 
 
-def test_disputes_page_query_count_does_not_grow_with_disputes(  # type: ignore[no-untyped-def]
+def test_disputes_page_query_count_does_not_grow_with_disputes(
     billed, finance_user, django_assert_num_queries
 ) -> None:
     client = login(billed.vendor.admin)

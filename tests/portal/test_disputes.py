@@ -27,20 +27,20 @@ class RecordingService:
 
 
 @pytest.fixture
-def service(monkeypatch) -> RecordingService:  # type: ignore[no-untyped-def]
+def service(monkeypatch) -> RecordingService:
     recorder = RecordingService()
     monkeypatch.setattr(disputes, "DISPUTE_SERVICE", recorder)
     return recorder
 
 
-def _line(billed):  # type: ignore[no-untyped-def]
+def _line(billed):
     invoice = billed.invoice("acme", "2026-10")
     return invoice, invoice.lines.get(task_id=TASK)
 
 
 def test_without_the_service_the_form_is_hidden_and_posting_is_not_found(
     billed, finance_user, monkeypatch
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     monkeypatch.setattr(disputes, "DISPUTE_SERVICE", None)
     invoice, line = _line(billed)
     client = login(finance_user)
@@ -54,7 +54,7 @@ def test_without_the_service_the_form_is_hidden_and_posting_is_not_found(
     assert post.status_code == 404
 
 
-def test_finance_user_disputes_a_line_with_a_reason(billed, finance_user, service) -> None:  # type: ignore[no-untyped-def]
+def test_finance_user_disputes_a_line_with_a_reason(billed, finance_user, service) -> None:
     invoice, line = _line(billed)
     client = login(finance_user)
     page = client.get(reverse("portal:task-detail", args=[invoice.pk, TASK]))
@@ -80,7 +80,7 @@ def test_finance_user_disputes_a_line_with_a_reason(billed, finance_user, servic
     assert b"Dispute recorded" in response.content
 
 
-def test_a_dispute_needs_a_reason(billed, finance_user, service) -> None:  # type: ignore[no-untyped-def]
+def test_a_dispute_needs_a_reason(billed, finance_user, service) -> None:
     invoice, line = _line(billed)
     response = login(finance_user).post(
         reverse("portal:line-dispute", args=[invoice.pk, line.pk]), {"reason": " "}, follow=True
@@ -89,7 +89,7 @@ def test_a_dispute_needs_a_reason(billed, finance_user, service) -> None:  # typ
     assert b"give a reason" in response.content
 
 
-def test_a_refused_dispute_shows_the_services_message(billed, finance_user, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_refused_dispute_shows_the_services_message(billed, finance_user, monkeypatch) -> None:
     monkeypatch.setattr(
         disputes, "DISPUTE_SERVICE", RecordingService(InvalidState("The dispute window has closed."))
     )
@@ -100,7 +100,7 @@ def test_a_refused_dispute_shows_the_services_message(billed, finance_user, monk
     assert b"The dispute window has closed." in response.content
 
 
-def test_an_offsite_next_is_ignored(billed, finance_user, service) -> None:  # type: ignore[no-untyped-def]
+def test_an_offsite_next_is_ignored(billed, finance_user, service) -> None:
     invoice, line = _line(billed)
     response = login(finance_user).post(
         reverse("portal:line-dispute", args=[invoice.pk, line.pk]),
@@ -109,7 +109,7 @@ def test_an_offsite_next_is_ignored(billed, finance_user, service) -> None:  # t
     assert response["Location"] == reverse("portal:task-detail", args=[invoice.pk, TASK])
 
 
-def test_vendor_users_do_not_dispute(billed, vendor, service) -> None:  # type: ignore[no-untyped-def]
+def test_vendor_users_do_not_dispute(billed, vendor, service) -> None:
     invoice, line = _line(billed)
     response = login(vendor.admin).post(
         reverse("portal:line-dispute", args=[invoice.pk, line.pk]), {"reason": "x" * 9}
@@ -121,7 +121,7 @@ def test_vendor_users_do_not_dispute(billed, vendor, service) -> None:  # type: 
 @pytest.mark.parametrize("persona", ["other_customer", "stranger"])
 def test_a_line_outside_the_scope_cannot_be_disputed(
     billed, persona, globex_finance, stranger, service
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     user = globex_finance if persona == "other_customer" else stranger.admin
     invoice, line = _line(billed)
     response = login(user).post(
@@ -131,7 +131,7 @@ def test_a_line_outside_the_scope_cannot_be_disputed(
     assert service.calls == []
 
 
-def test_a_line_of_another_invoice_is_not_found(billed, finance_user, service) -> None:  # type: ignore[no-untyped-def]
+def test_a_line_of_another_invoice_is_not_found(billed, finance_user, service) -> None:
     own = billed.invoice("acme", "2026-10")
     foreign_line = billed.invoice("globex", "2026-10").lines.first()
     response = login(finance_user).post(
@@ -141,7 +141,7 @@ def test_a_line_of_another_invoice_is_not_found(billed, finance_user, service) -
     assert service.calls == []
 
 
-def test_posting_needs_the_csrf_token(billed, finance_user, service) -> None:  # type: ignore[no-untyped-def]
+def test_posting_needs_the_csrf_token(billed, finance_user, service) -> None:
     from django.test import Client
 
     client = Client(enforce_csrf_checks=True)
@@ -152,7 +152,7 @@ def test_posting_needs_the_csrf_token(billed, finance_user, service) -> None:  #
     assert service.calls == []
 
 
-def test_dispute_through_the_real_service_holds_the_outcome(billed, finance_user) -> None:  # type: ignore[no-untyped-def]
+def test_dispute_through_the_real_service_holds_the_outcome(billed, finance_user) -> None:
     from outcomes.models import Dispute, OutcomeEvent
 
     assert disputes.DISPUTE_SERVICE is not None

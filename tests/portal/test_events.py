@@ -16,7 +16,7 @@ TRACE = reverse("portal:event-trace", args=["acme"])
 
 
 @pytest.fixture
-def events(vendor):  # type: ignore[no-untyped-def]
+def events(vendor):
     MeterFactory(organization=vendor.organization)
     MeterFactory(organization=vendor.organization, code="gpu_seconds", name="GPU seconds", unit="second")
     vendor.api.post("/api/v1/rates", {"meter": "llm_tokens", "dimensions": {"model": "gpt-4o"}, "unit_cost": "2.50",
@@ -34,7 +34,7 @@ def events(vendor):  # type: ignore[no-untyped-def]
     return now
 
 
-def test_events_page_shows_usage_so_far_and_pages_the_events_by_cursor(vendor, events) -> None:  # type: ignore[no-untyped-def]
+def test_events_page_shows_usage_so_far_and_pages_the_events_by_cursor(vendor, events) -> None:
     client = login(vendor.admin)
     first = client.get(EVENTS)
 
@@ -50,7 +50,7 @@ def test_events_page_shows_usage_so_far_and_pages_the_events_by_cursor(vendor, e
     assert second.context["next_query"] is None
 
 
-def test_events_are_filtered_by_task_meter_and_days(vendor, events) -> None:  # type: ignore[no-untyped-def]
+def test_events_are_filtered_by_task_meter_and_days(vendor, events) -> None:
     client = login(vendor.admin)
     by_task = client.get(EVENTS, {"task_id": "task-1"}).context["events"]
     assert {event.task_id for event in by_task} == {"task-1"} and len(by_task) == 20
@@ -64,7 +64,7 @@ def test_events_are_filtered_by_task_meter_and_days(vendor, events) -> None:  # 
     assert broken.status_code == 200 and broken.context["cursor_error"]
 
 
-def test_usage_trace_shows_the_rate_and_why_no_invoice_line(vendor, events) -> None:  # type: ignore[no-untyped-def]
+def test_usage_trace_shows_the_rate_and_why_no_invoice_line(vendor, events) -> None:
     response = login(vendor.admin).get(TRACE, {"usage": "call-001"})
 
     assert response.status_code == 200
@@ -75,13 +75,13 @@ def test_usage_trace_shows_the_rate_and_why_no_invoice_line(vendor, events) -> N
     assert b"no_rate_for_meter" in gpu.content
 
 
-def test_outcome_trace_shows_its_status(vendor, events) -> None:  # type: ignore[no-untyped-def]
+def test_outcome_trace_shows_its_status(vendor, events) -> None:
     response = login(vendor.admin).get(TRACE, {"outcome": "done-0"})
     assert response.status_code == 200
     assert response.context["trace"]["event"]["status"] == "pending"
 
 
-def test_strangers_and_customer_users_never_see_the_events(vendor, stranger, globex_finance, events) -> None:  # type: ignore[no-untyped-def]
+def test_strangers_and_customer_users_never_see_the_events(vendor, stranger, globex_finance, events) -> None:
     theirs = login(stranger.admin).get(EVENTS)  # the stranger's own customer "acme": none of these events
     assert theirs.status_code == 200 and theirs.context["events"] == [] and b"call-0" not in theirs.content
     assert login(stranger.admin).get(TRACE, {"usage": "call-001"}).status_code == 404
@@ -92,14 +92,14 @@ def test_strangers_and_customer_users_never_see_the_events(vendor, stranger, glo
     assert login(vendor.admin).get(TRACE, {"usage": "no-such-key"}).status_code == 404
 
 
-def test_events_page_query_count_does_not_grow_with_the_events(vendor, events, django_assert_max_num_queries) -> None:  # type: ignore[no-untyped-def]
+def test_events_page_query_count_does_not_grow_with_the_events(vendor, events, django_assert_max_num_queries) -> None:
     client = login(vendor.admin)
     client.get(EVENTS)
     with django_assert_max_num_queries(12):
         client.get(EVENTS)
 
 
-def test_the_task_page_links_a_vendor_to_the_tasks_events(billed, vendor, globex_finance) -> None:  # type: ignore[no-untyped-def]
+def test_the_task_page_links_a_vendor_to_the_tasks_events(billed, vendor, globex_finance) -> None:
     line = billed.invoice("acme", "2026-10").lines.exclude(task_id=None).first()
     page = reverse("portal:task-detail", args=[line.invoice_id, line.task_id])
     link = f'{reverse("portal:customer-events", args=["acme"])}?task_id={quote(line.task_id)}'.encode()
@@ -109,7 +109,7 @@ def test_the_task_page_links_a_vendor_to_the_tasks_events(billed, vendor, globex
     assert customer_view.status_code == 200 and b"Usage events of this task" not in customer_view.content
 
 
-def _csv(response) -> list[dict[str, str]]:  # type: ignore[no-untyped-def]
+def _csv(response) -> list[dict[str, str]]:
     import csv
     import io
 
@@ -117,7 +117,7 @@ def _csv(response) -> list[dict[str, str]]:  # type: ignore[no-untyped-def]
     return list(csv.DictReader(io.StringIO(text)))
 
 
-def test_the_filtered_events_download_as_csv_oldest_first(vendor, events) -> None:  # type: ignore[no-untyped-def]
+def test_the_filtered_events_download_as_csv_oldest_first(vendor, events) -> None:
     client = login(vendor.admin)
     everything = _csv(client.get(reverse("portal:customer-events-csv", args=["acme"])))
     assert len(everything) == 61
@@ -133,7 +133,7 @@ def test_the_filtered_events_download_as_csv_oldest_first(vendor, events) -> Non
     assert bad.status_code == 400 and b"day_from" in bad.content
 
 
-def test_the_csv_defuses_formulas_and_is_scoped(vendor, stranger, globex_finance, events) -> None:  # type: ignore[no-untyped-def]
+def test_the_csv_defuses_formulas_and_is_scoped(vendor, stranger, globex_finance, events) -> None:
     vendor.api.post(URL, {"events": [usage("=HYPERLINK(1)", task_id="+cmd")]})
     rows = _csv(login(vendor.admin).get(reverse("portal:customer-events-csv", args=["acme"])))
     formula = next(row for row in rows if row["task_id"].endswith("+cmd"))

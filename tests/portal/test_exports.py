@@ -15,12 +15,12 @@ from tests.portal.conftest import ODD_TASK, login
 pytestmark = pytest.mark.django_db
 
 
-def _rows(response) -> list[dict[str, str]]:  # type: ignore[no-untyped-def]
+def _rows(response) -> list[dict[str, str]]:
     text = response.content.decode("utf-8-sig")
     return list(csv.DictReader(io.StringIO(text)))
 
 
-def test_invoice_csv_has_one_row_per_line_and_no_cost_for_the_customer(billed, finance_user) -> None:  # type: ignore[no-untyped-def]
+def test_invoice_csv_has_one_row_per_line_and_no_cost_for_the_customer(billed, finance_user) -> None:
     invoice = billed.invoice("acme", "2026-10")
 
     response = login(finance_user).get(reverse("portal:invoice-csv", args=[invoice.pk]))
@@ -35,21 +35,21 @@ def test_invoice_csv_has_one_row_per_line_and_no_cost_for_the_customer(billed, f
     assert {row["customer"] for row in rows} == {"acme"}
 
 
-def test_vendor_invoice_csv_carries_cost(billed, vendor) -> None:  # type: ignore[no-untyped-def]
+def test_vendor_invoice_csv_carries_cost(billed, vendor) -> None:
     invoice = billed.invoice("acme", "2026-10")
     rows = _rows(login(vendor.admin).get(reverse("portal:invoice-csv", args=[invoice.pk])))
     assert all(row["cost_to_serve"] for row in rows)
     assert {row["cost_currency"] for row in rows} == {"USD"}
 
 
-def test_csv_defuses_spreadsheet_formulas(billed, finance_user) -> None:  # type: ignore[no-untyped-def]
+def test_csv_defuses_spreadsheet_formulas(billed, finance_user) -> None:
     invoice = billed.invoice("acme", "2026-10")
     rows = _rows(login(finance_user).get(reverse("portal:invoice-csv", args=[invoice.pk])))
     assert "'" + ODD_TASK in {row["task_id"] for row in rows}
     assert csv_cell("-1.00") == "'-1.00" and csv_cell(-1) == -1 and csv_cell(None) == ""
 
 
-def test_invoice_pdf_is_a_pdf(billed, finance_user) -> None:  # type: ignore[no-untyped-def]
+def test_invoice_pdf_is_a_pdf(billed, finance_user) -> None:
     invoice = billed.invoice("acme", "2026-10")
     response = login(finance_user).get(reverse("portal:invoice-pdf", args=[invoice.pk]))
     assert response.status_code == 200
@@ -62,26 +62,26 @@ def test_invoice_pdf_is_a_pdf(billed, finance_user) -> None:  # type: ignore[no-
 @pytest.mark.parametrize("persona", ["other_customer", "stranger"])
 def test_invoice_exports_outside_the_scope_are_not_found(
     billed, name, persona, globex_finance, stranger
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     user = globex_finance if persona == "other_customer" else stranger.admin
     response = login(user).get(reverse(name, args=[billed.invoice("acme", "2026-10").pk]))
     assert response.status_code == 404
 
 
-def test_customer_roi_csv_has_every_period_and_no_cost(billed, finance_user) -> None:  # type: ignore[no-untyped-def]
+def test_customer_roi_csv_has_every_period_and_no_cost(billed, finance_user) -> None:
     rows = _rows(login(finance_user).get(reverse("portal:roi-csv")))
     assert [row["period"] for row in rows] == ["2026-10", "2026-09", "2026-08"]
     assert "cost_to_serve" not in rows[0] and "margin" not in rows[0]
     assert rows[0]["outcomes:ticket_resolved"] == "6"  # five tickets and the odd one
 
 
-def test_vendor_roi_csv_has_cost_and_margin(billed, vendor) -> None:  # type: ignore[no-untyped-def]
+def test_vendor_roi_csv_has_cost_and_margin(billed, vendor) -> None:
     rows = _rows(login(vendor.admin).get(reverse("portal:customer-roi-csv", args=["globex"])))
     assert len(rows) == 3
     assert float(rows[0]["margin"]) < 0
 
 
-def test_stranger_cannot_export_the_vendors_roi(billed, stranger) -> None:  # type: ignore[no-untyped-def]
+def test_stranger_cannot_export_the_vendors_roi(billed, stranger) -> None:
     response = login(stranger.admin).get(reverse("portal:customer-roi-csv", args=["globex"]))
     assert response.status_code == 404
     own = _rows(login(stranger.admin).get(reverse("portal:customer-roi-csv", args=["acme"])))
@@ -93,7 +93,7 @@ def _pdf_text(body: bytes) -> str:
     return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(body)).pages)
 
 
-def test_csv_carries_line_kinds_pricing_notes_and_what_a_credit_reverses(priced, vendor) -> None:  # type: ignore[no-untyped-def]
+def test_csv_carries_line_kinds_pricing_notes_and_what_a_credit_reverses(priced, vendor) -> None:
     rows = _rows(login(vendor.admin).get(reverse("portal:invoice-csv", args=[priced.november.pk])))
     by_kind = {row["kind"]: row for row in rows}
     assert set(by_kind) == {"credit", "outcome", "platform_fee"}
@@ -103,7 +103,7 @@ def test_csv_carries_line_kinds_pricing_notes_and_what_a_credit_reverses(priced,
     assert {row["note"] for row in rows if row["kind"] == "outcome"} == {"tier 1", "tier 2", "included"}
 
 
-def test_pdf_lists_kinds_notes_and_credit_notes_at_the_end(priced, finance_user) -> None:  # type: ignore[no-untyped-def]
+def test_pdf_lists_kinds_notes_and_credit_notes_at_the_end(priced, finance_user) -> None:
     from decimal import Decimal
 
     from billing.services.credit_notes import CreditSpec, credit_note_create
@@ -135,7 +135,7 @@ def test_pdf_lists_kinds_notes_and_credit_notes_at_the_end(priced, finance_user)
     assert text.index("Total") < text.index("Credit notes")
 
 
-def test_pdf_prints_names_beyond_latin1_as_written(billed, finance_user) -> None:  # type: ignore[no-untyped-def]
+def test_pdf_prints_names_beyond_latin1_as_written(billed, finance_user) -> None:
     invoice = billed.invoice("acme", "2026-10")
     name = "Łódź Café — «Ωmega» “Škoda” Привет € 5"
     Customer.objects.filter(pk=invoice.customer_id).update(name=name)
@@ -143,7 +143,7 @@ def test_pdf_prints_names_beyond_latin1_as_written(billed, finance_user) -> None
     assert name in text
 
 
-def test_pdf_without_the_unicode_font_falls_back_to_latin1(billed, finance_user, settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_pdf_without_the_unicode_font_falls_back_to_latin1(billed, finance_user, settings, tmp_path) -> None:
     settings.PDF_FONT_DIR = str(tmp_path)  # no DejaVu here: the built-in Helvetica, Latin-1 only
     invoice = billed.invoice("acme", "2026-10")
     Customer.objects.filter(pk=invoice.customer_id).update(name="Łódź Café")

@@ -110,7 +110,7 @@ def test_an_action_not_allowed_in_the_state_is_not_offered(priced: Priced) -> No
     assert b"This is not possible for a draft invoice" in refused.content
 
 
-def test_vendor_member_reads_the_invoice_but_cannot_act(priced: Priced, vendor_member) -> None:  # type: ignore[no-untyped-def]
+def test_vendor_member_reads_the_invoice_but_cannot_act(priced: Priced, vendor_member) -> None:
     client = login(vendor_member)
     html = _page(client, priced.november)
     assert "Read-only" in html and "/finalize/" not in html
@@ -126,7 +126,7 @@ def test_vendor_member_reads_the_invoice_but_cannot_act(priced: Priced, vendor_m
     assert Invoice.objects.get(pk=priced.november.pk).status == "draft"
 
 
-def test_customer_never_sees_vendor_actions_and_cannot_post_them(priced: Priced, finance_user) -> None:  # type: ignore[no-untyped-def]
+def test_customer_never_sees_vendor_actions_and_cannot_post_them(priced: Priced, finance_user) -> None:
     client = login(finance_user)
     html = _page(client, priced.october)
     assert "Issue credit note" not in html and "/void/" not in html and "Read-only" not in html
@@ -143,7 +143,7 @@ def test_customer_never_sees_vendor_actions_and_cannot_post_them(priced: Priced,
     assert not CreditNote.objects.exists()
 
 
-def test_stranger_cannot_act_on_the_vendors_invoice(priced: Priced, stranger) -> None:  # type: ignore[no-untyped-def]
+def test_stranger_cannot_act_on_the_vendors_invoice(priced: Priced, stranger) -> None:
     client = login(stranger.admin)
     assert client.post(reverse("portal:invoice-finalize", args=[priced.november.pk])).status_code == 404
     assert client.get(reverse("portal:invoice-credit-note", args=[priced.october.pk])).status_code == 404
@@ -219,7 +219,7 @@ def test_a_draft_cannot_be_credited(priced: Priced) -> None:
 
 def test_invoice_page_with_credit_notes_has_a_pinned_query_count(
     priced: Priced, django_assert_num_queries
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     client = login(priced.vendor.admin)
     october = priced.october
     credit_note_create(invoice=october, reason="first", items=[CreditSpec(Decimal("1"), "goodwill")])

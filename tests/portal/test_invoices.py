@@ -13,13 +13,13 @@ from tests.portal.conftest import PERIODS, login
 pytestmark = pytest.mark.django_db
 
 
-def test_anonymous_visitor_is_sent_to_login(client) -> None:  # type: ignore[no-untyped-def]
+def test_anonymous_visitor_is_sent_to_login(client) -> None:
     response = client.get(reverse("portal:invoice-list"))
     assert response.status_code == 302
     assert reverse("portal:login") in response["Location"]
 
 
-def test_finance_user_lists_only_its_customers_invoices(billed, finance_user) -> None:  # type: ignore[no-untyped-def]
+def test_finance_user_lists_only_its_customers_invoices(billed, finance_user) -> None:
     response = login(finance_user).get(reverse("portal:invoice-list"))
 
     assert response.status_code == 200
@@ -28,7 +28,7 @@ def test_finance_user_lists_only_its_customers_invoices(billed, finance_user) ->
     assert b"Globex" not in response.content
 
 
-def test_vendor_lists_every_customer_and_filters(billed, vendor) -> None:  # type: ignore[no-untyped-def]
+def test_vendor_lists_every_customer_and_filters(billed, vendor) -> None:
     client = login(vendor.admin)
 
     everything = client.get(reverse("portal:invoice-list"))
@@ -43,7 +43,7 @@ def test_vendor_lists_every_customer_and_filters(billed, vendor) -> None:  # typ
     assert b"No invoice matches these filters" in by_status.content
 
 
-def test_a_bad_filter_is_named_not_a_server_error(billed, vendor) -> None:  # type: ignore[no-untyped-def]
+def test_a_bad_filter_is_named_not_a_server_error(billed, vendor) -> None:
     response = login(vendor.admin).get(
         reverse("portal:invoice-list"), {"period": "2026-13", "status": "nope"}
     )
@@ -53,7 +53,7 @@ def test_a_bad_filter_is_named_not_a_server_error(billed, vendor) -> None:  # ty
     assert "status" in response.context["form"].errors
 
 
-def test_vendor_filter_cannot_name_another_organizations_customer(billed, vendor, stranger) -> None:  # type: ignore[no-untyped-def]
+def test_vendor_filter_cannot_name_another_organizations_customer(billed, vendor, stranger) -> None:
     foreign = CustomerFactory(organization=stranger.organization, external_id="initech")
     response = login(vendor.admin).get(reverse("portal:invoice-list"), {"customer": foreign.external_id})
 
@@ -61,7 +61,7 @@ def test_vendor_filter_cannot_name_another_organizations_customer(billed, vendor
     assert len(response.context["page"]) == 6  # the invalid filter is ignored, not applied to another tenant
 
 
-def test_invoice_page_lists_lines_with_links_to_their_tasks(billed, finance_user) -> None:  # type: ignore[no-untyped-def]
+def test_invoice_page_lists_lines_with_links_to_their_tasks(billed, finance_user) -> None:
     invoice = billed.invoice("acme", "2026-10")
     response = login(finance_user).get(reverse("portal:invoice-detail", args=[invoice.pk]))
 
@@ -73,7 +73,7 @@ def test_invoice_page_lists_lines_with_links_to_their_tasks(billed, finance_user
     assert f"{invoice.total:,.2f} USD".encode() in response.content
 
 
-def test_customer_never_sees_cost_to_serve_on_an_invoice(billed, finance_user, vendor) -> None:  # type: ignore[no-untyped-def]
+def test_customer_never_sees_cost_to_serve_on_an_invoice(billed, finance_user, vendor) -> None:
     invoice = billed.invoice("acme", "2026-10")
     as_customer = login(finance_user).get(reverse("portal:invoice-detail", args=[invoice.pk]))
     as_vendor = login(vendor.admin).get(reverse("portal:invoice-detail", args=[invoice.pk]))
@@ -85,7 +85,7 @@ def test_customer_never_sees_cost_to_serve_on_an_invoice(billed, finance_user, v
 
 
 @pytest.mark.parametrize("persona", ["other_customer", "stranger"])
-def test_an_invoice_outside_the_scope_is_not_found(billed, persona, globex_finance, stranger) -> None:  # type: ignore[no-untyped-def]
+def test_an_invoice_outside_the_scope_is_not_found(billed, persona, globex_finance, stranger) -> None:
     user = globex_finance if persona == "other_customer" else stranger.admin
     invoice = billed.invoice("acme", "2026-10")
 
@@ -96,12 +96,12 @@ def test_an_invoice_outside_the_scope_is_not_found(billed, persona, globex_finan
     assert b"Acme" not in response.content
 
 
-def test_stranger_sees_an_empty_invoice_list(billed, stranger) -> None:  # type: ignore[no-untyped-def]
+def test_stranger_sees_an_empty_invoice_list(billed, stranger) -> None:
     response = login(stranger.admin).get(reverse("portal:invoice-list"))
     assert list(response.context["page"]) == []
 
 
-def _invoices(vendor, count: int) -> None:  # type: ignore[no-untyped-def]
+def _invoices(vendor, count: int) -> None:
     for n in range(count):
         customer = CustomerFactory(organization=vendor.organization)
         Invoice.objects.create(
@@ -115,7 +115,7 @@ def _invoices(vendor, count: int) -> None:  # type: ignore[no-untyped-def]
         )
 
 
-def test_invoice_list_query_count_does_not_grow_with_invoices(vendor, django_assert_num_queries) -> None:  # type: ignore[no-untyped-def]
+def test_invoice_list_query_count_does_not_grow_with_invoices(vendor, django_assert_num_queries) -> None:
     client = login(vendor.admin)
     _invoices(vendor, 3)
     # session, user, organization, customers for the filter, count, page, periods
@@ -127,7 +127,7 @@ def test_invoice_list_query_count_does_not_grow_with_invoices(vendor, django_ass
     assert len(response.context["page"]) == 43
 
 
-def test_invoice_list_is_paginated(vendor) -> None:  # type: ignore[no-untyped-def]
+def test_invoice_list_is_paginated(vendor) -> None:
     _invoices(vendor, 55)
     client = login(vendor.admin)
 
@@ -162,7 +162,7 @@ def _lines(invoice: Invoice, count: int) -> None:
 
 
 @pytest.mark.parametrize("persona", ["finance", "vendor"])
-def test_invoice_page_query_count_does_not_grow_with_lines(  # type: ignore[no-untyped-def]
+def test_invoice_page_query_count_does_not_grow_with_lines(
     billed, finance_user, persona, django_assert_num_queries
 ) -> None:
     invoice = billed.invoice("acme", "2026-10")

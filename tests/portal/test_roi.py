@@ -10,7 +10,7 @@ from tests.portal.conftest import PERIODS, login
 pytestmark = pytest.mark.django_db
 
 
-def test_customer_dashboard_shows_value_billed_roi_and_charts(billed, finance_user) -> None:  # type: ignore[no-untyped-def]
+def test_customer_dashboard_shows_value_billed_roi_and_charts(billed, finance_user) -> None:
     report = RoiReport.objects.get(customer=billed.acme, period_start="2026-10-01")
 
     response = login(finance_user).get(reverse("portal:roi"))
@@ -29,7 +29,7 @@ def test_customer_dashboard_shows_value_billed_roi_and_charts(billed, finance_us
     assert "Value delivered" in content and "ROI" in content
 
 
-def test_customer_never_sees_cost_to_serve_or_margin(billed, finance_user) -> None:  # type: ignore[no-untyped-def]
+def test_customer_never_sees_cost_to_serve_or_margin(billed, finance_user) -> None:
     response = login(finance_user).get(reverse("portal:roi"))
 
     figures = response.context["dashboard"].figures
@@ -40,7 +40,7 @@ def test_customer_never_sees_cost_to_serve_or_margin(billed, finance_user) -> No
     assert "Cost to serve" not in content and "Margin" not in content and "Unbilled" not in content
 
 
-def test_vendor_customer_page_adds_cost_margin_and_a_cost_series(billed, vendor) -> None:  # type: ignore[no-untyped-def]
+def test_vendor_customer_page_adds_cost_margin_and_a_cost_series(billed, vendor) -> None:
     response = login(vendor.admin).get(
         reverse("portal:customer-detail", args=["acme"]), {"period": "2026-09"}
     )
@@ -56,7 +56,7 @@ def test_vendor_customer_page_adds_cost_margin_and_a_cost_series(billed, vendor)
     assert b"Cost to serve" in response.content
 
 
-def test_a_period_without_report_or_a_bad_period_is_explained(billed, finance_user) -> None:  # type: ignore[no-untyped-def]
+def test_a_period_without_report_or_a_bad_period_is_explained(billed, finance_user) -> None:
     client = login(finance_user)
     missing = client.get(reverse("portal:roi"), {"period": "2025-01"})
     bad = client.get(reverse("portal:roi"), {"period": "January"})
@@ -66,13 +66,13 @@ def test_a_period_without_report_or_a_bad_period_is_explained(billed, finance_us
     assert b"not a period YYYY-MM" in bad.content
 
 
-def test_dashboard_without_any_report_has_an_empty_state(finance_user) -> None:  # type: ignore[no-untyped-def]
+def test_dashboard_without_any_report_has_an_empty_state(finance_user) -> None:
     response = login(finance_user).get(reverse("portal:roi"))
     assert response.status_code == 200
     assert b"No ROI report yet" in response.content
 
 
-def test_customer_users_cannot_open_vendor_pages(billed, finance_user) -> None:  # type: ignore[no-untyped-def]
+def test_customer_users_cannot_open_vendor_pages(billed, finance_user) -> None:
     client = login(finance_user)
     for url in (
         reverse("portal:customer-list"),
@@ -85,7 +85,7 @@ def test_customer_users_cannot_open_vendor_pages(billed, finance_user) -> None: 
         assert b"Your account may not open this page" in response.content
 
 
-def test_another_organizations_customer_page_is_not_found(billed, stranger) -> None:  # type: ignore[no-untyped-def]
+def test_another_organizations_customer_page_is_not_found(billed, stranger) -> None:
     # The stranger has a customer with the same external id: it sees its own, empty, never the vendor's.
     response = login(stranger.admin).get(reverse("portal:customer-detail", args=["acme"]))
     assert response.status_code == 200
@@ -94,13 +94,13 @@ def test_another_organizations_customer_page_is_not_found(billed, stranger) -> N
     assert login(stranger.admin).get(reverse("portal:customer-detail", args=["globex"])).status_code == 404
 
 
-def test_vendor_roi_url_sends_the_vendor_to_the_customer_list(billed, vendor) -> None:  # type: ignore[no-untyped-def]
+def test_vendor_roi_url_sends_the_vendor_to_the_customer_list(billed, vendor) -> None:
     response = login(vendor.admin).get(reverse("portal:roi"))
     assert response.status_code == 302
     assert response["Location"] == reverse("portal:customer-list")
 
 
-def test_roi_page_query_count_is_pinned(billed, finance_user, django_assert_num_queries) -> None:  # type: ignore[no-untyped-def]
+def test_roi_page_query_count_is_pinned(billed, finance_user, django_assert_num_queries) -> None:
     client = login(finance_user)
     # session, user, organization, customer, periods, report, outcome type names, history;
     # the account panels: price book versions, wallet grants, notifications

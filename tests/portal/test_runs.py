@@ -12,7 +12,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def running(vendor) -> BillingRun:  # type: ignore[no-untyped-def]
+def running(vendor) -> BillingRun:
     return BillingRun.objects.create(
         organization=vendor.organization,
         period_start=date(2026, 10, 1),
@@ -22,7 +22,7 @@ def running(vendor) -> BillingRun:  # type: ignore[no-untyped-def]
     )
 
 
-def test_a_running_run_shows_progress_and_refreshes_itself(vendor, running) -> None:  # type: ignore[no-untyped-def]
+def test_a_running_run_shows_progress_and_refreshes_itself(vendor, running) -> None:
     response = login(vendor.admin).get(reverse("portal:run-detail", args=[running.pk]))
 
     content = response.content.decode()
@@ -32,14 +32,14 @@ def test_a_running_run_shows_progress_and_refreshes_itself(vendor, running) -> N
     assert reverse("portal:run-progress", args=[running.pk]) in content  # with it
 
 
-def test_a_finished_run_does_not_refresh(vendor, running) -> None:  # type: ignore[no-untyped-def]
+def test_a_finished_run_does_not_refresh(vendor, running) -> None:
     BillingRun.objects.filter(pk=running.pk).update(status=BillingRun.Status.DONE, customers_done=40)
     response = login(vendor.admin).get(reverse("portal:run-detail", args=[running.pk]))
     assert b'http-equiv="refresh"' not in response.content
     assert b"40 / 40" in response.content
 
 
-def test_progress_json(vendor, running) -> None:  # type: ignore[no-untyped-def]
+def test_progress_json(vendor, running) -> None:
     body = login(vendor.admin).get(reverse("portal:run-progress", args=[running.pk])).json()
     assert body == {
         "id": running.pk,
@@ -54,14 +54,14 @@ def test_progress_json(vendor, running) -> None:  # type: ignore[no-untyped-def]
     }
 
 
-def test_another_organizations_run_is_not_found(stranger, running) -> None:  # type: ignore[no-untyped-def]
+def test_another_organizations_run_is_not_found(stranger, running) -> None:
     client = login(stranger.admin)
     assert client.get(reverse("portal:run-detail", args=[running.pk])).status_code == 404
     assert client.get(reverse("portal:run-progress", args=[running.pk])).status_code == 404
     assert list(client.get(reverse("portal:run-list")).context["page"]) == []
 
 
-def test_admin_starts_a_run_and_lands_on_its_page(vendor, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+def test_admin_starts_a_run_and_lands_on_its_page(vendor, django_capture_on_commit_callbacks) -> None:
     with django_capture_on_commit_callbacks(execute=True):
         response = login(vendor.admin).post(reverse("portal:run-start"), {"period": "2026-10"})
 
@@ -72,14 +72,14 @@ def test_admin_starts_a_run_and_lands_on_its_page(vendor, django_capture_on_comm
     assert Invoice.objects.filter(customer=vendor.customer, period_start=date(2026, 10, 1)).exists()
 
 
-def test_a_member_may_watch_runs_but_not_start_one(vendor, vendor_member, running) -> None:  # type: ignore[no-untyped-def]
+def test_a_member_may_watch_runs_but_not_start_one(vendor, vendor_member, running) -> None:
     client = login(vendor_member)
     assert client.get(reverse("portal:run-list")).status_code == 200
     assert client.post(reverse("portal:run-start"), {"period": "2026-10"}).status_code == 403
     assert BillingRun.objects.count() == 1
 
 
-def test_run_list_query_count_does_not_grow(vendor, running, django_assert_num_queries) -> None:  # type: ignore[no-untyped-def]
+def test_run_list_query_count_does_not_grow(vendor, running, django_assert_num_queries) -> None:
     client = login(vendor.admin)
     # session, user, organization, count, page (customer joined)
     with django_assert_num_queries(5):
