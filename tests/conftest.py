@@ -63,10 +63,10 @@ def _truncate_unmanaged_tables(request: pytest.FixtureRequest):
 
 
 def make_vendor(slug: str) -> Vendor:
-    organization = OrganizationFactory(slug=slug, name=slug.title())
+    organization = OrganizationFactory.create(slug=slug, name=slug.title())
     _, raw_key = api_key_create(organization=organization)
-    admin = UserFactory(organization=organization, username=f"{slug}-admin", role=User.Role.VENDOR_ADMIN)
-    customer = CustomerFactory(organization=organization, external_id="acme", name="Acme Corp")
+    admin = UserFactory.create(organization=organization, username=f"{slug}-admin", role=User.Role.VENDOR_ADMIN)
+    customer = CustomerFactory.create(organization=organization, external_id="acme", name="Acme Corp")
     return Vendor(organization, ApiClient(raw_key), admin, customer)
 
 
@@ -83,7 +83,7 @@ def stranger(db: None) -> Vendor:
 
 @pytest.fixture
 def finance_user(vendor: Vendor) -> User:
-    return UserFactory(
+    return UserFactory.create(
         organization=vendor.organization, customer=vendor.customer, role=User.Role.CUSTOMER_FINANCE,
         username="acme-finance",
     )

@@ -10,7 +10,7 @@ from metering.models import Meter, Rate
 from outcomes.models import OutcomeType
 
 
-class OrganizationFactory(factory.django.DjangoModelFactory):
+class OrganizationFactory(factory.django.DjangoModelFactory[Organization]):
     class Meta:
         model = Organization
         django_get_or_create = ("slug",)
@@ -19,7 +19,7 @@ class OrganizationFactory(factory.django.DjangoModelFactory):
     slug = factory.Sequence(lambda n: f"vendor-{n}")
 
 
-class CustomerFactory(factory.django.DjangoModelFactory):
+class CustomerFactory(factory.django.DjangoModelFactory[Customer]):
     class Meta:
         model = Customer
 
@@ -29,7 +29,7 @@ class CustomerFactory(factory.django.DjangoModelFactory):
     currency = "USD"
 
 
-class UserFactory(factory.django.DjangoModelFactory):
+class UserFactory(factory.django.DjangoModelFactory[User]):
     class Meta:
         model = User
         skip_postgeneration_save = True
@@ -40,12 +40,12 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.PostGenerationMethodCall("set_password", "correct horse battery")
 
     @factory.post_generation
-    def persist(self, create: bool, extracted: object, **kwargs: object) -> None:
+    def persist(user: User, create: bool, extracted: object, **kwargs: object) -> None:
         if create:
-            self.save()
+            user.save()
 
 
-class MeterFactory(factory.django.DjangoModelFactory):
+class MeterFactory(factory.django.DjangoModelFactory[Meter]):
     class Meta:
         model = Meter
 
@@ -56,7 +56,7 @@ class MeterFactory(factory.django.DjangoModelFactory):
     aggregation = Meter.Aggregation.SUM
 
 
-class RateFactory(factory.django.DjangoModelFactory):
+class RateFactory(factory.django.DjangoModelFactory[Rate]):
     class Meta:
         model = Rate
 
@@ -70,7 +70,7 @@ class RateFactory(factory.django.DjangoModelFactory):
     effective_from = datetime(2020, 1, 1, tzinfo=UTC)
 
 
-class OutcomeTypeFactory(factory.django.DjangoModelFactory):
+class OutcomeTypeFactory(factory.django.DjangoModelFactory[OutcomeType]):
     class Meta:
         model = OutcomeType
 

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.http import HttpRequest
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 
 from accounts.models import ApiKey, Customer, Organization
@@ -97,14 +98,9 @@ def customer_scope(request: Any) -> Customer | None:
     return request.user.api_key.customer
 
 
-try:
-    from drf_spectacular.extensions import OpenApiAuthenticationExtension
+class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
+    target_class = "accounts.api.authentication.ApiKeyAuthentication"
+    name = "ApiKey"
 
-    class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):  # type: ignore[misc]
-        target_class = "accounts.api.authentication.ApiKeyAuthentication"
-        name = "ApiKey"
-
-        def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
-            return {"type": "http", "scheme": "bearer", "description": "An organization's API key."}
-except ImportError:  # pragma: no cover - drf-spectacular is a dependency; this only guards odd installs
-    pass
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {"type": "http", "scheme": "bearer", "description": "An organization's API key."}

@@ -188,10 +188,10 @@ def test_a_stream_of_usage_and_outcomes_is_stored_exactly_once_with_its_fields(
         quantities: list[Any] = [7, Decimal("0.000000000001"), "123456789.5"]
         for i in range(3249):
             quantity = quantities[i % 3]
-            task_id = f"job-{i % 40}" if i % 2 else None
-            key = client.usage(customer="acme", meter="llm_tokens", quantity=quantity, task_id=task_id,
+            plain_task = f"job-{i % 40}" if i % 2 else None
+            key = client.usage(customer="acme", meter="llm_tokens", quantity=quantity, task_id=plain_task,
                                properties={"gpu": "h100", "n": i, "price": Decimal("1.50")})
-            expected[key] = {"task_id": task_id, "quantity": Decimal(str(quantity)),
+            expected[key] = {"task_id": plain_task, "quantity": Decimal(str(quantity)),
                              "properties": {"gpu": "h100", "n": i, "price": "1.50"}}
         timed_key = client.usage(customer="acme", meter="llm_tokens", quantity=1, task_id="timed",
                                  timestamp="2026-11-03T10:15:00.250+01:00", idempotency_key="vendor-row-42")
