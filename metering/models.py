@@ -3,6 +3,10 @@ from django.db import models
 
 from accounts.models import Customer, Organization
 
+# Property names a unique_count meter may count by; held by the service, the model and a CHECK
+# constraint, so the name is safe wherever a query reads it.
+UNIQUE_PROPERTY_PATTERN = r"^[A-Za-z0-9_.-]*$"
+
 
 class Meter(models.Model):
     """What a usage event measures, its unit, and how its quantities aggregate."""
@@ -20,13 +24,17 @@ class Meter(models.Model):
     unit = models.CharField(max_length=50)
     aggregation = models.CharField(max_length=16, choices=Aggregation.choices, default=Aggregation.SUM)
     unique_property = models.CharField(
-        max_length=100, blank=True, validators=[RegexValidator(r"^[A-Za-z0-9_.-]*$")],
+        max_length=100, blank=True, validators=[RegexValidator(UNIQUE_PROPERTY_PATTERN)],
         help_text="For unique_count: the property whose distinct values count (empty: distinct task ids).",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["organization", "code"], name="meter_code_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "code"], name="meter_code_unique"),
+            models.CheckConstraint(condition=models.Q(unique_property__regex=UNIQUE_PROPERTY_PATTERN),
+                                   name="meter_unique_property_safe"),
+        ]
 
     def __str__(self) -> str:
         return self.code

@@ -13,12 +13,30 @@ from core.periods import Period
 from metering.models import Meter, Rate, UsageEvent
 from metering.usage_totals import usage_so_far
 
+# Each meter's quantity over a group of its events, by aggregation (unique_count: _aggregate).
 _AGGREGATE = {
     Meter.Aggregation.SUM: "sum(e.quantity)",
     Meter.Aggregation.COUNT: "count(*)::numeric",
     Meter.Aggregation.MAX: "max(e.quantity)",
     Meter.Aggregation.LATEST: "(array_agg(e.quantity ORDER BY e.timestamp DESC, e.id DESC))[1]",
 }
+
+# Aggregations whose value over a group can be computed from the values over any split of the group:
+# (per part, of the parts). Exact in numeric.
+_TWO_STAGE = {
+    Meter.Aggregation.SUM: ("sum(e.quantity)", "sum(r.quantity)"),
+    Meter.Aggregation.COUNT: ("count(*)::numeric", "sum(r.quantity)"),
+    Meter.Aggregation.MAX: ("max(e.quantity)", "max(r.quantity)"),
+}
+
+# A piece of SQL and the values of its placeholders. Every value is bound by name, none is pasted into
+# the text, so pieces combine in any order: a statement's parameters are the union of its pieces'.
+_Param = str | int | datetime
+_Sql = tuple[str, dict[str, _Param]]
+
+_EVENTS_SQL = """metering_usageevent e
+    WHERE e.customer_id = %(customer_id)s AND e.timestamp >= %(start)s AND e.timestamp < %(end)s
+      AND e.received_at <= %(cutoff)s"""
 
 
 @dataclass(frozen=True)
@@ -27,6 +45,21 @@ class TaskCost:
     currency: str | None  # None: usage that matched no rate
     cost: Decimal
     events: int
+
+
+@dataclass(frozen=True)
+class _MeterAggregation:
+    id: int
+    aggregation: Meter.Aggregation
+    unique_property: str
+
+
+def _meter_aggregations(organization_id: int) -> list[_MeterAggregation]:
+    rows = (
+        Meter.objects.filter(organization_id=organization_id).order_by("id")
+        .values_list("id", "aggregation", "unique_property")
+    )
+    return [_MeterAggregation(pk, Meter.Aggregation(aggregation), prop) for pk, aggregation, prop in rows]
 
 
 def _dimension_keys(organization_id: int) -> list[str]:
@@ -44,40 +77,87 @@ def _rate_boundaries(organization_id: int, start: datetime, end: datetime) -> li
     return list(rows)
 
 
-# Aggregations whose value over a group can be computed from the values over any split of the group:
-# (per part, of the parts). Exact in numeric.
-_TWO_STAGE = {
-    Meter.Aggregation.SUM: ("sum(e.quantity)", "sum(r.quantity)"),
-    Meter.Aggregation.COUNT: ("count(*)::numeric", "sum(r.quantity)"),
-    Meter.Aggregation.MAX: ("max(e.quantity)", "max(r.quantity)"),
-}
+def _asof_sql(boundaries: list[datetime]) -> _Sql:
+    """The rate version an event falls in: the latest boundary at or before it, else the period start."""
+    if not boundaries:
+        return "%(start)s::timestamptz", {}
+    names = [f"boundary{i}" for i in range(len(boundaries))]
+    whens = " ".join(f"WHEN e.timestamp >= %({name})s THEN %({name})s::timestamptz" for name in reversed(names))
+    return f"CASE {whens} ELSE %(start)s::timestamptz END", dict(zip(names, boundaries, strict=True))
 
 
-def _quantity_expressions(organization_id: int) -> tuple[str, str | None, str | None]:
-    """The per-group quantity of each meter as a CASE on the meter; then, if every meter's aggregation
-    splits (_TWO_STAGE), the same as a first stage over rows and a second over the first's groups."""
-    meters = Meter.objects.filter(organization_id=organization_id).values_list("id", "aggregation", "unique_property")
-    cases, inner, outer = [], [], []
-    two_stage = True
-    for meter_id, aggregation, unique_property in meters:
-        if aggregation == Meter.Aggregation.UNIQUE_COUNT:
-            # unique_property is restricted to [A-Za-z0-9_.-] when the meter is created.
-            target = f"e.properties ->> '{unique_property}'" if unique_property else "e.task_id"
-            expression = f"count(DISTINCT {target})::numeric"
-        else:
-            expression = _AGGREGATE[aggregation]
-        cases.append(f"WHEN {int(meter_id)} THEN {expression}")
-        if aggregation in _TWO_STAGE:
-            inner.append(f"WHEN {int(meter_id)} THEN {_TWO_STAGE[aggregation][0]}")
-            outer.append(f"WHEN {int(meter_id)} THEN {_TWO_STAGE[aggregation][1]}")
-        else:
-            two_stage = False
-    if not cases:
-        return "sum(e.quantity)", "sum(e.quantity)", "sum(r.quantity)"
-    single = "CASE e.meter_id " + " ".join(cases) + " END"
-    if not two_stage:
-        return single, None, None
-    return single, "CASE e.meter_id " + " ".join(inner) + " END", "CASE r.meter_id " + " ".join(outer) + " END"
+def _aggregate(meter: _MeterAggregation) -> _Sql:
+    if meter.aggregation != Meter.Aggregation.UNIQUE_COUNT:
+        return _AGGREGATE[meter.aggregation], {}
+    if not meter.unique_property:
+        return "count(DISTINCT e.task_id)::numeric", {}
+    name = f"property{meter.id}"
+    return f"count(DISTINCT e.properties ->> %({name})s::text)::numeric", {name: meter.unique_property}
+
+
+def _meter_case(column: str, expressions: dict[int, _Sql]) -> _Sql:
+    """`CASE <column> WHEN <meter id> THEN <expression> ... END`."""
+    whens = " ".join(f"WHEN %(meter{meter_id})s THEN {sql}" for meter_id, (sql, _) in expressions.items())
+    params: dict[str, _Param] = {f"meter{meter_id}": meter_id for meter_id in expressions}
+    for _, expression_params in expressions.values():
+        params.update(expression_params)
+    return f"CASE {column} {whens} END", params
+
+
+def _dims_sql(keys: list[str], values: list[str]) -> _Sql:
+    """The rate dimensions of a group as one object: the i-th key paired with the i-th value."""
+    if not keys:
+        return "'{}'::jsonb", {}
+    pairs = ", ".join(f"%(key{i})s::text, {value}" for i, value in enumerate(values))
+    return f"jsonb_strip_nulls(jsonb_build_object({pairs}))", {f"key{i}": key for i, key in enumerate(keys)}
+
+
+def _grouped_sql_one_stage(keys: list[str], meters: list[_MeterAggregation], asof: _Sql) -> _Sql:
+    """Usage per (task, meter, dimensions, rate version), each meter aggregated its way over its rows."""
+    dims_sql, dims_params = _dims_sql(keys, [f"e.properties -> %(key{i})s::text" for i in range(len(keys))])
+    quantity_sql, quantity_params = (
+        _meter_case("e.meter_id", {meter.id: _aggregate(meter) for meter in meters}) if meters
+        else ("sum(e.quantity)", {})
+    )
+    sql = f"""
+        SELECT e.task_id, e.meter_id, {dims_sql} AS dims, {asof[0]} AS asof,
+               {quantity_sql} AS quantity, count(*) AS events
+        FROM {_EVENTS_SQL}
+        GROUP BY 1, 2, 3, 4
+    """
+    return sql, {**dims_params, **asof[1], **quantity_params}
+
+
+def _grouped_sql_two_stage(keys: list[str], meters: list[_MeterAggregation], asof: _Sql) -> _Sql | None:
+    """The same groups, quantities and counts as the one-stage form, faster when rates have dimensions;
+    None when a meter's aggregation does not split (_TWO_STAGE).
+
+    Building the dimensions object for every row was most of the query's cost (a third of it goes). Rows
+    are first grouped by the raw value of each dimension key, a finer grouping (JSON null, a missing key
+    and nested nulls are told apart), and the object is built once per such group; the second stage
+    merges the groups that share an object.
+    """
+    if not keys or any(meter.aggregation not in _TWO_STAGE for meter in meters):
+        return None
+    if meters:
+        inner_sql, ids = _meter_case("e.meter_id", {m.id: (_TWO_STAGE[m.aggregation][0], {}) for m in meters})
+        outer_sql, _ = _meter_case("r.meter_id", {m.id: (_TWO_STAGE[m.aggregation][1], {}) for m in meters})
+    else:
+        inner_sql, outer_sql, ids = "sum(e.quantity)", "sum(r.quantity)", {}
+    dims_sql, dims_params = _dims_sql(keys, [f"r.v{i}" for i in range(len(keys))])
+    values_sql = ", ".join(f"e.properties -> %(key{i})s::text AS v{i}" for i in range(len(keys)))
+    sql = f"""
+        SELECT r.task_id, r.meter_id, {dims_sql} AS dims, r.asof,
+               {outer_sql} AS quantity, sum(r.events) AS events
+        FROM (
+            SELECT e.task_id, e.meter_id, {values_sql}, {asof[0]} AS asof,
+                   {inner_sql} AS quantity, count(*) AS events
+            FROM {_EVENTS_SQL}
+            GROUP BY {", ".join(str(i) for i in range(1, len(keys) + 4))}
+        ) r
+        GROUP BY 1, 2, 3, 4
+    """
+    return sql, {**dims_params, **asof[1], **ids}
 
 
 def task_costs(
@@ -90,55 +170,11 @@ def task_costs(
     and its result is joined back to the groups. The sums stay exact (numeric, never float).
     """
     keys = _dimension_keys(organization_id)
-    boundaries = _rate_boundaries(organization_id, start, end)
-    asof_sql = "%s::timestamptz"
-    asof_params: list[object] = [start]
-    if boundaries:
-        whens = " ".join("WHEN e.timestamp >= %s THEN %s::timestamptz" for _ in boundaries)
-        asof_sql = f"CASE {whens} ELSE %s::timestamptz END"
-        asof_params = [value for boundary in reversed(boundaries) for value in (boundary, boundary)] + [start]
-    quantity_sql, inner_sql, outer_sql = _quantity_expressions(organization_id)
-    filter_sql = "e.customer_id = %s AND e.timestamp >= %s AND e.timestamp < %s AND e.received_at <= %s"
-    params: list[object] = []
-    if keys and inner_sql is not None:
-        # Building the dimensions object for every row was most of the query's cost (a third of it
-        # goes). When every meter's aggregation splits, rows are first grouped by the raw value of each
-        # dimension key, a finer grouping (JSON null, a missing key and nested nulls are told apart),
-        # and the object is built once per such group; the second stage merges the groups that share an
-        # object. The groups, quantities and counts are exactly those of the one-stage form below.
-        values_sql = ", ".join(f"e.properties -> %s::text AS v{i}" for i in range(len(keys)))
-        pairs = ", ".join(f"%s::text, r.v{i}" for i in range(len(keys)))
-        params.extend(keys)
-        params.extend(keys)
-        params.extend(asof_params)
-        grouped_sql = f"""
-            SELECT r.task_id, r.meter_id, jsonb_strip_nulls(jsonb_build_object({pairs})) AS dims, r.asof,
-                   {outer_sql} AS quantity, sum(r.events) AS events
-            FROM (
-                SELECT e.task_id, e.meter_id, {values_sql}, {asof_sql} AS asof,
-                       {inner_sql} AS quantity, count(*) AS events
-                FROM metering_usageevent e
-                WHERE {filter_sql}
-                GROUP BY {", ".join(str(i) for i in range(1, len(keys) + 4))}
-            ) r
-            GROUP BY 1, 2, 3, 4
-        """
-    else:
-        dims_sql = "'{}'::jsonb"
-        if keys:
-            pairs_list = []
-            for key in keys:
-                pairs_list.append("%s::text, e.properties -> %s::text")
-                params.extend([key, key])
-            dims_sql = f"jsonb_strip_nulls(jsonb_build_object({', '.join(pairs_list)}))"
-        params.extend(asof_params)
-        grouped_sql = f"""
-            SELECT e.task_id, e.meter_id, {dims_sql} AS dims, {asof_sql} AS asof,
-                   {quantity_sql} AS quantity, count(*) AS events
-            FROM metering_usageevent e
-            WHERE {filter_sql}
-            GROUP BY 1, 2, 3, 4
-        """
+    meters = _meter_aggregations(organization_id)
+    asof = _asof_sql(_rate_boundaries(organization_id, start, end))
+    grouped_sql, grouped_params = (
+        _grouped_sql_two_stage(keys, meters, asof) or _grouped_sql_one_stage(keys, meters, asof)
+    )
     # MATERIALIZED: both CTEs are read twice or joined; inlined, the planner would run the rate lookup
     # once per group again.
     sql = f"""
@@ -158,7 +194,7 @@ def task_costs(
         JOIN rated r ON r.meter_id = g.meter_id AND r.dims = g.dims AND r.asof = g.asof
         GROUP BY g.task_id, r.currency
     """
-    params.extend([customer_id, start, end, cutoff])
+    params = {**grouped_params, "customer_id": customer_id, "start": start, "end": end, "cutoff": cutoff}
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return [TaskCost(task_id, currency, cost, int(events)) for task_id, currency, cost, events in cursor.fetchall()]
@@ -293,3 +329,25 @@ def usage_event_data(event: UsageEvent, *, customer: str, meter: str) -> dict[st
         "quantity": decimal_str(event.quantity), "timestamp": event.timestamp, "task_id": event.task_id,
         "properties": event.properties, "received_at": event.received_at,
     }
+
+
+def meters_by_id(*, ids: list[int]) -> dict[int, Meter]:
+    return Meter.objects.in_bulk(ids)
+
+
+def meter_codes(*, organization_id: int) -> dict[int, str]:
+    """The organization's meters: code by id."""
+    return dict(Meter.objects.filter(organization_id=organization_id).values_list("id", "code"))
+
+
+def rate_list(*, organization_id: int) -> QuerySet[Rate]:
+    """Every version of the organization's rates, by meter and date."""
+    return Rate.objects.filter(organization_id=organization_id).order_by("meter_id", "effective_from", "pk")
+
+
+def usage_event_cost(*, event: UsageEvent, rate: Rate) -> Decimal | None:
+    """What the event alone costs at `rate`; None when its meter does not sum its events (count, max,
+    latest), as its cost is then priced per task, not per event."""
+    if event.meter.aggregation != Meter.Aggregation.SUM:
+        return None
+    return event.quantity * rate.unit_cost / rate.per

@@ -1,3 +1,4 @@
+import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -6,13 +7,24 @@ from django.db import IntegrityError, transaction
 
 from accounts.models import Organization
 from core.errors import Conflict, DomainError
-from metering.models import Meter, Rate
+from metering.models import UNIQUE_PROPERTY_PATTERN, Meter, Rate
+
+# A meter's code as events name it: the API's CodeField rule, held here for every caller.
+_CODE = re.compile(r"[A-Za-z0-9_.:-]{1,100}")
 
 
 def meter_create(
     *, organization: Organization, code: str, name: str, unit: str, aggregation: str,
     unique_property: str = "",
 ) -> Meter:
+    if not _CODE.fullmatch(code):
+        raise DomainError("A meter code is 1 to 100 letters, digits and _ . : - only.", field="code")
+    if aggregation not in Meter.Aggregation.values:
+        raise DomainError(f"Unknown aggregation {aggregation!r}.", field="aggregation")
+    # Queries read the property by this name: the model's pattern, checked before the database's CHECK.
+    if len(unique_property) > 100 or not re.fullmatch(UNIQUE_PROPERTY_PATTERN, unique_property):
+        raise DomainError("A unique property is at most 100 letters, digits and _ . - only.",
+                          field="unique_property")
     try:
         with transaction.atomic():
             return Meter.objects.create(

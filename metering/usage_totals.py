@@ -40,12 +40,16 @@ def usage_so_far(*, organization_id: int, customer_id: int, day_start: datetime,
                  period_end: datetime) -> dict[int, tuple[int, Decimal, int, Decimal]]:
     """Per meter with events this period: (events today, quantity today, events, quantity) so far."""
     sql = f"""
-        SELECT e.meter_id, m.aggregation, {_aggregates("e.timestamp >= %s")}, {_aggregates("true")}
+        SELECT e.meter_id, m.aggregation, {_aggregates("e.timestamp >= %(day_start)s")}, {_aggregates("true")}
         FROM metering_usageevent e JOIN metering_meter m ON m.id = e.meter_id
-        WHERE e.customer_id = %s AND e.organization_id = %s AND e.timestamp >= %s AND e.timestamp < %s
+        WHERE e.customer_id = %(customer_id)s AND e.organization_id = %(organization_id)s
+          AND e.timestamp >= %(period_start)s AND e.timestamp < %(period_end)s
         GROUP BY e.meter_id, m.aggregation, m.unique_property
     """
-    params = [day_start] * 5 + [customer_id, organization_id, period_start, period_end]
+    params: dict[str, datetime | int] = {
+        "day_start": day_start, "customer_id": customer_id, "organization_id": organization_id,
+        "period_start": period_start, "period_end": period_end,
+    }
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return {

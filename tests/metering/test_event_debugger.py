@@ -23,7 +23,7 @@ def at(minute: int) -> str:
 
 def test_usage_events_page_by_cursor_newest_first_without_gaps_or_repeats(vendor, meters) -> None:
     vendor.api.post(URL, {"events": [usage(f"k{i}", timestamp=at(i % 3)) for i in range(7)]})
-    seen = []
+    seen: list[str] = []
     page = vendor.api.get(URL, customer="acme", limit=3).json()
     while True:
         seen.extend(event["idempotency_key"] for event in page["results"])
