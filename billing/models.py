@@ -1,12 +1,31 @@
-from datetime import date
+from decimal import Decimal
+from typing import Any, Literal, overload
 
 from django.db import models
+from django.db.models.expressions import Combinable
 
 from accounts.models import Customer, Organization
-from outcomes.models import OutcomeEvent, OutcomeType
 
-MONEY = {"max_digits": 20, "decimal_places": 6}
-COST = {"max_digits": 30, "decimal_places": 12}
+# What may be assigned to a decimal field: never a float (money is exact).
+_DecimalIn = Decimal | int | Combinable
+
+
+@overload
+def money_field(*, null: Literal[True], **options: Any) -> "models.DecimalField[_DecimalIn | None, Decimal | None]": ...
+@overload
+def money_field(*, null: Literal[False] = ..., **options: Any) -> "models.DecimalField[_DecimalIn, Decimal]": ...
+def money_field(**options: Any) -> "models.DecimalField[Any, Any]":
+    """An amount: six decimals keep unit prices finer than the minor unit (0.0025) exact."""
+    return models.DecimalField(max_digits=20, decimal_places=6, **options)
+
+
+@overload
+def cost_field(*, null: Literal[True], **options: Any) -> "models.DecimalField[_DecimalIn | None, Decimal | None]": ...
+@overload
+def cost_field(*, null: Literal[False] = ..., **options: Any) -> "models.DecimalField[_DecimalIn, Decimal]": ...
+def cost_field(**options: Any) -> "models.DecimalField[Any, Any]":
+    """A cost to serve: twelve decimals, as rates price a single token."""
+    return models.DecimalField(max_digits=30, decimal_places=12, **options)
 
 
 class BillingRun(models.Model):
@@ -53,9 +72,9 @@ class Invoice(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
     number = models.CharField(max_length=32, null=True, blank=True)  # noqa: DJ001 - NULL until finalized; unique
     currency = models.CharField(max_length=3)
-    subtotal = models.DecimalField(**MONEY, default=0)
-    credits_applied = models.DecimalField(**MONEY, default=0)
-    total = models.DecimalField(**MONEY, default=0)
+    subtotal = money_field(default=0)
+    credits_applied = money_field(default=0)
+    total = money_field(default=0)
     price_book = models.ForeignKey("PriceBook", on_delete=models.PROTECT, null=True, blank=True)
     paid_at = models.DateTimeField(null=True, blank=True)
     voided_at = models.DateTimeField(null=True, blank=True)
@@ -85,12 +104,12 @@ class Invoice(models.Model):
 
 class InvoiceLine(models.Model):
     class Kind(models.TextChoices):
-        OUTCOME = "outcome"
-        PLATFORM_FEE = "platform_fee"
-        MINIMUM_COMMIT = "minimum_commit"
-        USAGE_OVERAGE = "usage_overage"
-        CREDIT = "credit"
-        PREPAID = "prepaid_credit"
+        OUTCOME = "outcome", "Outcome"
+        PLATFORM_FEE = "platform_fee", "Platform fee"
+        MINIMUM_COMMIT = "minimum_commit", "Minimum commit"
+        USAGE_OVERAGE = "usage_overage", "Usage overage"
+        CREDIT = "credit", "Credit"
+        PREPAID = "prepaid_credit", "Prepaid credit"
 
     # Lines are written a million at a time: only the indexes that reads use are kept. Lines are
     # read by invoice (the (invoice, position) index), by outcome event and by credited line.
@@ -99,14 +118,16 @@ class InvoiceLine(models.Model):
     position = models.PositiveIntegerField()
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.OUTCOME)
     task_id = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001 - fees have no task
-    outcome_type = models.ForeignKey(OutcomeType, on_delete=models.PROTECT, null=True, blank=True, db_index=False)
-    outcome_event = models.ForeignKey(OutcomeEvent, on_delete=models.PROTECT, null=True, blank=True)
+    outcome_type = models.ForeignKey(
+        "outcomes.OutcomeType", on_delete=models.PROTECT, null=True, blank=True, db_index=False
+    )
+    outcome_event = models.ForeignKey("outcomes.OutcomeEvent", on_delete=models.PROTECT, null=True, blank=True)
     service_period_start = models.DateField(help_text="The period the line's event belongs to.")
     description = models.CharField(max_length=300)
     quantity = models.DecimalField(max_digits=20, decimal_places=6)
-    unit_price = models.DecimalField(**MONEY)
-    amount = models.DecimalField(**MONEY, help_text="Rounded once to the currency's minor unit.")
-    cost = models.DecimalField(**COST, null=True, blank=True, help_text="The task's cost to serve.")
+    unit_price = money_field()
+    amount = money_field(help_text="Rounded once to the currency's minor unit.")
+    cost = cost_field(null=True, blank=True, help_text="The task's cost to serve.")
     cost_currency = models.CharField(max_length=3, blank=True)
     credited_line = models.ForeignKey(
         "self", on_delete=models.PROTECT, null=True, blank=True, db_index=False, related_name="credits",
@@ -137,11 +158,11 @@ class RoiReport(models.Model):
     period_start = models.DateField()
     currency = models.CharField(max_length=3)
     outcomes = models.JSONField(default=dict)
-    value_delivered = models.DecimalField(**MONEY)
-    billed = models.DecimalField(**MONEY)
-    cost_to_serve = models.DecimalField(**COST)
+    value_delivered = money_field()
+    billed = money_field()
+    cost_to_serve = cost_field()
     cost_currency = models.CharField(max_length=3, blank=True)
-    unbilled_cost = models.DecimalField(**COST)
+    unbilled_cost = cost_field()
     tasks = models.PositiveIntegerField(default=0)
     unbilled_tasks = models.PositiveIntegerField(default=0)
     computed_at = models.DateTimeField()
@@ -153,11 +174,6 @@ class RoiReport(models.Model):
         return f"ROI {self.customer_id} {self.period_start:%Y-%m}"
 
 
-
-def period_label(day: date) -> str:
-    return day.strftime("%Y-%m")
-
-
 class PriceBook(models.Model):
     """What one customer pays, from a period on. Versioned: a period is priced by the latest version
     whose `effective_from` (a period start) is at or before the period."""
@@ -167,10 +183,10 @@ class PriceBook(models.Model):
     version = models.PositiveIntegerField()
     effective_from = models.DateField(help_text="First day of the first period this version prices.")
     currency = models.CharField(max_length=3)
-    platform_fee = models.DecimalField(**MONEY, default=0)
+    platform_fee = money_field(default=0)
     included_outcomes = models.PositiveIntegerField(default=0, help_text="Outcomes free each period.")
-    minimum_commit = models.DecimalField(**MONEY, default=0)
-    spend_cap = models.DecimalField(**MONEY, null=True, blank=True, help_text="Hard cap on outcome and usage charges.")
+    minimum_commit = money_field(default=0)
+    spend_cap = money_field(null=True, blank=True, help_text="Hard cap on outcome and usage charges.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -187,19 +203,19 @@ class PriceBookEntry(models.Model):
     """The price of one outcome type in a price book."""
 
     class Model(models.TextChoices):
-        FLAT = "flat"
-        GRADUATED = "graduated"
-        VOLUME = "volume"
-        PACKAGE = "package"
+        FLAT = "flat", "Flat per outcome"
+        GRADUATED = "graduated", "Graduated tiers"
+        VOLUME = "volume", "Volume tiers"
+        PACKAGE = "package", "Package"
 
     price_book = models.ForeignKey(PriceBook, on_delete=models.CASCADE, related_name="entries")
-    outcome_type = models.ForeignKey(OutcomeType, on_delete=models.PROTECT)
+    outcome_type = models.ForeignKey("outcomes.OutcomeType", on_delete=models.PROTECT)
     model = models.CharField(max_length=16, choices=Model.choices, default=Model.FLAT)
-    unit_price = models.DecimalField(**MONEY, null=True, blank=True)
+    unit_price = money_field(null=True, blank=True)
     tiers = models.JSONField(default=list, blank=True, help_text='[{"up_to": 100, "unit_price": "1.00"}, '
                              '{"up_to": null, "unit_price": "0.80", "flat_fee": "0"}]')
     package_size = models.PositiveIntegerField(null=True, blank=True)
-    package_price = models.DecimalField(**MONEY, null=True, blank=True)
+    package_price = money_field(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -215,7 +231,7 @@ class PriceBookMeter(models.Model):
 
     price_book = models.ForeignKey(PriceBook, on_delete=models.CASCADE, related_name="meter_prices")
     meter = models.ForeignKey("metering.Meter", on_delete=models.PROTECT)
-    unit_price = models.DecimalField(**MONEY)
+    unit_price = money_field()
     per = models.DecimalField(max_digits=30, decimal_places=6, default=1)
     included_quantity = models.DecimalField(max_digits=38, decimal_places=12, default=0)
 
@@ -245,7 +261,7 @@ class CreditGrant(models.Model):
 
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT)
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="credit_grants")
-    amount = models.DecimalField(**MONEY)
+    amount = money_field()
     currency = models.CharField(max_length=3)
     priority = models.PositiveSmallIntegerField(default=100, help_text="Lower is drawn down first.")
     granted_at = models.DateTimeField()
@@ -269,7 +285,7 @@ class CreditLedgerEntry(models.Model):
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT)
     grant = models.ForeignKey(CreditGrant, on_delete=models.PROTECT, related_name="entries")
     kind = models.CharField(max_length=16, choices=Kind.choices)
-    amount = models.DecimalField(**MONEY)
+    amount = money_field()
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -292,7 +308,7 @@ class CreditNote(models.Model):
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="credit_notes")
     number = models.CharField(max_length=32)
     currency = models.CharField(max_length=3)
-    total = models.DecimalField(**MONEY)
+    total = money_field()
     reason = models.TextField()
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -306,9 +322,9 @@ class CreditNote(models.Model):
 class CreditNoteLine(models.Model):
     credit_note = models.ForeignKey(CreditNote, on_delete=models.CASCADE, related_name="lines")
     invoice_line = models.ForeignKey(InvoiceLine, on_delete=models.PROTECT, null=True, blank=True)
-    outcome_event = models.ForeignKey(OutcomeEvent, on_delete=models.PROTECT, null=True, blank=True)
+    outcome_event = models.ForeignKey("outcomes.OutcomeEvent", on_delete=models.PROTECT, null=True, blank=True)
     description = models.CharField(max_length=300)
-    amount = models.DecimalField(**MONEY, help_text="Positive: the amount credited.")
+    amount = money_field(help_text="Positive: the amount credited.")
 
     class Meta:
         constraints = [

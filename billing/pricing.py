@@ -15,10 +15,15 @@ Rules (documented in the README):
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
+from billing.models import PriceBookEntry
+from core.errors import DomainError
 from core.money import round_money
 
 ZERO = Decimal(0)
+PricingModel = PriceBookEntry.Model
+TIERED = frozenset({PricingModel.GRADUATED, PricingModel.VOLUME})
 
 
 @dataclass(frozen=True)
@@ -30,11 +35,21 @@ class Tier:
 
 @dataclass(frozen=True)
 class OutcomePrice:
-    model: str = "flat"
+    model: PricingModel = PricingModel.FLAT
     unit_price: Decimal = ZERO
     tiers: tuple[Tier, ...] = ()
     package_size: int = 1
     package_price: Decimal = ZERO
+
+    @classmethod
+    def from_entry(cls, entry: PriceBookEntry) -> "OutcomePrice":
+        """The price a price-book entry charges: it reads the fields `EntrySpec.entry_fields` writes."""
+        model = PricingModel(entry.model)
+        if model == PricingModel.FLAT:
+            return cls(unit_price=entry.unit_price or ZERO)
+        if model in TIERED:
+            return cls(model=model, tiers=tiers_parse(entry.tiers, field="tiers"))
+        return cls(model=model, package_size=entry.package_size or 1, package_price=entry.package_price or ZERO)
 
     def tier_index(self, rank: int) -> int:
         for index, tier in enumerate(self.tiers):
@@ -44,25 +59,42 @@ class OutcomePrice:
 
     def exact_amount(self, rank: int, period_count: int) -> tuple[Decimal, Decimal, str]:
         """(amount, unit price, note) of the outcome ranked `rank` (1-based) of `period_count` charged."""
-        if self.model == "flat":
+        if self.model == PricingModel.FLAT:
             return self.unit_price, self.unit_price, ""
-        if self.model == "graduated":
+        if self.model == PricingModel.GRADUATED:
             index = self.tier_index(rank)
             tier = self.tiers[index]
             first_rank = 1 if index == 0 else (self.tiers[index - 1].up_to or 0) + 1
             fee = tier.flat_fee if rank == first_rank else ZERO
             return tier.unit_price + fee, tier.unit_price, f"tier {index + 1}"
-        if self.model == "volume":
+        if self.model == PricingModel.VOLUME:
             index = self.tier_index(period_count)
             tier = self.tiers[index]
             fee = tier.flat_fee if rank == 1 else ZERO
             return tier.unit_price + fee, tier.unit_price, f"volume tier {index + 1}"
-        if self.model == "package":
+        if self.model == PricingModel.PACKAGE:
             starts_package = (rank - 1) % self.package_size == 0
             package = (rank - 1) // self.package_size + 1
             amount = self.package_price if starts_package else ZERO
             return amount, self.package_price / self.package_size, f"package {package}"
         raise ValueError(f"unknown pricing model {self.model!r}")
+
+
+def tiers_parse(raw: list[dict[str, Any]], *, field: str) -> tuple[Tier, ...]:
+    """Tiers as stored (`[{"up_to": 100, "unit_price": "1.00", "flat_fee": "0"}, ...]`), validated."""
+    try:
+        tiers = [
+            Tier(
+                up_to=None if item.get("up_to") is None else int(item["up_to"]),
+                unit_price=Decimal(str(item["unit_price"])),
+                flat_fee=Decimal(str(item.get("flat_fee") or 0)),
+            )
+            for item in raw
+        ]
+        validate_tiers(tiers)
+    except (KeyError, TypeError, ArithmeticError, ValueError) as exc:
+        raise DomainError(f"Invalid tiers: {exc}", field=field) from exc
+    return tuple(tiers)
 
 
 def validate_tiers(tiers: list[Tier]) -> None:

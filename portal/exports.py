@@ -3,7 +3,6 @@
 import csv
 import io
 from collections.abc import Iterable, Iterator
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +10,8 @@ from django.conf import settings
 from fpdf import FPDF
 
 from billing.models import CreditNote, Invoice, InvoiceLine
-from core.money import round_money
-from portal.templatetags.portal_format import KIND_LABELS
+from core.api.fields import decimal_str
+from core.money import format_money
 
 # Spreadsheets run a cell starting with one of these as a formula; task ids and descriptions come
 # from the vendor's systems, so text cells are defused with a leading apostrophe (OWASP's advice).
@@ -83,15 +82,15 @@ def invoice_csv_rows(
             line.outcome_event.idempotency_key if line.outcome_event else None,
             line.service_period_start.strftime("%Y-%m"),
             line.description,
-            _plain(line.quantity),
-            _plain(line.unit_price),
+            decimal_str(line.quantity),
+            decimal_str(line.unit_price),
             line.amount,
             invoice.currency,
             line.note,
             _credited(line),
         ]
         if sees_cost:
-            row += [_plain(line.cost) if line.cost is not None else None, line.cost_currency]
+            row += [decimal_str(line.cost) if line.cost is not None else None, line.cost_currency]
         yield row
 
 
@@ -101,16 +100,6 @@ def _credited(line: InvoiceLine) -> str | None:
     if credited is None:
         return None
     return f"{credited.invoice.number or f'draft-{credited.invoice_id}'}#{credited.position}"
-
-
-def _plain(value: Decimal) -> str:
-    """A decimal without trailing zeros or exponent: 1.000000 → 1, 0.990000 → 0.99."""
-    text = f"{value.normalize():f}"
-    return text
-
-
-def _money(amount: Decimal, currency: str) -> str:
-    return f"{round_money(amount, currency):,} {currency}"
 
 
 class _InvoicePdf(FPDF):
@@ -197,12 +186,12 @@ def invoice_pdf(invoice: Invoice, lines: Iterable[InvoiceLine], credit_notes: li
         cells = (
             str(line.position),
             line.task_id or "-",
-            KIND_LABELS.get(line.kind, line.kind),
+            line.get_kind_display(),
             line.description,
             line.note or "-",
-            _plain(line.quantity),
-            _plain(line.unit_price),
-            _money(line.amount, invoice.currency),
+            decimal_str(line.quantity),
+            decimal_str(line.unit_price),
+            format_money(line.amount, invoice.currency),
         )
         for (_, width, align), text in zip(pdf.columns, cells, strict=True):
             pdf.cell(width, 6, _fit(pdf, pdf.printable(text), width), border="B", align=align)
@@ -215,7 +204,7 @@ def invoice_pdf(invoice: Invoice, lines: Iterable[InvoiceLine], credit_notes: li
     totals.append(("Total", invoice.total))
     for label, amount in totals:
         pdf.cell(150, 7, label, align="R")
-        pdf.cell(40, 7, _money(amount, invoice.currency), align="R", new_x="LMARGIN", new_y="NEXT")
+        pdf.cell(40, 7, format_money(amount, invoice.currency), align="R", new_x="LMARGIN", new_y="NEXT")
     if credit_notes:
         _credit_notes_section(pdf, credit_notes)
     return bytes(pdf.output())
@@ -231,7 +220,7 @@ def _credit_notes_section(pdf: _InvoicePdf, credit_notes: list[CreditNote]) -> N
             pdf.add_page()
         pdf.use(size=9, bold=True)
         pdf.cell(150, 6, pdf.printable(f"{note.number} · issued {note.created_at:%Y-%m-%d}"))
-        pdf.cell(40, 6, _money(-note.total, note.currency), align="R", new_x="LMARGIN", new_y="NEXT")
+        pdf.cell(40, 6, format_money(-note.total, note.currency), align="R", new_x="LMARGIN", new_y="NEXT")
         pdf.use(size=8)
         pdf.set_text_color(110, 117, 133)
         pdf.multi_cell(0, 5, pdf.printable(f"Reason: {note.reason}"), new_x="LMARGIN", new_y="NEXT")
@@ -244,7 +233,7 @@ def _credit_notes_section(pdf: _InvoicePdf, credit_notes: list[CreditNote]) -> N
             pdf.cell(118, 5, _fit(pdf, pdf.printable(note_line.description), 118))
             pdf.cell(20, 5, where)
             pdf.cell(
-                40, 5, _money(-note_line.amount, note.currency), align="R", new_x="LMARGIN", new_y="NEXT"
+                40, 5, format_money(-note_line.amount, note.currency), align="R", new_x="LMARGIN", new_y="NEXT"
             )
         pdf.ln(2)
 

@@ -2,6 +2,7 @@
 
 from decimal import Decimal
 
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -11,7 +12,7 @@ from rest_framework.views import APIView
 from accounts.api.authentication import customer_scope, organization_of
 from accounts.api.views import scoped_customer_get
 from accounts.selectors import customer_get
-from billing.models import CreditGrant, Notification, PriceBook
+from billing.models import CreditGrant, Notification, PriceBook, PriceBookEntry
 from billing.services.price_books import EntrySpec, MeterSpec, price_book_create
 from billing.services.wallet import credit_grant_create, wallet_balances
 from core.api.exceptions import ErrorSerializer
@@ -29,7 +30,7 @@ class TierInput(serializers.Serializer):
 
 class EntryInput(serializers.Serializer):
     outcome = serializers.CharField(max_length=100)
-    model = serializers.ChoiceField(choices=["flat", "graduated", "volume", "package"], default="flat")
+    model = serializers.ChoiceField(choices=PriceBookEntry.Model.choices, default=PriceBookEntry.Model.FLAT)
     unit_price = DecimalStringField(min_value=Decimal(0), required=False, allow_null=True, default=None)
     tiers = TierInput(many=True, required=False)
     package_size = serializers.IntegerField(min_value=1, required=False, allow_null=True, default=None)
@@ -153,8 +154,6 @@ class WalletApi(APIView):
 
     @extend_schema(parameters=[OpenApiParameter("currency", str)], responses=dict)
     def get(self, request: Request, external_id: str) -> Response:
-        from django.utils import timezone
-
         customer = scoped_customer_get(request, external_id)
         currency = (request.query_params.get("currency") or customer.currency).upper()
         if currency not in CURRENCY_MINOR_UNITS:

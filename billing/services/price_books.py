@@ -3,28 +3,49 @@
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.db.models import Max
 
 from accounts.models import Customer
 from billing.models import PriceBook, PriceBookEntry, PriceBookMeter
-from billing.pricing import OutcomePrice, Tier, validate_tiers
+from billing.pricing import TIERED, OutcomePrice, PricingModel, tiers_parse
 from core.errors import Conflict, DomainError
 from core.periods import Period
-from metering.models import Meter
-from outcomes.models import OutcomeType
+from metering.selectors import meter_codes
+from outcomes.selectors import outcome_types_by_id
+
+if TYPE_CHECKING:  # a type for annotations only: outcome types come from outcomes.selectors
+    from outcomes.models import OutcomeType
 
 
 @dataclass(frozen=True)
 class EntrySpec:
     outcome: str
-    model: str = "flat"
+    model: str = PricingModel.FLAT
     unit_price: Decimal | None = None
     tiers: list[dict[str, Any]] | None = None
     package_size: int | None = None
     package_price: Decimal | None = None
+
+    def entry_fields(self, field: str) -> dict[str, Any]:
+        """The price-book entry fields of this price, as `OutcomePrice.from_entry` reads them; refused,
+        naming the part of `field` at fault, when they could not price an outcome."""
+        if self.model not in PricingModel.values:
+            raise DomainError(f"Unknown pricing model {self.model!r}.", field=f"{field}.model")
+        model = PricingModel(self.model)
+        if model == PricingModel.FLAT:
+            if self.unit_price is None:
+                raise DomainError("A flat price needs unit_price.", field=f"{field}.unit_price")
+            return {"model": model, "unit_price": self.unit_price}
+        if model in TIERED:
+            tiers_parse(self.tiers or [], field=f"{field}.tiers")
+            return {"model": model, "tiers": self.tiers or []}
+        if not self.package_size or self.package_size < 1 or self.package_price is None:
+            raise DomainError("A package price needs package_size ≥ 1 and package_price.",
+                              field=f"{field}.package_size")
+        return {"model": model, "package_size": self.package_size, "package_price": self.package_price}
 
 
 @dataclass(frozen=True)
@@ -33,22 +54,6 @@ class MeterSpec:
     unit_price: Decimal
     per: Decimal = Decimal(1)
     included_quantity: Decimal = Decimal(0)
-
-
-def tiers_parse(raw: list[dict[str, Any]], *, field: str) -> list[Tier]:
-    try:
-        tiers = [
-            Tier(
-                up_to=None if item.get("up_to") is None else int(item["up_to"]),
-                unit_price=Decimal(str(item["unit_price"])),
-                flat_fee=Decimal(str(item.get("flat_fee") or 0)),
-            )
-            for item in raw
-        ]
-        validate_tiers(tiers)
-    except (KeyError, TypeError, ArithmeticError, ValueError) as exc:
-        raise DomainError(f"Invalid tiers: {exc}", field=field) from exc
-    return tiers
 
 
 def price_book_create(
@@ -64,59 +69,56 @@ def price_book_create(
     spend_cap: Decimal | None = None,
 ) -> PriceBook:
     """A new version of a customer's price book; it prices every period from `effective_from` on."""
-    seen: set[str] = set()
-    for index, spec in enumerate(entries):
-        if spec.outcome in seen:
-            raise DomainError(f"Outcome type {spec.outcome!r} is priced twice.", field=f"entries[{index}].outcome")
-        seen.add(spec.outcome)
-    meter_codes = [meter.meter for meter in meters or []]
-    if len(set(meter_codes)) != len(meter_codes):
-        raise DomainError("A meter is priced twice.", field="meters")
     if spend_cap is not None and spend_cap < minimum_commit:
         raise DomainError("The spend cap must not be below the minimum commit.", field="spend_cap")
-    types = {t.code: t for t in OutcomeType.objects.filter(organization_id=customer.organization_id)}
-    known_meters = {m.code: m for m in Meter.objects.filter(organization_id=customer.organization_id)}
+    organization_id = customer.organization_id
+    type_ids = {t.code: pk for pk, t in outcome_types_by_id(organization_id=organization_id).items()}
+    meter_ids = {code: pk for pk, code in meter_codes(organization_id=organization_id).items()}
+    entry_rows = _entry_rows(entries, type_ids=type_ids)
+    meter_rows = _meter_rows(meters or [], meter_ids=meter_ids)
     with transaction.atomic():
-        Customer.objects.select_for_update().filter(pk=customer.pk).first()
+        Customer.objects.select_for_update().filter(pk=customer.pk).first()  # one new version at a time
         if PriceBook.objects.filter(customer=customer, effective_from=effective_from.start).exists():
-            raise Conflict(f"A version effective from {effective_from.label} exists already.",
-                           field="effective_from")
+            raise Conflict(f"A version effective from {effective_from.label} exists already.", field="effective_from")
         last = PriceBook.objects.filter(customer=customer).aggregate(v=Max("version"))["v"] or 0
         book = PriceBook.objects.create(
-            organization_id=customer.organization_id, customer=customer, version=last + 1,
-            effective_from=effective_from.start, currency=currency, platform_fee=platform_fee,
-            included_outcomes=included_outcomes, minimum_commit=minimum_commit, spend_cap=spend_cap,
+            organization_id=organization_id, customer=customer, version=last + 1, effective_from=effective_from.start,
+            currency=currency, platform_fee=platform_fee, included_outcomes=included_outcomes,
+            minimum_commit=minimum_commit, spend_cap=spend_cap,
         )
-        for index, spec in enumerate(entries):
-            field = f"entries[{index}]"
-            outcome_type = types.get(spec.outcome)
-            if outcome_type is None:
-                raise DomainError(f"Unknown outcome type {spec.outcome!r}.", field=f"{field}.outcome")
-            entry = PriceBookEntry(price_book=book, outcome_type=outcome_type, model=spec.model)
-            if spec.model == "flat":
-                if spec.unit_price is None:
-                    raise DomainError("A flat price needs unit_price.", field=f"{field}.unit_price")
-                entry.unit_price = spec.unit_price
-            elif spec.model in {"graduated", "volume"}:
-                tiers_parse(spec.tiers or [], field=f"{field}.tiers")
-                entry.tiers = spec.tiers or []
-            elif spec.model == "package":
-                if not spec.package_size or spec.package_size < 1 or spec.package_price is None:
-                    raise DomainError("A package price needs package_size ≥ 1 and package_price.",
-                                      field=f"{field}.package_size")
-                entry.package_size, entry.package_price = spec.package_size, spec.package_price
-            else:
-                raise DomainError(f"Unknown pricing model {spec.model!r}.", field=f"{field}.model")
-            entry.save()
-        for index, meter_spec in enumerate(meters or []):
-            meter = known_meters.get(meter_spec.meter)
-            if meter is None:
-                raise DomainError(f"Unknown meter {meter_spec.meter!r}.", field=f"meters[{index}].meter")
-            PriceBookMeter.objects.create(
-                price_book=book, meter=meter, unit_price=meter_spec.unit_price, per=meter_spec.per,
-                included_quantity=meter_spec.included_quantity,
-            )
+        PriceBookEntry.objects.bulk_create(PriceBookEntry(price_book=book, **row) for row in entry_rows)
+        PriceBookMeter.objects.bulk_create(PriceBookMeter(price_book=book, **row) for row in meter_rows)
     return book
+
+
+def _entry_rows(entries: list[EntrySpec], *, type_ids: dict[str, int]) -> list[dict[str, Any]]:
+    """Each entry's fields with its outcome type's id; refused, naming the entry, on a type priced twice
+    or not known."""
+    rows: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for index, spec in enumerate(entries):
+        field = f"entries[{index}]"
+        if spec.outcome in seen:
+            raise DomainError(f"Outcome type {spec.outcome!r} is priced twice.", field=f"{field}.outcome")
+        if spec.outcome not in type_ids:
+            raise DomainError(f"Unknown outcome type {spec.outcome!r}.", field=f"{field}.outcome")
+        seen.add(spec.outcome)
+        rows.append({"outcome_type_id": type_ids[spec.outcome], **spec.entry_fields(field)})
+    return rows
+
+
+def _meter_rows(meters: list[MeterSpec], *, meter_ids: dict[str, int]) -> list[dict[str, Any]]:
+    """Each meter price's fields with its meter's id; refused on a meter priced twice or not known."""
+    codes = [spec.meter for spec in meters]
+    if len(set(codes)) != len(codes):
+        raise DomainError("A meter is priced twice.", field="meters")
+    rows: list[dict[str, Any]] = []
+    for index, spec in enumerate(meters):
+        if spec.meter not in meter_ids:
+            raise DomainError(f"Unknown meter {spec.meter!r}.", field=f"meters[{index}].meter")
+        rows.append({"meter_id": meter_ids[spec.meter], "unit_price": spec.unit_price, "per": spec.per,
+                     "included_quantity": spec.included_quantity})
+    return rows
 
 
 def price_book_in_force(*, customer_id: int, period_start: date) -> PriceBook | None:
@@ -128,19 +130,9 @@ def price_book_in_force(*, customer_id: int, period_start: date) -> PriceBook | 
     )
 
 
-def outcome_prices(*, book: PriceBook | None, types: dict[int, OutcomeType]) -> dict[int, OutcomePrice]:
+def outcome_prices(*, book: PriceBook | None, types: dict[int, "OutcomeType"]) -> dict[int, OutcomePrice]:
     """The price of every outcome type under a book; types without an entry use their default price."""
     prices = {type_id: OutcomePrice(unit_price=t.price) for type_id, t in types.items()}
-    if book is None:
-        return prices
-    for entry in book.entries.all():
-        if entry.model == "flat":
-            prices[entry.outcome_type_id] = OutcomePrice(unit_price=entry.unit_price or Decimal(0))
-        elif entry.model in {"graduated", "volume"}:
-            tiers = tuple(tiers_parse(entry.tiers, field="tiers"))
-            prices[entry.outcome_type_id] = OutcomePrice(model=entry.model, tiers=tiers)
-        else:
-            prices[entry.outcome_type_id] = OutcomePrice(
-                model="package", package_size=entry.package_size or 1, package_price=entry.package_price or Decimal(0)
-            )
+    if book is not None:
+        prices.update({entry.outcome_type_id: OutcomePrice.from_entry(entry) for entry in book.entries.all()})
     return prices

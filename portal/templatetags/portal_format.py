@@ -1,9 +1,13 @@
 """Display of money, costs and ratios: rounding here is for reading only, never stored."""
 
+from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from django import template
+from django.db import models
 
+from billing.models import InvoiceLine, PriceBookEntry
 from core.money import minor_unit, round_money
 
 register = template.Library()
@@ -70,9 +74,10 @@ def percent(value: object) -> str:
 
 
 @register.filter
-def sum_values(values: object) -> int:
+def sum_values(values: Iterable[Any]) -> int:
+    """`counts.values|sum_values`: the total of counts; anything not a count gives 0."""
     try:
-        return sum(int(value) for value in values)  # type: ignore[attr-defined]
+        return sum(int(value) for value in values)
     except (TypeError, ValueError):
         return 0
 
@@ -95,33 +100,21 @@ def price(value: object, currency: str | None = None) -> str:
     return f"{amount:,.{digits}f}"
 
 
-KIND_LABELS = {
-    "outcome": "Outcome",
-    "platform_fee": "Platform fee",
-    "minimum_commit": "Minimum commit",
-    "usage_overage": "Usage overage",
-    "credit": "Credit",
-    "prepaid_credit": "Prepaid credit",
-}
-
-
 @register.filter
 def kind_label(kind: str) -> str:
     """An invoice line's kind as people read it: `platform_fee` → `Platform fee`."""
-    return KIND_LABELS.get(kind, kind.replace("_", " ").capitalize())
-
-
-PRICING_MODELS = {
-    "flat": "Flat per outcome",
-    "graduated": "Graduated tiers",
-    "volume": "Volume tiers",
-    "package": "Package",
-}
+    return _label(InvoiceLine.Kind, kind)
 
 
 @register.filter
 def pricing_model(model: str) -> str:
-    return PRICING_MODELS.get(model, model)
+    """A price-book entry's pricing model as people read it: `graduated` → `Graduated tiers`."""
+    return _label(PriceBookEntry.Model, model)
+
+
+def _label(choices: type[models.TextChoices], value: str) -> str:
+    """The label the choices give `value`; a value they do not know is shown as stored."""
+    return dict(choices.choices).get(value, value)
 
 
 @register.filter

@@ -48,7 +48,7 @@ def test_period_is_priced_by_the_version_in_force(priced) -> None:
     assert reconcile(priced.customer).total == Decimal("1.80")
     november = reconcile(priced.customer, NOVEMBER)
     assert november.total == Decimal("2.40")
-    assert november.price_book.version == 2
+    assert november.price_book is not None and november.price_book.version == 2
 
 
 def test_a_second_version_for_the_same_month_is_a_conflict(priced) -> None:
@@ -82,8 +82,9 @@ def test_volume_and_package_pricing(priced) -> None:
     post_outcomes(priced.organization, outcomes(priced.customer, 6)
                   + outcomes(priced.customer, 4, outcome="code_review", prefix="cr"))
     invoice = reconcile(priced.customer)
-    by_outcome = {}
-    for line in invoice.lines.all():
+    by_outcome: dict[str, list[Decimal]] = {}
+    for line in invoice.lines.select_related("outcome_type"):
+        assert line.outcome_type is not None
         by_outcome.setdefault(line.outcome_type.code, []).append(line.amount)
     assert by_outcome["ticket_resolved"] == [Decimal("0.70")] * 6
     assert sorted(by_outcome["code_review"]) == [Decimal(0), Decimal(0), Decimal("12.00"), Decimal("12.00")]
@@ -147,7 +148,7 @@ def test_prepaid_credits_draw_down_in_order_and_expire(priced) -> None:
 @pytest.mark.parametrize(("currency", "price", "expected"), [("JPY", "99.5", "100"), ("KWD", "0.1235", "0.124"),
                                                              ("USD", "0.125", "0.13")])
 def test_lines_round_once_to_the_currency_minor_unit(vendor, currency, price, expected) -> None:
-    customer = CustomerFactory(organization=vendor.organization, external_id=f"c-{currency}", currency=currency)
+    customer = CustomerFactory.create(organization=vendor.organization, external_id=f"c-{currency}", currency=currency)
     OutcomeTypeFactory(organization=vendor.organization, price=Decimal(price), currency=currency)
     post_outcomes(vendor.organization, outcomes(customer, 2))
     invoice = reconcile(customer)
@@ -158,7 +159,7 @@ def test_lines_round_once_to_the_currency_minor_unit(vendor, currency, price, ex
 
 
 def test_bad_price_books_name_the_field(priced) -> None:
-    cases = [
+    cases: list[tuple[dict[str, object], str]] = [
         ({"effective_from": "2026-13"}, "effective_from"),
         ({"currency": "XXX1"}, "currency"),
         ({"entries": [{"outcome": "nope", "model": "flat", "unit_price": "1"}]}, "entries[0].outcome"),
@@ -170,7 +171,7 @@ def test_bad_price_books_name_the_field(priced) -> None:
         ({"platform_fee": 5.5}, "platform_fee"),
     ]
     for fields, field in cases:
-        body = {"effective_from": "2026-10", "currency": "USD", "entries": [], **fields}
+        body: dict[str, object] = {"effective_from": "2026-10", "currency": "USD", "entries": [], **fields}
         response = priced.api.post(BOOKS, body)
         assert response.status_code == 400, (fields, response.content)
         errors = response.json()["errors"]
@@ -194,7 +195,7 @@ def test_another_organization_cannot_read_or_write_our_books(priced, stranger) -
     credit=st.decimals(min_value=0, max_value=300, places=2),
 )
 def test_invoice_total_is_the_sum_of_its_lines(priced, unit, count, included, fee, commit, cap, credit) -> None:
-    customer = CustomerFactory(organization=priced.organization)  # a fresh customer per example
+    customer = CustomerFactory.create(organization=priced.organization)  # a fresh customer per example
     response = priced.api.post(f"/api/v1/customers/{customer.external_id}/price-books", {
         "effective_from": "2026-10", "currency": "USD", "included_outcomes": included, "platform_fee": str(fee),
         "minimum_commit": str(commit), "spend_cap": None if cap is None else str(cap),

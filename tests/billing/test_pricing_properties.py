@@ -5,7 +5,15 @@ from decimal import Decimal
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from billing.pricing import OutcomePrice, PeriodCharges, Tier, commit_true_up, prepaid_drawdown, validate_tiers
+from billing.pricing import (
+    OutcomePrice,
+    PeriodCharges,
+    PricingModel,
+    Tier,
+    commit_true_up,
+    prepaid_drawdown,
+    validate_tiers,
+)
 from core.money import CURRENCY_MINOR_UNITS, round_money
 
 CURRENCIES = st.sampled_from(["USD", "EUR", "JPY", "KWD", "BHD", "CLP", "GBP"])
@@ -31,7 +39,7 @@ def charge_all(price: OutcomePrice, count: int, currency: str, *, included: int 
 
 @given(tiers=tier_lists(), count=st.integers(0, 400))
 def test_graduated_charges_each_outcome_at_its_tier(tiers: list[Tier], count: int) -> None:
-    amounts, _ = charge_all(OutcomePrice(model="graduated", tiers=tuple(tiers)), count, "USD")
+    amounts, _ = charge_all(OutcomePrice(model=PricingModel.GRADUATED, tiers=tuple(tiers)), count, "USD")
     expected = Decimal(0)
     lower = 0
     for tier in tiers:
@@ -47,7 +55,7 @@ def test_graduated_charges_each_outcome_at_its_tier(tiers: list[Tier], count: in
 
 @given(tiers=tier_lists(), count=st.integers(1, 400))
 def test_volume_prices_every_outcome_at_the_tier_of_the_total(tiers: list[Tier], count: int) -> None:
-    price = OutcomePrice(model="volume", tiers=tuple(tiers))
+    price = OutcomePrice(model=PricingModel.VOLUME, tiers=tuple(tiers))
     amounts, _ = charge_all(price, count, "USD")
     tier = tiers[price.tier_index(count)]
     assert sum(amounts, Decimal(0)) == round_money(tier.unit_price + tier.flat_fee, "USD") + round_money(
@@ -56,7 +64,7 @@ def test_volume_prices_every_outcome_at_the_tier_of_the_total(tiers: list[Tier],
 
 @given(size=st.integers(1, 50), package_price=PRICES, count=st.integers(0, 500))
 def test_package_charges_whole_packages(size: int, package_price: Decimal, count: int) -> None:
-    amounts, _ = charge_all(OutcomePrice(model="package", package_size=size, package_price=package_price),
+    amounts, _ = charge_all(OutcomePrice(model=PricingModel.PACKAGE, package_size=size, package_price=package_price),
                             count, "EUR")
     packages = -(-count // size)
     assert sum(amounts, Decimal(0)) == round_money(package_price, "EUR") * packages
