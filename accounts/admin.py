@@ -28,4 +28,4 @@ class ApiKeyAdmin(admin.ModelAdmin):
 class TallyUserAdmin(UserAdmin):
     list_display = ["username", "email", "organization", "role", "customer", "is_staff"]
     list_filter = ["organization", "role", "is_staff"]
-    fieldsets = (*UserAdmin.fieldsets, ("Tally", {"fields": ("organization", "role", "customer")}))
+    fieldsets = (*(UserAdmin.fieldsets or ()), ("Tally", {"fields": ("organization", "role", "customer")}))

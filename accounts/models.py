@@ -5,12 +5,12 @@ from django.db import models
 class Organization(models.Model):
     """A vendor using the platform: the tenant. Every other row belongs to exactly one."""
 
-    name = models.CharField(max_length=200)
-    slug = models.SlugField(max_length=100, unique=True)
     class ReversalCredit(models.TextChoices):
         NEXT_INVOICE = "next_invoice", "Credit line on the next invoice"
         CREDIT_NOTE = "credit_note", "Credit note at once"
 
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=100, unique=True)
     invoice_grace_days = models.PositiveSmallIntegerField(
         default=3, help_text="Days after a period ends before its invoices are finalized."
     )

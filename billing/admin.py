@@ -1,17 +1,40 @@
-from django.contrib import admin
+from typing import Any
 
-from billing.models import BillingRun, Invoice, InvoiceLine, RoiReport
+from django.contrib import admin
+from django.db.models import Model
+from django.forms import ModelForm
+from django.http import HttpRequest
+
+from billing.models import (
+    BillingRun,
+    CreditGrant,
+    CreditLedgerEntry,
+    CreditNote,
+    CreditNoteLine,
+    Invoice,
+    InvoiceLine,
+    Notification,
+    PriceBook,
+    PriceBookEntry,
+    PriceBookMeter,
+    RoiReport,
+)
+from billing.services.wallet import credit_grant_create
+
+_LINE_FIELDS = (
+    "position", "kind", "task_id", "outcome_type", "description", "quantity", "unit_price", "amount", "cost",
+)
 
 
 class InvoiceLineInline(admin.TabularInline):
     model = InvoiceLine
     extra = 0
     can_delete = False
-    fields = ["position", "kind", "task_id", "outcome_type", "description", "quantity", "unit_price", "amount", "cost"]
-    readonly_fields = fields
+    fields = _LINE_FIELDS
+    readonly_fields = _LINE_FIELDS
     show_change_link = False
 
-    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
 
@@ -38,18 +61,6 @@ class RoiReportAdmin(admin.ModelAdmin):
     list_filter = ["organization", "period_start"]
 
 
-from billing.models import (  # noqa: E402
-    CreditGrant,
-    CreditLedgerEntry,
-    CreditNote,
-    CreditNoteLine,
-    Notification,
-    PriceBook,
-    PriceBookEntry,
-    PriceBookMeter,
-)
-
-
 class PriceBookEntryInline(admin.TabularInline):
     model = PriceBookEntry
     extra = 0
@@ -71,8 +82,8 @@ class PriceBookAdmin(admin.ModelAdmin):
     search_fields = ["customer__external_id", "customer__name"]
     inlines = [PriceBookEntryInline, PriceBookMeterInline]
 
-    def get_readonly_fields(self, request, obj=None):  # type: ignore[no-untyped-def]
-        if obj is not None and obj.invoice_set.exclude(status="draft").exists():
+    def get_readonly_fields(self, request: HttpRequest, obj: PriceBook | None = None) -> list[str]:
+        if obj is not None and obj.invoice_set.exclude(status=Invoice.Status.DRAFT).exists():
             return [f.name for f in PriceBook._meta.fields]
         return ["version"]
 
@@ -83,7 +94,7 @@ class CreditLedgerInline(admin.TabularInline):
     can_delete = False
     readonly_fields = ["kind", "amount", "invoice", "created_at"]
 
-    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
 
@@ -93,14 +104,13 @@ class CreditGrantAdmin(admin.ModelAdmin):
     list_filter = ["organization", "currency"]
     inlines = [CreditLedgerInline]
 
-    def get_readonly_fields(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def get_readonly_fields(self, request: HttpRequest, obj: CreditGrant | None = None) -> list[str]:
         return ["amount", "currency", "customer", "organization"] if obj else []
 
-    def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
+    def save_model(self, request: HttpRequest, obj: CreditGrant, form: "ModelForm[Any]", change: bool) -> None:
+        # A new grant goes through the service, which writes its ledger entry with it.
         if change:
             return super().save_model(request, obj, form, change)
-        from billing.services.wallet import credit_grant_create
-
         grant = credit_grant_create(customer=obj.customer, amount=obj.amount, currency=obj.currency,
                                     expires_at=obj.expires_at, priority=obj.priority, description=obj.description,
                                     granted_at=obj.granted_at)
@@ -113,7 +123,7 @@ class CreditNoteLineInline(admin.TabularInline):
     can_delete = False
     readonly_fields = ["invoice_line", "outcome_event", "description", "amount"]
 
-    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
 
@@ -124,7 +134,7 @@ class CreditNoteAdmin(admin.ModelAdmin):
     readonly_fields = ["organization", "customer", "invoice", "number", "currency", "total", "reason"]
     inlines = [CreditNoteLineInline]
 
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
 

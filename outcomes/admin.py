@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from outcomes.models import OutcomeEvent, OutcomeTransition, OutcomeType
+from outcomes.models import Dispute, OutcomeEvent, OutcomeTransition, OutcomeType
 
 
 @admin.register(OutcomeType)
@@ -22,9 +22,6 @@ class OutcomeTransitionAdmin(admin.ModelAdmin):
     list_display = ["outcome_event", "from_status", "to_status", "actor_label", "actor_user", "created_at"]
     list_filter = ["organization", "to_status"]
     raw_id_fields = ["outcome_event"]
-
-
-from outcomes.models import Dispute  # noqa: E402
 
 
 @admin.register(Dispute)

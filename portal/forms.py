@@ -1,5 +1,5 @@
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from django import forms
 from django.db.models import QuerySet
@@ -11,14 +11,23 @@ from core.errors import DomainError
 from core.money import minor_unit
 from core.periods import Period, period_parse
 
+_FieldT = TypeVar("_FieldT", bound=forms.Field)
 
-class PeriodField(forms.CharField):
+
+def _field(form: forms.BaseForm, name: str, kind: type[_FieldT]) -> _FieldT:
+    """A field the form declares, as the kind it is declared as (to set its queryset or choices)."""
+    field = form.fields[name]
+    assert isinstance(field, kind), f"{name} is a {type(field).__name__}"
+    return field
+
+
+class PeriodField(forms.Field):
     """A calendar month as YYYY-MM (what `<input type="month">` sends)."""
 
     widget = forms.TextInput(attrs={"type": "month", "placeholder": "YYYY-MM"})
 
-    def to_python(self, value: object) -> Period | None:  # type: ignore[override]
-        text = super().to_python(value)
+    def to_python(self, value: Any) -> Period | None:
+        text = "" if value in self.empty_values else str(value).strip()
         if not text:
             return None
         try:
@@ -37,14 +46,12 @@ class InvoiceFilterForm(forms.Form):
     period = PeriodField(required=False)
     status = forms.ChoiceField(choices=[("", "Any status"), *Invoice.Status.choices], required=False)
 
-    def __init__(
-        self, *args: object, customers: "forms.models.QuerySet[Customer] | None" = None, **kwargs: object
-    ) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, *args: Any, customers: QuerySet[Customer] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         if customers is None:
             del self.fields["customer"]
         else:
-            self.fields["customer"].queryset = customers  # type: ignore[attr-defined]
+            _field(self, "customer", forms.ModelChoiceField).queryset = customers
 
 
 class DisputeForm(forms.Form):
@@ -79,12 +86,13 @@ class CreditNoteForm(forms.Form):
 
     def __init__(self, *args: Any, lines: QuerySet[InvoiceLine], currency: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["lines"].queryset = lines  # type: ignore[attr-defined]
+        _field(self, "lines", forms.ModelMultipleChoiceField).queryset = lines
         self.currency = currency
 
     def clean_amount(self) -> Decimal | None:
         amount: Decimal | None = self.cleaned_data.get("amount")
-        if amount is not None and -amount.normalize().as_tuple().exponent > minor_unit(self.currency):  # type: ignore[operator]
+        exponent = amount.normalize().as_tuple().exponent if amount is not None else 0
+        if isinstance(exponent, int) and -exponent > minor_unit(self.currency):
             raise forms.ValidationError(
                 f"{self.currency} has {minor_unit(self.currency)} decimal places; round the amount."
             )
@@ -130,9 +138,9 @@ class UsageEventFilterForm(forms.Form):
     day_from = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
     day_to = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
 
-    def __init__(self, *args: object, meters: dict[int, str], **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.fields["meter"].choices = [("", "All meters")] + [  # type: ignore[attr-defined]
+    def __init__(self, *args: Any, meters: dict[int, str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _field(self, "meter", forms.ChoiceField).choices = [("", "All meters")] + [
             (str(pk), code) for pk, code in sorted(meters.items(), key=lambda item: item[1])
         ]
 

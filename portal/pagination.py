@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -8,10 +10,10 @@ PAGE_SIZE = 50
 
 def paginate(
     request: HttpRequest,
-    items: QuerySet,  # type: ignore[type-arg]
+    items: QuerySet[Any],  # rows often carry annotations their model's type does not declare
     per_page: int = PAGE_SIZE,
     param: str = "page",
-) -> Page:
+) -> Page[Any]:
     """The requested page; a page number out of range or not a number gives the nearest real page.
     `param` names the query parameter, so two lists on one page turn their pages independently."""
     return Paginator(items, per_page).get_page(request.GET.get(param))

@@ -1,11 +1,9 @@
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
 
 def _error(request: HttpRequest, status: int, title: str, message: str) -> HttpResponse:
     if request.path.startswith("/api/"):
-        from django.http import JsonResponse
-
         return JsonResponse({"code": title.lower().replace(" ", "_"), "detail": message}, status=status)
     return render(
         request, "portal/error.html", {"status": status, "title": title, "message": message}, status=status

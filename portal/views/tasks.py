@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
@@ -6,6 +8,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from billing.models import InvoiceLine
 from billing.reports import invoice_for_page, invoice_line_get, task_view
 from core.errors import DomainError
 from portal import disputes
@@ -36,7 +39,7 @@ def task_page(request: HttpRequest, invoice_id: int, task_id: str) -> HttpRespon
     )
 
 
-def _task_cost(lines: list) -> tuple[object, str] | None:  # type: ignore[type-arg]
+def _task_cost(lines: list[InvoiceLine]) -> tuple[Decimal, str] | None:
     """Every outcome line of a task carries the task's whole cost; show it once."""
     for line in lines:
         if line.cost is not None:
