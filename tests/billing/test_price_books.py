@@ -7,9 +7,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from billing.models import CreditLedgerEntry, Invoice, Notification
+from billing.models import CreditLedgerEntry, Invoice, Notification, PriceBookEntry
+from billing.pricing import OutcomePrice, PricingModel, Tier
 from billing.services.finalize import invoice_finalize
+from billing.services.price_books import EntrySpec
 from billing.services.wallet import credit_grant_create, credits_expire
+from core.errors import DomainError
 from tests.billing.scenario import NOVEMBER, OCTOBER, outcomes, post_outcomes, post_usage, reconcile
 from tests.factories import CustomerFactory, MeterFactory, OutcomeTypeFactory
 
@@ -223,3 +226,29 @@ def test_price_book_for_october_ignored_for_september(priced) -> None:
     post_outcomes(priced.organization, outcomes(priced.customer, 1, month=9))
     september = reconcile(priced.customer, OCTOBER.previous())
     assert september.total == Decimal("1.00"), "no book in force: the outcome type's default price"
+
+
+@pytest.mark.parametrize(("spec", "price"), [
+    (EntrySpec(outcome="t", unit_price=Decimal("0.90")), OutcomePrice(unit_price=Decimal("0.90"))),
+    (EntrySpec(outcome="t", model="graduated", tiers=[{"up_to": 3, "unit_price": "1"}, {"up_to": None,
+                                                                                     "unit_price": "0.5"}]),
+     OutcomePrice(model=PricingModel.GRADUATED, tiers=(Tier(3, Decimal(1)), Tier(None, Decimal("0.5"))))),
+    (EntrySpec(outcome="t", model="volume", tiers=[{"up_to": None, "unit_price": "2", "flat_fee": "10"}]),
+     OutcomePrice(model=PricingModel.VOLUME, tiers=(Tier(None, Decimal(2), Decimal(10)),))),
+    (EntrySpec(outcome="t", model="package", package_size=10, package_price=Decimal(20)),
+     OutcomePrice(model=PricingModel.PACKAGE, package_size=10, package_price=Decimal(20))),
+])
+def test_an_entry_prices_outcomes_as_its_spec_said(spec: EntrySpec, price: OutcomePrice) -> None:
+    assert OutcomePrice.from_entry(PriceBookEntry(**spec.entry_fields("entries[0]"))) == price
+
+
+@pytest.mark.parametrize(("spec", "field"), [
+    (EntrySpec(outcome="t", model="tiered"), "entries[0].model"),
+    (EntrySpec(outcome="t", model="volume", tiers=[]), "entries[0].tiers"),
+    (EntrySpec(outcome="t", model="package", package_size=0, package_price=Decimal(1)), "entries[0].package_size"),
+])
+def test_an_entry_that_could_not_price_an_outcome_is_refused(spec: EntrySpec, field: str) -> None:
+    with pytest.raises(DomainError) as refused:
+        spec.entry_fields("entries[0]")
+
+    assert refused.value.field == field
