@@ -9,6 +9,7 @@ from django.utils import timezone
 from accounts.models import Customer, Organization
 from billing.models import BillingRun
 from billing.services.reconcile import reconcile_customer
+from billing.tasks import billing_run_start_task
 from core.errors import DomainError
 from core.periods import Period
 
@@ -19,19 +20,19 @@ logger = logging.getLogger(__name__)
 CHUNK_SIZE = 25
 
 
-def billing_run_create(*, organization: Organization, period: Period, customer: Customer | None = None) -> BillingRun:
-    from billing.tasks import billing_run_start_task  # the task module imports services, not the reverse
-
+def billing_run_create(
+    *, organization: Organization, period: Period, customer: Customer | None = None, inline: bool = False
+) -> BillingRun:
+    """Reconcile `period` for one customer or all of them. The run goes to the workers once the caller's
+    transaction commits (at once outside one), or, `inline`, runs here and returns finished."""
     if period.start > Period.of(timezone.now()).start:
         raise DomainError(f"{period.label} has not started yet.", field="period")
     run = BillingRun.objects.create(organization=organization, period_start=period.start, customer=customer)
-    if billing_run_start_task.app.conf.task_always_eager:
-        # No broker (the demo, tests): the run executes here, in the caller's transaction.
-        billing_run_start_task.delay(run.pk)
-        run.refresh_from_db()
-    else:
-        # A worker must see the committed run row, so the task is sent after the commit.
-        transaction.on_commit(lambda: billing_run_start_task.delay(run.pk))
+    if inline:
+        return billing_run_execute(run_id=run.pk)
+    # A worker must see the committed run row, so the task is sent after the commit.
+    transaction.on_commit(lambda: billing_run_start_task.delay(run.pk))
+    run.refresh_from_db()  # without a broker the task ran already
     return run
 
 
@@ -85,7 +86,7 @@ def billing_run_chunk(*, run_id: int, customer_ids: list[int]) -> None:
 
 
 def billing_run_execute(*, run_id: int) -> BillingRun:
-    """Run a whole billing run in this process (tests, management commands, the hourly refresh)."""
+    """Run a whole billing run in this process."""
     for chunk in billing_run_start(run_id=run_id):
         billing_run_chunk(run_id=run_id, customer_ids=chunk)
     return BillingRun.objects.get(pk=run_id)
@@ -102,7 +103,6 @@ def billing_refresh_open_drafts() -> int:
         if (now.date() - previous.end).days < organization.invoice_grace_days:
             periods.insert(0, previous)
         for period in periods:
-            run = BillingRun.objects.create(organization=organization, period_start=period.start)
-            billing_run_execute(run_id=run.pk)
+            billing_run_create(organization=organization, period=period, inline=True)
             runs += 1
     return runs

@@ -2,10 +2,10 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from accounts.models import Customer, Organization
-from billing.models import BillingRun
+from accounts.models import Organization
+from accounts.selectors import customer_get
 from billing.services.finalize import invoices_finalize_due
-from billing.services.runs import billing_run_execute
+from billing.services.runs import billing_run_create
 from core.errors import DomainError
 from core.periods import period_parse
 
@@ -33,12 +33,13 @@ class Command(BaseCommand):
             if not organizations.exists():
                 raise CommandError(f"no organization {options['organization']!r}")
         for organization in organizations:
-            customer = None
-            if options["customer"]:
-                customer = Customer.objects.filter(organization=organization, external_id=options["customer"]).first()
-                if customer is None:
-                    raise CommandError(f"no customer {options['customer']!r} in {organization.slug}")
-            run = BillingRun.objects.create(organization=organization, period_start=period.start, customer=customer)
-            run = billing_run_execute(run_id=run.pk)
+            try:
+                customer = (
+                    customer_get(organization=organization, external_id=options["customer"])
+                    if options["customer"] else None
+                )
+                run = billing_run_create(organization=organization, period=period, customer=customer, inline=True)
+            except DomainError as exc:
+                raise CommandError(f"{organization.slug}: {exc.message}") from exc
             self.stdout.write(f"{organization.slug} {period.label}: {run.status}, "
                               f"{run.customers_done}/{run.customers_total} customers {run.error}".rstrip())

@@ -22,7 +22,7 @@ from billing.models import BillingRun, Invoice
 from billing.selectors import invoice_list, roi_get
 from billing.services.finalize import invoice_finalize
 from billing.services.price_books import EntrySpec, price_book_create, price_book_in_force
-from billing.services.runs import billing_run_execute
+from billing.services.runs import billing_run_create
 from core.money import format_money
 from core.periods import Period
 from ingest.store import json_default
@@ -243,10 +243,9 @@ class Command(BaseCommand):
             )
 
     def _bill(self, organization: Organization, period: Period) -> None:
-        # In this process, as billing's own hourly refresh does, rather than through billing_run_create:
-        # that enqueues the run on commit, and with a broker configured the demo would wait for a worker.
-        run = BillingRun.objects.create(organization=organization, period_start=period.start)
-        run = billing_run_execute(run_id=run.pk)
+        # In this process, as billing's own hourly refresh does: with a broker configured, a run sent to the
+        # workers would leave the demo waiting for one.
+        run = billing_run_create(organization=organization, period=period, inline=True)
         if run.status != BillingRun.Status.DONE:
             raise CommandError(f"Billing run {run.pk} for {period.label} {run.status}: {run.error}")
         self.stdout.write(f"Billing run {run.pk} for {period.label}: {run.status}, "
