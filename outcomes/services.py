@@ -1,3 +1,4 @@
+from collections.abc import Collection
 from datetime import datetime
 from decimal import Decimal
 
@@ -6,6 +7,7 @@ from django.utils import timezone
 
 from accounts.models import Organization, User
 from core.errors import Conflict, InvalidState, NotFound
+from outcomes.enums import OutcomeStatus
 from outcomes.models import Dispute, OutcomeEvent, OutcomeTransition, OutcomeType
 
 # Verification is done in chunks so one beat tick holds row locks briefly; 5,000 rows is ~50 ms.
@@ -33,13 +35,51 @@ def outcome_type_create(
 
 
 def _transition(
-    *, event: OutcomeEvent, to_status: str, reason: str = "", actor_user: User | None = None, actor_label: str = ""
-) -> None:
-    OutcomeTransition.objects.create(
+    *, event: OutcomeEvent, to_status: str, reason: str, actor_label: str, actor_user: User | None
+) -> OutcomeTransition:
+    """The history row of one move (unsaved); the caller holds the event's row lock."""
+    return OutcomeTransition(
         organization_id=event.organization_id, outcome_event=event, from_status=event.status,
         to_status=to_status, reason=reason, actor_user=actor_user, actor_label=actor_label,
     )
+
+
+def _move_one(
+    *, event: OutcomeEvent, to_status: str, reason: str, actor_label: str, actor_user: User | None
+) -> None:
+    """One locked event's move, for a service that changes more of it: the history row is written, the
+    status is set on the instance, and the caller saves it with its other fields."""
+    _transition(event=event, to_status=to_status, reason=reason, actor_label=actor_label,
+                actor_user=actor_user).save()
     event.status = to_status
+
+
+def outcome_events_move(
+    *, event_ids: Collection[int], from_statuses: Collection[str], to_status: str, reason: str,
+    actor_label: str, actor_user: User | None = None, skip_locked: bool = False,
+) -> int:
+    """Move the events still in one of `from_statuses`: lock in pk order, one transition row each.
+
+    Returns how many moved. Events in another status are left alone, so moving twice is a no-op.
+    `skip_locked` leaves out events another transaction holds (the verification job, run twice at once).
+    """
+    if not event_ids:
+        return 0
+    # Inside the caller's transaction when there is one (no savepoint: the caller fails whole), else its own.
+    with transaction.atomic(savepoint=False):
+        # Every writer of many outcome rows locks them here, in one order: two at once cannot deadlock.
+        events = list(
+            OutcomeEvent.objects.select_for_update(skip_locked=skip_locked)
+            .filter(pk__in=event_ids, status__in=from_statuses)
+            .order_by("pk")
+            .only("pk", "organization_id", "status")
+        )
+        OutcomeTransition.objects.bulk_create(
+            [_transition(event=event, to_status=to_status, reason=reason, actor_label=actor_label,
+                         actor_user=actor_user) for event in events],
+            batch_size=2000,
+        )
+        return OutcomeEvent.objects.filter(pk__in=[event.pk for event in events]).update(status=to_status)
 
 
 def outcome_event_reverse(
@@ -57,10 +97,10 @@ def outcome_event_reverse(
             raise NotFound(f"No outcome event with idempotency_key {idempotency_key!r}.", field="idempotency_key")
         if event.reversed_at is not None:
             return event
-        if event.status == OutcomeEvent.Status.CREDITED:
+        if event.status == OutcomeStatus.CREDITED:
             raise InvalidState("This outcome was already credited.", field="idempotency_key")
-        _transition(event=event, to_status=OutcomeEvent.Status.REVERSED, reason=reason,
-                    actor_user=actor_user, actor_label=actor_label)
+        _move_one(event=event, to_status=OutcomeStatus.REVERSED, reason=reason, actor_label=actor_label,
+                  actor_user=actor_user)
         event.reversed_at = timezone.now()
         event.reversal_reason = reason
         event.save(update_fields=["status", "reversed_at", "reversal_reason"])
@@ -68,30 +108,23 @@ def outcome_event_reverse(
 
 
 def outcomes_verify_due(*, now: datetime | None = None) -> int:
-    """Move pending outcomes whose verification window has passed to verified. Safe to run at once twice."""
+    """Move pending outcomes whose verification window has passed to verified. Safe to run at once twice:
+    each chunk is its own transaction, and rows another run holds are skipped (that run moves them)."""
     now = now or timezone.now()
-    verified = 0
+    verified, after = 0, 0
     while True:
-        with transaction.atomic():
-            events = list(
-                OutcomeEvent.objects.select_for_update(skip_locked=True)
-                .filter(status=OutcomeEvent.Status.PENDING, verifiable_at__lte=now)
-                .order_by("pk")[:VERIFY_CHUNK]
-            )
-            if not events:
-                return verified
-            OutcomeTransition.objects.bulk_create(
-                OutcomeTransition(
-                    organization_id=event.organization_id, outcome_event=event, from_status=event.status,
-                    to_status=OutcomeEvent.Status.VERIFIED, actor_label="system",
-                    reason="verification window passed",
-                )
-                for event in events
-            )
-            OutcomeEvent.objects.filter(pk__in=[event.pk for event in events]).update(
-                status=OutcomeEvent.Status.VERIFIED
-            )
-            verified += len(events)
+        chunk = list(
+            OutcomeEvent.objects.filter(status=OutcomeStatus.PENDING, verifiable_at__lte=now, pk__gt=after)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:VERIFY_CHUNK]
+        )
+        if not chunk:
+            return verified
+        after = chunk[-1]
+        verified += outcome_events_move(
+            event_ids=chunk, from_statuses=[OutcomeStatus.PENDING], to_status=OutcomeStatus.VERIFIED,
+            reason="verification window passed", actor_label="system", skip_locked=True,
+        )
 
 
 def outcome_event_dispute(
@@ -108,14 +141,14 @@ def outcome_event_dispute(
         event = events.first()
         if event is None:
             raise NotFound(f"No outcome event with idempotency_key {idempotency_key!r}.", field="idempotency_key")
-        if event.status not in {OutcomeEvent.Status.PENDING, OutcomeEvent.Status.VERIFIED, OutcomeEvent.Status.BILLED}:
+        if event.status not in {OutcomeStatus.PENDING, OutcomeStatus.VERIFIED, OutcomeStatus.BILLED}:
             raise InvalidState(f"A {event.status} outcome cannot be disputed.", field="idempotency_key")
         dispute = Dispute.objects.create(
             organization=organization, outcome_event=event, reason=reason, status_before=event.status,
             opened_by=actor_user, opened_by_label=actor_label,
         )
-        _transition(event=event, to_status=OutcomeEvent.Status.DISPUTED, reason=reason, actor_user=actor_user,
-                    actor_label=actor_label)
+        _move_one(event=event, to_status=OutcomeStatus.DISPUTED, reason=reason, actor_label=actor_label,
+                  actor_user=actor_user)
         event.save(update_fields=["status"])
         return dispute
 
@@ -133,14 +166,15 @@ def dispute_resolve(
         if dispute.status != Dispute.Status.OPEN:
             raise InvalidState(f"The dispute is already {dispute.status}.", field="id")
         event = OutcomeEvent.objects.select_for_update().get(pk=dispute.outcome_event_id)
+        to_status: str
         if accept:
-            to_status = OutcomeEvent.Status.REVERSED
+            to_status = OutcomeStatus.REVERSED
             event.reversed_at = timezone.now()
             event.reversal_reason = f"dispute accepted: {note}"
         else:
             to_status = dispute.status_before
-        _transition(event=event, to_status=to_status, reason=f"dispute {'accepted' if accept else 'rejected'}: {note}",
-                    actor_user=actor_user, actor_label=actor_label)
+        _move_one(event=event, to_status=to_status, reason=f"dispute {'accepted' if accept else 'rejected'}: {note}",
+                  actor_label=actor_label, actor_user=actor_user)
         event.save(update_fields=["status", "reversed_at", "reversal_reason"])
         dispute.status = Dispute.Status.ACCEPTED if accept else Dispute.Status.REJECTED
         dispute.resolution_note, dispute.resolved_by, dispute.resolved_by_label = note, actor_user, actor_label

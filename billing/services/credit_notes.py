@@ -9,7 +9,11 @@ from accounts.models import Customer
 from billing.models import CreditNote, CreditNoteLine, Invoice, InvoiceLine
 from billing.services.sequences import sequence_next
 from core.errors import DomainError, InvalidState
-from outcomes.models import OutcomeEvent, OutcomeTransition
+from outcomes.enums import OutcomeStatus
+from outcomes.services import outcome_events_move
+
+# A credit note credits an outcome whatever became of it after billing (reversed, disputed, or still billed).
+CREDITABLE = [status for status in OutcomeStatus if status != OutcomeStatus.CREDITED]
 
 
 @dataclass(frozen=True)
@@ -60,8 +64,12 @@ def credit_note_create(*, invoice: Invoice, reason: str, items: list[CreditSpec]
                 credit_note=note, invoice_line=line, description=item.description, amount=item.amount,
                 outcome_event_id=line.outcome_event_id if line is not None else None,
             )
-            if line is not None and line.outcome_event_id:
-                _mark_credited(line.outcome_event_id, f"credit note {note.number}")
+        outcome_events_move(
+            event_ids=[item.invoice_line.outcome_event_id for item in items
+                       if item.invoice_line is not None and item.invoice_line.outcome_event_id],
+            from_statuses=CREDITABLE, to_status=OutcomeStatus.CREDITED,
+            reason=f"credit note {note.number}", actor_label="system",
+        )
         return note
 
 
@@ -79,14 +87,3 @@ def credit_note_for_reversals(*, customer: Customer, lines: list[InvoiceLine]) -
             items=[CreditSpec(line.amount, f"Reversed: {line.description}", line) for line in invoice_lines],
         ))
     return notes
-
-
-def _mark_credited(outcome_event_id: int, reason: str) -> None:
-    event = OutcomeEvent.objects.select_for_update().get(pk=outcome_event_id)
-    if event.status == OutcomeEvent.Status.CREDITED:
-        return
-    OutcomeTransition.objects.create(
-        organization_id=event.organization_id, outcome_event=event, from_status=event.status,
-        to_status=OutcomeEvent.Status.CREDITED, reason=reason, actor_label="system",
-    )
-    OutcomeEvent.objects.filter(pk=event.pk).update(status=OutcomeEvent.Status.CREDITED)

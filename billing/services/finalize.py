@@ -12,26 +12,14 @@ from billing.services.sequences import sequence_next
 from billing.services.wallet import wallet_draw_down
 from core.errors import InvalidState
 from core.periods import Period
-from outcomes.models import OutcomeEvent, OutcomeTransition
+from outcomes.enums import OutcomeStatus
+from outcomes.services import outcome_events_move
 
-BILLABLE = [OutcomeEvent.Status.PENDING, OutcomeEvent.Status.VERIFIED]
+BILLABLE = [OutcomeStatus.PENDING, OutcomeStatus.VERIFIED]
 
 
 def _event_ids(lines: list[InvoiceLine], kind: str) -> list[int]:
     return [line.outcome_event_id for line in lines if line.kind == kind and line.outcome_event_id]
-
-
-def _move_outcomes(*, event_ids: list[int], from_statuses: list[str], to_status: str, reason: str,
-                   actor: str) -> int:
-    events = list(
-        OutcomeEvent.objects.select_for_update().filter(pk__in=event_ids, status__in=from_statuses).order_by("pk")
-    )
-    OutcomeTransition.objects.bulk_create(
-        [OutcomeTransition(organization_id=e.organization_id, outcome_event=e, from_status=e.status,
-                           to_status=to_status, reason=reason, actor_label=actor) for e in events],
-        batch_size=2000,
-    )
-    return OutcomeEvent.objects.filter(pk__in=[e.pk for e in events]).update(status=to_status)
 
 
 def invoice_finalize(*, invoice: Invoice, acting_user: User | None = None, now: datetime | None = None) -> Invoice:
@@ -53,15 +41,15 @@ def invoice_finalize(*, invoice: Invoice, acting_user: User | None = None, now: 
             if paid != current.credits_applied:
                 raise InvalidState("Prepaid balance changed while finalizing; retry.", field="credits")
         lines = list(current.lines.all())
-        _move_outcomes(
+        outcome_events_move(
             event_ids=_event_ids(lines, InvoiceLine.Kind.OUTCOME),
-            from_statuses=BILLABLE, to_status=OutcomeEvent.Status.BILLED,
-            reason=f"billed on the invoice of {current.period}", actor=actor,
+            from_statuses=BILLABLE, to_status=OutcomeStatus.BILLED,
+            reason=f"billed on the invoice of {current.period}", actor_label=actor,
         )
-        _move_outcomes(
+        outcome_events_move(
             event_ids=_event_ids(lines, InvoiceLine.Kind.CREDIT),
-            from_statuses=[OutcomeEvent.Status.REVERSED], to_status=OutcomeEvent.Status.CREDITED,
-            reason=f"credited on the invoice of {current.period}", actor=actor,
+            from_statuses=[OutcomeStatus.REVERSED], to_status=OutcomeStatus.CREDITED,
+            reason=f"credited on the invoice of {current.period}", actor_label=actor,
         )
         current.number = sequence_next(organization_id=current.organization_id, kind="invoice")
         current.status = Invoice.Status.FINALIZED
@@ -93,15 +81,15 @@ def invoice_void(*, invoice: Invoice, acting_user: User | None = None) -> Invoic
         if current.status != Invoice.Status.FINALIZED:
             raise InvalidState(f"A {current.status} invoice cannot be voided.", field="status")
         lines = list(current.lines.all())
-        _move_outcomes(
+        outcome_events_move(
             event_ids=_event_ids(lines, InvoiceLine.Kind.OUTCOME),
-            from_statuses=[OutcomeEvent.Status.BILLED], to_status=OutcomeEvent.Status.VERIFIED,
-            reason=f"invoice {current.number} voided", actor=actor,
+            from_statuses=[OutcomeStatus.BILLED], to_status=OutcomeStatus.VERIFIED,
+            reason=f"invoice {current.number} voided", actor_label=actor,
         )
-        _move_outcomes(
+        outcome_events_move(
             event_ids=_event_ids(lines, InvoiceLine.Kind.CREDIT),
-            from_statuses=[OutcomeEvent.Status.CREDITED], to_status=OutcomeEvent.Status.REVERSED,
-            reason=f"invoice {current.number} voided", actor=actor,
+            from_statuses=[OutcomeStatus.CREDITED], to_status=OutcomeStatus.REVERSED,
+            reason=f"invoice {current.number} voided", actor_label=actor,
         )
         for entry in CreditLedgerEntry.objects.filter(invoice=current, kind=CreditLedgerEntry.Kind.DRAWDOWN):
             CreditLedgerEntry.objects.create(organization_id=entry.organization_id, grant=entry.grant,
