@@ -3,7 +3,7 @@ or why not. Lives in billing because only billing knows invoices; it reads meter
 their selectors and never writes."""
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 
@@ -12,10 +12,12 @@ from billing.models import InvoiceLine
 from core.api.fields import decimal_str
 from core.errors import NotFound
 from core.periods import Period
-from metering.models import Meter
-from metering.selectors import rate_for_event, usage_event_by_key, usage_event_data
-from outcomes.models import OutcomeEvent
+from metering.selectors import rate_for_event, usage_event_by_key, usage_event_cost, usage_event_data
+from outcomes.enums import OutcomeStatus
 from outcomes.selectors import outcome_event_list
+
+if TYPE_CHECKING:  # a type for annotations only: the event comes from outcomes.selectors
+    from outcomes.models import OutcomeEvent
 
 RATE_REASONS = {
     "no_rate_for_meter": "The meter has no rate: add one to count this event's cost.",
@@ -23,7 +25,7 @@ RATE_REASONS = {
     "no_rate_matching_dimensions": "No rate in force at the event's time has dimensions its properties contain.",
 }
 # Statuses that keep an outcome off invoices (it may still be credited on a later one).
-UNBILLABLE = {OutcomeEvent.Status.REVERSED, OutcomeEvent.Status.DISPUTED}
+UNBILLABLE = {OutcomeStatus.REVERSED, OutcomeStatus.DISPUTED}
 
 
 def _line_data(line: InvoiceLine) -> dict[str, Any]:
@@ -40,7 +42,7 @@ def usage_event_trace(*, organization: Organization, idempotency_key: str) -> di
     if event is None:
         raise NotFound(f"No usage event with idempotency_key {idempotency_key!r}.", field="idempotency_key")
     customer = Customer.objects.get(pk=event.customer_id)
-    meter: Meter = event.meter
+    meter = event.meter
     match = rate_for_event(event=event)
     rate: dict[str, Any] = {"matched": match.rate is not None, "reason": match.reason,
                             "detail": RATE_REASONS.get(match.reason or ""), "rate": None, "cost": None}
@@ -50,8 +52,9 @@ def usage_event_trace(*, organization: Organization, idempotency_key: str) -> di
             "id": found.pk, "dimensions": found.dimensions, "unit_cost": decimal_str(found.unit_cost),
             "per": decimal_str(found.per), "currency": found.currency, "effective_from": found.effective_from,
         }
-        if meter.aggregation == Meter.Aggregation.SUM:
-            rate["cost"] = decimal_str(event.quantity * found.unit_cost / found.per)
+        cost = usage_event_cost(event=event, rate=found)
+        if cost is not None:
+            rate["cost"] = decimal_str(cost)
         else:
             rate["detail"] = f"The meter aggregates by {meter.aggregation}: cost is priced per task, not per event."
     return {
@@ -108,14 +111,14 @@ def outcome_event_trace(*, organization: Organization, idempotency_key: str) -> 
     }
 
 
-def _outcome_reason(event: OutcomeEvent, billed: bool) -> dict[str, str | None]:
+def _outcome_reason(event: "OutcomeEvent", billed: bool) -> dict[str, str | None]:
     if billed:
         return {"reason": None, "detail": None}
-    if event.status == OutcomeEvent.Status.REVERSED:
+    if event.status == OutcomeStatus.REVERSED:
         return {"reason": "reversed", "detail": f"Reversed: {event.reversal_reason}"}
-    if event.status == OutcomeEvent.Status.DISPUTED:
+    if event.status == OutcomeStatus.DISPUTED:
         return {"reason": "disputed", "detail": "Disputed by the customer: held out of billing until resolved."}
-    if event.status == OutcomeEvent.Status.PENDING and event.verifiable_at > timezone.now():
+    if event.status == OutcomeStatus.PENDING and event.verifiable_at > timezone.now():
         return {"reason": "pending",
                 "detail": f"Pending until its verification window ends at {event.verifiable_at.isoformat()}."}
     period = Period.of(event.timestamp)

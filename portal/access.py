@@ -10,7 +10,8 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest
+from django.http.response import HttpResponseBase
 
 from accounts.models import Customer, Organization, User
 from core.errors import NotFound
@@ -57,7 +58,7 @@ def scope_of(request: HttpRequest) -> Scope:
     return Scope(request.user)  # type: ignore[arg-type]
 
 
-View = Callable[..., HttpResponse]
+View = Callable[..., HttpResponseBase]
 
 
 def vendor_required(view: View) -> View:
@@ -65,7 +66,7 @@ def vendor_required(view: View) -> View:
 
     @login_required
     @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not scope_of(request).is_vendor:
             raise PermissionDenied("This page is part of the vendor console.")
         return view(request, *args, **kwargs)
@@ -79,7 +80,7 @@ def vendor_admin_required(view: View) -> View:
 
     @vendor_required
     @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not scope_of(request).is_vendor_admin:
             raise PermissionDenied("Only a vendor admin may do this.")
         return view(request, *args, **kwargs)
@@ -91,7 +92,7 @@ def not_found_as_404(view: View) -> View:
     """Turn the selectors' typed NotFound into the portal's 404 page."""
 
     @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         try:
             return view(request, *args, **kwargs)
         except NotFound as exc:

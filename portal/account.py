@@ -8,8 +8,7 @@ from django.utils import timezone
 
 from accounts.models import Customer
 from billing.models import Notification, PriceBook
-from billing.reports import customer_notifications, price_book_versions
-from billing.services.wallet import GrantBalance, wallet_balances
+from billing.selectors.account import GrantBalance, notification_list, price_book_version_list, wallet_balances
 
 
 @dataclass(frozen=True)
@@ -34,7 +33,7 @@ class Account:
 
 def customer_account(*, customer: Customer) -> Account:
     now = timezone.now()
-    versions = price_book_versions(customer=customer)
+    versions = price_book_version_list(customer=customer)
     # The version in force today is the newest one already effective (the engine's rule for a period).
     book = next((version for version in versions if version.effective_from <= now.date()), None)
     currency = book.currency if book else customer.currency
@@ -43,5 +42,5 @@ def customer_account(*, customer: Customer) -> Account:
         versions=versions,
         wallet_currency=currency,
         grants=wallet_balances(customer_id=customer.pk, currency=currency, at=now),
-        notifications=customer_notifications(customer=customer),
+        notifications=notification_list(customer=customer),
     )

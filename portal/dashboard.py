@@ -1,15 +1,16 @@
 """The ROI dashboard's figures and charts, shared by the vendor's customer page and the customer's own."""
 
+from contextlib import suppress
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from accounts.models import Customer, Organization
 from billing.models import RoiReport
-from billing.reports import outcome_type_names, roi_history, roi_periods, roi_report_get
-from billing.selectors import roi_figures
-from core.errors import DomainError
+from billing.selectors.roi import roi_figures, roi_get, roi_list, roi_period_list
+from core.errors import DomainError, NotFound
 from core.periods import Period, period_parse
+from outcomes.selectors import outcome_type_names
 from portal.charts import BarChart, HBarChart, Series, grouped_bar_chart, horizontal_bar_chart
 
 # What a customer may read of an ROI report; everything else (cost, margin, unbilled cost) is the vendor's.
@@ -43,7 +44,7 @@ class Dashboard:
 def roi_dashboard(
     *, organization: Organization, customer: Customer, period_text: str | None, sees_cost: bool
 ) -> Dashboard:
-    periods = roi_periods(customer=customer)
+    periods = roi_period_list(customer=customer)
     period: Period | None = periods[0] if periods else None
     error = None
     if period_text:
@@ -51,18 +52,21 @@ def roi_dashboard(
             period = period_parse(period_text)
         except DomainError as exc:
             error = exc.message
-    report = roi_report_get(customer=customer, period=period) if period else None
+    report: RoiReport | None = None
+    if period is not None:
+        with suppress(NotFound):
+            report = roi_get(customer=customer, period=period)
     if period is not None and report is None and periods:
         error = error or f"No ROI report for {period.label} yet: it appears after that period's billing run."
     if report is None or period is None:
         return Dashboard(customer, periods, period, error, None, 0, None, None, [], sees_cost)
 
     figures = visible_figures(report, sees_cost=sees_cost)
-    names = outcome_type_names(organization=organization)
+    names = outcome_type_names(organization_id=organization.pk)
     outcomes_chart = horizontal_bar_chart(
         items=[(names.get(code, code), int(count)) for code, count in report.outcomes.items()]
     )
-    history = roi_history(customer=customer, until=period)
+    history = roi_list(customer=customer, until=period)
     trend = [visible_figures(item, sees_cost=sees_cost) for item in history]
     series = [
         Series("Value delivered", "s1", [row["value_delivered"] for row in trend]),
@@ -105,7 +109,7 @@ def roi_export_rows(
     *, customer: Customer, sees_cost: bool, periods: int = 36
 ) -> tuple[list[str], list[list[Any]]]:
     """The ROI history as CSV rows, newest period first, one column per outcome type."""
-    reports = roi_history(customer=customer, periods=periods)
+    reports = roi_list(customer=customer, periods=periods)
     codes = sorted({code for report in reports for code in report.outcomes})
     keys = ROI_EXPORT_KEYS + (ROI_EXPORT_COST_KEYS if sees_cost else ())
     header = [*keys, *(f"outcomes:{code}" for code in codes)]

@@ -6,7 +6,7 @@ from django.core.management import call_command
 
 from accounts.models import ApiKey, Customer, Organization, User
 from billing.models import Invoice, InvoiceLine
-from billing.selectors import roi_get
+from billing.selectors.roi import roi_figures, roi_get
 from core.periods import Period
 from metering.models import Meter, Rate, UsageEvent
 from outcomes.models import OutcomeEvent, OutcomeType
@@ -39,7 +39,7 @@ def test_seed_bills_last_month_with_lines_and_a_costed_roi_report(db: None) -> N
         lines = list(invoice.lines.all())
         assert lines, invoice.customer.external_id
         assert invoice.total == sum(line.amount for line in lines) > 0
-        roi = roi_get(customer=invoice.customer, period=last_month)
+        roi = roi_figures(roi_get(customer=invoice.customer, period=last_month))
         assert roi["cost_to_serve"] > 0
         assert roi["value_delivered"] > 0
         assert roi["billed"] == invoice.total

@@ -12,7 +12,7 @@ from accounts.api.authentication import customer_scope, organization_of
 from accounts.api.views import scoped_customer_get
 from billing.api.serializers import InvoiceOutput
 from billing.models import CreditNote, InvoiceLine
-from billing.selectors import invoice_get
+from billing.selectors.invoices import credit_note_list, invoice_get
 from billing.services.credit_notes import CreditSpec, credit_note_create
 from billing.services.finalize import invoice_finalize, invoice_mark_paid, invoice_void
 from core.api.fields import AmountField, DecimalStringField
@@ -20,7 +20,7 @@ from core.errors import DomainError
 
 
 def _invoice_response(request: Request, invoice_id: int) -> Response:
-    invoice = invoice_get(organization=organization_of(request), invoice_id=invoice_id)
+    invoice = invoice_get(organization=organization_of(request), invoice_id=invoice_id, with_lines=True)
     return Response(InvoiceOutput(invoice).data)
 
 
@@ -82,7 +82,7 @@ class CreditNoteOutput(serializers.ModelSerializer):
 class CreditNoteCreateApi(APIView):
     @extend_schema(request=CreditNoteInput, responses={201: CreditNoteOutput})
     def post(self, request: Request, invoice_id: int) -> Response:
-        invoice = invoice_get(organization=organization_of(request), invoice_id=invoice_id)
+        invoice = invoice_get(organization=organization_of(request), invoice_id=invoice_id, with_lines=True)
         data = CreditNoteInput(data=request.data)
         data.is_valid(raise_exception=True)
         lines = {line.position: line for line in invoice.lines.all()}
@@ -107,11 +107,8 @@ class CreditNoteListApi(APIView):
 
     @extend_schema(parameters=[OpenApiParameter("customer", str)], responses=CreditNoteOutput(many=True))
     def get(self, request: Request) -> Response:
-        organization = organization_of(request)
-        notes = CreditNote.objects.filter(organization=organization).select_related("customer", "invoice")
-        if customer_scope(request) is not None:
-            notes = notes.filter(customer=customer_scope(request))
+        customer = customer_scope(request)
         if request.query_params.get("customer"):
-            notes = notes.filter(customer=scoped_customer_get(request, request.query_params["customer"]))
-        notes = notes.prefetch_related("lines__invoice_line").order_by("number")
+            customer = scoped_customer_get(request, request.query_params["customer"])
+        notes = credit_note_list(organization_id=organization_of(request).pk, customer=customer)
         return Response(CreditNoteOutput(notes, many=True).data)

@@ -13,7 +13,9 @@ from billing.api.serializers import (
     InvoiceSummaryOutput,
     RoiOutput,
 )
-from billing.selectors import billing_run_get, invoice_get, invoice_list, roi_get
+from billing.selectors.invoices import invoice_get, invoice_list
+from billing.selectors.roi import roi_figures, roi_get
+from billing.selectors.runs import billing_run_get
 from billing.services.runs import billing_run_create
 from core.errors import DomainError
 from core.periods import period_parse
@@ -70,7 +72,7 @@ class InvoiceDetailApi(APIView):
     @extend_schema(responses=InvoiceOutput)
     def get(self, request: Request, invoice_id: int) -> Response:
         invoice = invoice_get(organization=organization_of(request), invoice_id=invoice_id,
-                              customer=customer_scope(request))
+                              customer=customer_scope(request), with_lines=True)
         return Response(InvoiceOutput(invoice).data)
 
 
@@ -82,4 +84,4 @@ class CustomerRoiApi(APIView):
     def get(self, request: Request, external_id: str) -> Response:
         customer = scoped_customer_get(request, external_id)
         period = period_parse(request.query_params.get("period"))
-        return Response(RoiOutput(roi_get(customer=customer, period=period)).data)
+        return Response(RoiOutput(roi_figures(roi_get(customer=customer, period=period))).data)

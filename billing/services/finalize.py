@@ -1,12 +1,13 @@
 """Finalization (numbered, frozen), payment and voiding of invoices."""
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Customer, Organization, User
 from billing.models import CreditLedgerEntry, Invoice, InvoiceLine
+from billing.selectors.invoices import invoice_due_list
 from billing.services.reconcile import reconcile_customer
 from billing.services.sequences import sequence_next
 from billing.services.wallet import wallet_draw_down
@@ -104,10 +105,7 @@ def invoices_finalize_due(*, now: datetime | None = None) -> int:
     now = now or timezone.now()
     finalized = 0
     for organization in Organization.objects.order_by("pk"):
-        last_due = (now - timedelta(days=organization.invoice_grace_days)).date()
-        drafts = Invoice.objects.filter(organization=organization, status=Invoice.Status.DRAFT,
-                                        period_end__lte=last_due).order_by("period_start", "customer_id", "pk")
-        for invoice in drafts:
+        for invoice in invoice_due_list(organization=organization, now=now):
             invoice_finalize(invoice=invoice, now=now)
             finalized += 1
     return finalized

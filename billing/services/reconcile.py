@@ -11,6 +11,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -18,19 +19,20 @@ from django.utils import timezone
 from accounts.models import Customer, Organization
 from billing.models import Invoice, InvoiceLine, PriceBook, RoiReport
 from billing.pricing import PeriodCharges, commit_true_up, prepaid_drawdown
-from billing.services import late
+from billing.selectors import late
+from billing.selectors.account import wallet_balances
 from billing.services.credit_notes import credit_note_for_reversals
 from billing.services.notifications import spend_alerts_record
 from billing.services.price_books import outcome_prices, price_book_in_force
-from billing.services.wallet import wallet_balances
 from core.errors import DomainError
 from core.money import round_money
 from core.periods import Period
-from metering.models import Meter
-from metering.selectors import TaskCost, task_costs
+from metering.selectors import TaskCost, meters_by_id, task_costs
 from metering.usage_totals import usage_totals
-from outcomes.models import OutcomeType
 from outcomes.selectors import BillableOutcome, billable_outcomes, outcome_types_by_id
+
+if TYPE_CHECKING:  # a type for annotations only: outcome types come from outcomes.selectors
+    from outcomes.models import OutcomeType
 
 ZERO = Decimal(0)
 
@@ -136,7 +138,7 @@ class LineWriter:
             cursor.execute("SET CONSTRAINTS ALL DEFERRED")
 
 
-def _check_currency(types: dict[int, OutcomeType], outcomes: list[BillableOutcome], book: PriceBook | None,
+def _check_currency(types: dict[int, "OutcomeType"], outcomes: list[BillableOutcome], book: PriceBook | None,
                     currency: str, customer: Customer) -> None:
     priced_by_book = {entry.outcome_type_id for entry in book.entries.all()} if book else set()
     for type_id in {o.outcome_type_id for o in outcomes} - priced_by_book:
@@ -148,7 +150,7 @@ def _check_currency(types: dict[int, OutcomeType], outcomes: list[BillableOutcom
             )
 
 
-def outcome_lines(*, writer: LineWriter, outcomes: list[BillableOutcome], types: dict[int, OutcomeType],
+def outcome_lines(*, writer: LineWriter, outcomes: list[BillableOutcome], types: dict[int, "OutcomeType"],
                   book: PriceBook | None, charges: PeriodCharges, costs: CostIndex, period: Period,
                   prior: bool = False) -> Counter[str]:
     prices = outcome_prices(book=book, types=types)
@@ -182,7 +184,7 @@ def usage_lines(*, writer: LineWriter, book: PriceBook | None, totals: dict[int,
                 charges: PeriodCharges, period: Period, already_billed: dict[int, Decimal] | None = None) -> None:
     if book is None:
         return
-    meters = {m.pk: m for m in Meter.objects.filter(pk__in=[mp.meter_id for mp in book.meter_prices.all()])}
+    meters = meters_by_id(ids=[mp.meter_id for mp in book.meter_prices.all()])
     for meter_price in sorted(book.meter_prices.all(), key=lambda mp: meters[mp.meter_id].code):
         meter = meters[meter_price.meter_id]
         quantity = totals.get(meter.pk, ZERO)
@@ -273,7 +275,7 @@ def reconcile_customer(*, customer_id: int, period: Period, cutoff: datetime | N
         return invoice
 
 
-def _late_lines(*, customer: Customer, writer: LineWriter, types: dict[int, OutcomeType], before: Period,
+def _late_lines(*, customer: Customer, writer: LineWriter, types: dict[int, "OutcomeType"], before: Period,
                 cutoff: datetime) -> None:
     """Prior-period lines on the customer's earliest draft: credits for reversals after billing, then
     late outcomes and late usage of each frozen period, priced by that period's book and state."""
@@ -318,7 +320,7 @@ def _late_lines(*, customer: Customer, writer: LineWriter, types: dict[int, Outc
 
 
 def _roi_write(*, customer: Customer, period: Period, invoice: Invoice, lines: list[DraftLine],
-               billed: Counter[str], types: dict[int, OutcomeType], costs: CostIndex, outcome_task_ids: set[str],
+               billed: Counter[str], types: dict[int, "OutcomeType"], costs: CostIndex, outcome_task_ids: set[str],
                cutoff: datetime) -> None:
     by_code = {t.code: t for t in types.values()}
     value = sum((by_code[code].value * count for code, count in billed.items()), ZERO)

@@ -32,7 +32,7 @@ def billing_run_create(
         return billing_run_execute(run_id=run.pk)
     # A worker must see the committed run row, so the task is sent after the commit.
     transaction.on_commit(lambda: billing_run_start_task.delay(run.pk))
-    run.refresh_from_db()  # without a broker the task ran already
+    run.refresh_from_db()  # outside a transaction and without a broker, the run has finished by now
     return run
 
 

@@ -1,23 +1,18 @@
-"""Prepaid credits: grants, their balances (sums of an append-only ledger), drawdown and expiry."""
+"""Prepaid credits: grants, drawdown and expiry, written to an append-only ledger (balances are its
+sums, read by `billing.selectors.account.wallet_balances`)."""
 
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Q, Sum
+from django.db.models import Sum
 from django.utils import timezone
 
 from accounts.models import Customer
 from billing.models import CreditGrant, CreditLedgerEntry, Invoice
 from billing.pricing import prepaid_drawdown
+from billing.selectors.account import wallet_balances
 from core.errors import DomainError
-
-
-@dataclass(frozen=True)
-class GrantBalance:
-    grant: CreditGrant
-    balance: Decimal
 
 
 def credit_grant_create(
@@ -38,26 +33,6 @@ def credit_grant_create(
             organization_id=customer.organization_id, grant=grant, kind=CreditLedgerEntry.Kind.GRANT, amount=amount
         )
     return grant
-
-
-def wallet_balances(*, customer_id: int, currency: str, at: datetime, lock: bool = False) -> list[GrantBalance]:
-    """Usable grants at `at` in drawdown order: priority, then soonest expiry, then oldest."""
-    grants = CreditGrant.objects.filter(customer_id=customer_id, currency=currency, granted_at__lte=at).filter(
-        Q(expires_at__isnull=True) | Q(expires_at__gt=at)
-    )
-    if lock:
-        grants = grants.select_for_update()
-    grants = grants.order_by("priority", "expires_at", "granted_at", "pk")
-    sums = dict(
-        CreditLedgerEntry.objects.filter(grant__in=[g.pk for g in grants]).values("grant")
-        .annotate(total=Sum("amount")).values_list("grant", "total")
-    )
-    return [GrantBalance(g, sums.get(g.pk, Decimal(0))) for g in grants if sums.get(g.pk, Decimal(0)) > 0]
-
-
-def wallet_preview(*, customer_id: int, currency: str, at: datetime, total: Decimal) -> Decimal:
-    balances = wallet_balances(customer_id=customer_id, currency=currency, at=at)
-    return sum(prepaid_drawdown(balances=[b.balance for b in balances], total=total), Decimal(0))
 
 
 def wallet_draw_down(*, invoice: Invoice, amount: Decimal, at: datetime) -> Decimal:

@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "outcomes",
     "billing",
     "portal",
+    "demo",
 ]
 
 MIDDLEWARE = [

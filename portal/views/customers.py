@@ -2,7 +2,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
-from billing.reports import customer_for_page, customer_period_rows, invoice_periods, invoice_search
+from accounts.selectors import customer_get
+from billing.selectors.invoices import invoice_list, invoice_period_list
+from billing.selectors.roi import customer_period_list
 from core.errors import DomainError
 from core.periods import Period, period_parse
 from portal.access import login_required, not_found_as_404, scope_of, vendor_required
@@ -14,7 +16,7 @@ from portal.pagination import paginate
 @vendor_required
 def customer_list_page(request: HttpRequest) -> HttpResponse:
     scope = scope_of(request)
-    periods = invoice_periods(organization=scope.organization)
+    periods = invoice_period_list(organization=scope.organization)
     period = periods[0] if periods else Period.of(timezone.now())
     error = None
     if request.GET.get("period"):
@@ -22,7 +24,7 @@ def customer_list_page(request: HttpRequest) -> HttpResponse:
             period = period_parse(request.GET["period"])
         except DomainError as exc:
             error = exc.message
-    page = paginate(request, customer_period_rows(organization=scope.organization, period=period))
+    page = paginate(request, customer_period_list(organization=scope.organization, period=period))
     for customer in page.object_list:
         same = customer.roi_cost_currency in (None, "", customer.roi_currency)
         customer.margin = (
@@ -48,14 +50,14 @@ def customer_list_page(request: HttpRequest) -> HttpResponse:
 @not_found_as_404
 def customer_page(request: HttpRequest, external_id: str) -> HttpResponse:
     scope = scope_of(request)
-    customer = customer_for_page(organization=scope.organization, external_id=external_id)
+    customer = customer_get(organization=scope.organization, external_id=external_id)
     dashboard = roi_dashboard(
         organization=scope.organization,
         customer=customer,
         period_text=request.GET.get("period"),
         sees_cost=True,
     )
-    invoices = invoice_search(organization=scope.organization, customer=customer)[:6]
+    invoices = invoice_list(organization=scope.organization, customer=customer)[:6]
     return render(
         request,
         "portal/customer_detail.html",

@@ -5,7 +5,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from billing.reports import dispute_search
+from billing.selectors.disputes import dispute_list_with_invoices
 from core.errors import DomainError, NotFound
 from outcomes.services import dispute_resolve
 from portal.access import login_required, not_found_as_404, scope_of, vendor_admin_required
@@ -19,9 +19,9 @@ def dispute_list_page(request: HttpRequest) -> HttpResponse:
     customer user its own disputes and how the vendor decided."""
     scope = scope_of(request)
     open_disputes = paginate(
-        request, dispute_search(organization=scope.organization, customer=scope.customer, open_=True)
+        request, dispute_list_with_invoices(organization=scope.organization, customer=scope.customer, open_=True)
     )
-    resolved = dispute_search(organization=scope.organization, customer=scope.customer, open_=False)
+    resolved = dispute_list_with_invoices(organization=scope.organization, customer=scope.customer, open_=False)
     resolved_page = paginate(request, resolved, param="resolved_page")
     return render(
         request,

@@ -6,18 +6,18 @@ from typing import Any
 
 import orjson
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts.models import Customer
+from accounts.selectors import customer_get
 from billing.explain import outcome_event_trace, usage_event_trace
-from billing.reports import customer_for_page
 from core.api.cursor import cursor_decode, cursor_encode
 from core.api.fields import decimal_str
 from core.errors import DomainError, NotFound
-from metering.models import Meter
-from metering.selectors import usage_event_page, usage_events_filtered, usage_summary
+from metering.selectors import meter_codes, usage_event_page, usage_events_filtered, usage_summary
 from outcomes.selectors import outcome_event_list
 from portal.access import Scope, not_found_as_404, scope_of, vendor_required
 from portal.exports import csv_stream
@@ -42,8 +42,8 @@ def _events_of(request: HttpRequest, external_id: str, *, bound: bool
                ) -> tuple[Scope, Customer, dict[int, str], UsageEventFilterForm]:
     """The viewer's scope, the customer (404 outside it), its organization's meters and the filter form."""
     scope = scope_of(request)
-    customer = customer_for_page(organization=scope.organization, external_id=external_id)
-    meters = dict(Meter.objects.filter(organization=scope.organization).values_list("id", "code"))
+    customer = customer_get(organization=scope.organization, external_id=external_id)
+    meters = meter_codes(organization_id=scope.organization.pk)
     return scope, customer, meters, UsageEventFilterForm(request.GET if bound else None, meters=meters)
 
 
@@ -82,11 +82,11 @@ def customer_events_page(request: HttpRequest, external_id: str) -> HttpResponse
 
 @vendor_required
 @not_found_as_404
-def customer_events_csv(request: HttpRequest, external_id: str) -> HttpResponse:
+def customer_events_csv(request: HttpRequest, external_id: str) -> HttpResponseBase:
     """The filtered usage events, oldest first, streamed: a month of a busy customer is millions of rows."""
     scope, customer, meters, form = _events_of(request, external_id, bound=True)
     if not form.is_valid():
-        problems = "; ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items())
+        problems = "; ".join(f"{name}: {' '.join(map(str, errors))}" for name, errors in form.errors.items())
         return HttpResponse(f"Bad filters: {problems}", status=400, content_type="text/plain; charset=utf-8")
     events = usage_events_filtered(organization_id=scope.organization.pk, customer_id=customer.pk,
                                    **_filters(form)).order_by("timestamp", "id").iterator(chunk_size=5000)
@@ -106,7 +106,7 @@ def customer_events_csv(request: HttpRequest, external_id: str) -> HttpResponse:
 def event_trace_page(request: HttpRequest, external_id: str) -> HttpResponse:
     """`?usage=<key>` or `?outcome=<key>`: one event of this customer, traced."""
     scope = scope_of(request)
-    customer = customer_for_page(organization=scope.organization, external_id=external_id)
+    customer = customer_get(organization=scope.organization, external_id=external_id)
     if "outcome" in request.GET:
         kind, trace = "outcome", outcome_event_trace(organization=scope.organization,
                                                      idempotency_key=request.GET["outcome"])

@@ -3,8 +3,9 @@
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.text import slugify
 
+from accounts.selectors import customer_get
 from billing.models import Invoice
-from billing.reports import customer_for_page, invoice_credit_notes, invoice_for_page, invoice_lines
+from billing.selectors.invoices import credit_note_list, invoice_get, invoice_line_list
 from portal.access import login_required, not_found_as_404, scope_of, vendor_required
 from portal.dashboard import roi_export_rows
 from portal.exports import csv_bytes, invoice_csv_header, invoice_csv_rows, invoice_pdf
@@ -26,10 +27,8 @@ def _invoice_filename(invoice: Invoice, extension: str) -> str:
 @not_found_as_404
 def invoice_csv(request: HttpRequest, invoice_id: int) -> HttpResponse:
     scope = scope_of(request)
-    invoice = invoice_for_page(
-        organization=scope.organization, invoice_id=invoice_id, customer=scope.customer
-    )
-    lines = invoice_lines(invoice=invoice).select_related("credited_line__invoice").iterator(chunk_size=2000)
+    invoice = invoice_get(organization=scope.organization, invoice_id=invoice_id, customer=scope.customer)
+    lines = invoice_line_list(invoice=invoice).select_related("credited_line__invoice").iterator(chunk_size=2000)
     body = csv_bytes(
         invoice_csv_header(sees_cost=scope.sees_cost),
         invoice_csv_rows(invoice, lines, sees_cost=scope.sees_cost),
@@ -41,13 +40,11 @@ def invoice_csv(request: HttpRequest, invoice_id: int) -> HttpResponse:
 @not_found_as_404
 def invoice_pdf_download(request: HttpRequest, invoice_id: int) -> HttpResponse:
     scope = scope_of(request)
-    invoice = invoice_for_page(
-        organization=scope.organization, invoice_id=invoice_id, customer=scope.customer
-    )
+    invoice = invoice_get(organization=scope.organization, invoice_id=invoice_id, customer=scope.customer)
     body = invoice_pdf(
         invoice,
-        invoice_lines(invoice=invoice).iterator(chunk_size=2000),
-        invoice_credit_notes(invoice=invoice),
+        invoice_line_list(invoice=invoice).iterator(chunk_size=2000),
+        list(credit_note_list(organization_id=invoice.organization_id, invoice=invoice)),
     )
     return _download(body, "application/pdf", _invoice_filename(invoice, "pdf"))
 
@@ -68,7 +65,7 @@ def roi_csv(request: HttpRequest) -> HttpResponse:
 @not_found_as_404
 def customer_roi_csv(request: HttpRequest, external_id: str) -> HttpResponse:
     scope = scope_of(request)
-    customer = customer_for_page(organization=scope.organization, external_id=external_id)
+    customer = customer_get(organization=scope.organization, external_id=external_id)
     header, rows = roi_export_rows(customer=customer, sees_cost=True)
     return _download(
         csv_bytes(header, rows), "text/csv; charset=utf-8", f"roi-{slugify(customer.external_id)}.csv"

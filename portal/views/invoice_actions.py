@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from billing.models import Invoice
-from billing.reports import creditable_lines, invoice_for_page
+from billing.selectors.invoices import invoice_get, invoice_line_creditable_list
 from billing.services.credit_notes import credit_note_create
 from billing.services.finalize import invoice_finalize, invoice_mark_paid, invoice_void
 from core.errors import DomainError
@@ -91,7 +91,7 @@ def can_credit(invoice: Invoice) -> bool:
 @not_found_as_404
 def invoice_action(request: HttpRequest, invoice_id: int, action: str) -> HttpResponse:
     scope = scope_of(request)
-    invoice = invoice_for_page(organization=scope.organization, invoice_id=invoice_id)
+    invoice = invoice_get(organization=scope.organization, invoice_id=invoice_id)
     chosen = ACTIONS[action]
     if request.method != "POST":
         return render(
@@ -121,13 +121,13 @@ def invoice_action(request: HttpRequest, invoice_id: int, action: str) -> HttpRe
 @not_found_as_404
 def credit_note_new(request: HttpRequest, invoice_id: int) -> HttpResponse:
     scope = scope_of(request)
-    invoice = invoice_for_page(organization=scope.organization, invoice_id=invoice_id)
+    invoice = invoice_get(organization=scope.organization, invoice_id=invoice_id)
     if not can_credit(invoice):
         messages.error(
             request, f"A {invoice.status} invoice cannot be credited; only finalized or paid ones."
         )
         return redirect("portal:invoice-detail", invoice.pk)
-    lines = creditable_lines(invoice=invoice)
+    lines = invoice_line_creditable_list(invoice=invoice)
     form = CreditNoteForm(request.POST or None, lines=lines, currency=invoice.currency)
     if request.method == "POST" and form.is_valid():
         try:

@@ -5,15 +5,15 @@ from django.shortcuts import redirect, render
 
 from accounts.selectors import customer_list
 from billing.models import InvoiceLine
-from billing.reports import (
+from billing.selectors.invoices import (
     SECTION_INVOICE,
     SECTION_PRIOR,
-    invoice_cost_total,
-    invoice_credit_notes,
-    invoice_for_page,
-    invoice_lines_by_section,
-    invoice_periods,
-    invoice_search,
+    credit_note_list,
+    invoice_cost_get,
+    invoice_get,
+    invoice_line_list_by_section,
+    invoice_list,
+    invoice_period_list,
 )
 from portal import disputes
 from portal.access import login_required, not_found_as_404, scope_of
@@ -38,7 +38,7 @@ def invoice_list_page(request: HttpRequest) -> HttpResponse:
     customers = customer_list(organization=scope.organization) if scope.is_vendor else None
     form = InvoiceFilterForm(request.GET or None, customers=customers)
     filters = form.cleaned_data if form.is_valid() else {}
-    invoices = invoice_search(
+    invoices = invoice_list(
         organization=scope.organization,
         customer=scope.customer or filters.get("customer"),
         period=filters.get("period"),
@@ -51,7 +51,7 @@ def invoice_list_page(request: HttpRequest) -> HttpResponse:
             "scope": scope,
             "form": form,
             "page": paginate(request, invoices),
-            "periods": invoice_periods(organization=scope.organization, customer=scope.customer),
+            "periods": invoice_period_list(organization=scope.organization, customer=scope.customer),
             "filtered": bool(filters and any(filters.values())),
         },
     )
@@ -61,13 +61,11 @@ def invoice_list_page(request: HttpRequest) -> HttpResponse:
 @not_found_as_404
 def invoice_detail_page(request: HttpRequest, invoice_id: int) -> HttpResponse:
     scope = scope_of(request)
-    invoice = invoice_for_page(
-        organization=scope.organization, invoice_id=invoice_id, customer=scope.customer
-    )
-    page = paginate(request, invoice_lines_by_section(invoice=invoice), per_page=LINES_PER_PAGE)
+    invoice = invoice_get(organization=scope.organization, invoice_id=invoice_id, customer=scope.customer)
+    page = paginate(request, invoice_line_list_by_section(invoice=invoice), per_page=LINES_PER_PAGE)
     for line in page.object_list:
         line.section_label = _section_label(line)
-    credit_notes = invoice_credit_notes(invoice=invoice)
+    credit_notes = list(credit_note_list(organization_id=invoice.organization_id, invoice=invoice))
     context = {
         "scope": scope,
         "invoice": invoice,
@@ -86,14 +84,15 @@ def invoice_detail_page(request: HttpRequest, invoice_id: int) -> HttpResponse:
         "can_credit": scope.is_vendor_admin and can_credit(invoice),
     }
     if scope.sees_cost:
-        context["cost_total"], context["cost_currency"] = invoice_cost_total(invoice=invoice)
-        if context["cost_total"] is not None and context["cost_currency"] == invoice.currency:
-            context["margin"] = invoice.total - context["cost_total"]
+        cost_total, cost_currency = invoice_cost_get(invoice=invoice)
+        context["cost_total"], context["cost_currency"] = cost_total, cost_currency
+        if cost_total is not None and cost_currency == invoice.currency:
+            context["margin"] = invoice.total - cost_total
     return render(request, "portal/invoice_detail.html", context)
 
 
 def _section_label(line: InvoiceLine) -> str:
-    section = line.section  # type: ignore[attr-defined]  # annotated by invoice_lines_by_section
+    section = line.section  # type: ignore[attr-defined]  # annotated by invoice_line_list_by_section
     if section == SECTION_PRIOR:
         return f"Prior period {line.service_period_start:%Y-%m}"
     if section == SECTION_INVOICE:

@@ -5,7 +5,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from billing.models import BillingRun
-from billing.reports import billing_run_for_page, billing_run_list
+from billing.selectors.runs import billing_run_get, billing_run_list
 from billing.services.runs import billing_run_create
 from portal.access import not_found_as_404, scope_of, vendor_required
 from portal.forms import BillingRunForm
@@ -66,7 +66,7 @@ def run_start(request: HttpRequest) -> HttpResponse:
 @not_found_as_404
 def run_page(request: HttpRequest, run_id: int) -> HttpResponse:
     scope = scope_of(request)
-    run = billing_run_for_page(organization=scope.organization, run_id=run_id)
+    run = billing_run_get(organization=scope.organization, run_id=run_id)
     return render(
         request,
         "portal/run_detail.html",
@@ -83,5 +83,5 @@ def run_page(request: HttpRequest, run_id: int) -> HttpResponse:
 @not_found_as_404
 def run_progress_json(request: HttpRequest, run_id: int) -> JsonResponse:
     scope = scope_of(request)
-    run = billing_run_for_page(organization=scope.organization, run_id=run_id)
+    run = billing_run_get(organization=scope.organization, run_id=run_id)
     return JsonResponse(_progress(run))

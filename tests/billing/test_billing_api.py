@@ -175,3 +175,15 @@ def test_more_bad_input_is_a_4xx_naming_the_field(vendor) -> None:
     assert wallet.status_code == 400 and "currency" in wallet.json()["errors"]
     disputes = vendor.api.get("/api/v1/disputes", status="maybe")
     assert disputes.status_code == 400 and "status" in disputes.json()["errors"]
+
+
+def test_credit_notes_are_listed_to_their_organization_only(october, stranger) -> None:
+    invoice_id = invoice_of(october)["id"]
+    october.api.post(f"/api/v1/invoices/{invoice_id}/finalize")
+    note = october.api.post(f"/api/v1/invoices/{invoice_id}/credit-notes",
+                            {"reason": "x", "lines": [{"line_position": 1}]}).json()
+    listed = october.api.get("/api/v1/credit-notes").json()
+    assert [(n["number"], n["invoice"], [line["invoice_line"] for line in n["lines"]]) for n in listed] == [
+        (note["number"], invoice_id, [1])]
+    assert october.api.get("/api/v1/credit-notes", customer="acme").json() == listed
+    assert stranger.api.get("/api/v1/credit-notes").json() == []

@@ -10,7 +10,7 @@ from django.db.models import Sum
 from billing.models import CreditNoteLine, Invoice, InvoiceLine
 from billing.pricing import PeriodCharges
 from core.periods import Period
-from outcomes.models import OutcomeEvent
+from outcomes.enums import OutcomeStatus
 from outcomes.selectors import BillableOutcome, billable_outcomes
 
 ZERO = Decimal(0)
@@ -40,6 +40,7 @@ def late_outcomes(*, customer_id: int, periods: list[FrozenPeriod], cutoff: date
                                  end=periods[-1].period.end_at, cutoff=cutoff)
     grouped: dict[Period, list[BillableOutcome]] = defaultdict(list)
     for outcome in outcomes:
+        assert outcome.timestamp is not None  # read with its timestamp (billable_outcomes' default)
         period = Period.of(outcome.timestamp)
         if period.start in wanted:
             grouped[period].append(outcome)
@@ -76,7 +77,7 @@ def uncredited_reversals(*, customer_id: int) -> list[InvoiceLine]:
     lines = (
         InvoiceLine.objects.filter(
             invoice__customer_id=customer_id, kind=InvoiceLine.Kind.OUTCOME,
-            outcome_event__status=OutcomeEvent.Status.REVERSED,
+            outcome_event__status=OutcomeStatus.REVERSED,
         )
         .exclude(invoice__status=Invoice.Status.DRAFT)
         .exclude(invoice__status=Invoice.Status.VOID)

@@ -3,6 +3,8 @@
 Events go through the same ingestion services as the HTTP API, with idempotency keys derived from a
 fixed seed, so running the command again stores nothing twice (it only adds the tasks of the
 current month that finished since the last run) and replaces the draft invoices with the same result.
+Metering, outcomes and billing are reached through their services and selectors; only `--reset` goes
+past them, deleting the demo organization's rows from every table.
 """
 
 from datetime import datetime, timedelta
@@ -15,29 +17,30 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from accounts.models import ApiKey, Customer, Organization, User
-from accounts.selectors import customer_list
+from accounts.models import ApiKey, Organization, User
+from accounts.selectors import customer_get, customer_list
 from accounts.services import api_key_create, customer_create, organization_get_or_create, user_create
-from billing.models import BillingRun, Invoice
-from billing.selectors import invoice_list, roi_get
+from billing.models import BillingRun
+from billing.selectors.invoices import invoice_due_list, invoice_list
+from billing.selectors.roi import roi_figures, roi_get
 from billing.services.finalize import invoice_finalize
 from billing.services.price_books import EntrySpec, price_book_create, price_book_in_force
 from billing.services.runs import billing_run_create
 from core.money import format_money
 from core.periods import Period
+from demo import data as demo
 from ingest.store import json_default
 from ingest.validate import BatchResult
 from metering.ingestion import usage_events_ingest
-from metering.models import Meter, Rate
+from metering.selectors import meter_codes, rate_list
 from metering.services import meter_create, rate_create
 from outcomes.ingestion import outcome_events_ingest
-from outcomes.models import OutcomeType
+from outcomes.selectors import outcome_types_by_id
 from outcomes.services import (
     outcome_event_reverse,
     outcome_type_create,
     outcomes_verify_due,
 )
-from portal.management import demo_data as demo
 
 BASE_URL = "http://127.0.0.1:8000"
 VENDOR_ADMIN = ("vendor-admin", "tally-demo-vendor")
@@ -174,21 +177,21 @@ class Command(BaseCommand):
             if spec.external_id not in customers:
                 customer_create(organization=organization, external_id=spec.external_id, name=spec.name,
                                 currency=demo.CURRENCY, email=spec.email)
-        meters = set(Meter.objects.filter(organization=organization).values_list("code", flat=True))
+        meters = set(meter_codes(organization_id=organization.pk).values())
         for meter in demo.METERS:
             if meter.code not in meters:
                 meter_create(organization=organization, code=meter.code, name=meter.name, unit=meter.unit,
                              aggregation=meter.aggregation)
+        rates = rate_list(organization_id=organization.pk)
         for rate in demo.RATES:
-            known = Rate.objects.filter(
-                organization=organization, meter__code=rate.meter, dimensions=rate.dimensions,
-                effective_from=demo.RATES_EFFECTIVE_FROM,
+            known = rates.filter(
+                meter__code=rate.meter, dimensions=rate.dimensions, effective_from=demo.RATES_EFFECTIVE_FROM
             ).exists()
             if not known:
                 rate_create(organization=organization, meter_code=rate.meter, dimensions=rate.dimensions,
                             unit_cost=rate.unit_cost, per=rate.per, currency=demo.CURRENCY,
                             effective_from=demo.RATES_EFFECTIVE_FROM)
-        types = set(OutcomeType.objects.filter(organization=organization).values_list("code", flat=True))
+        types = {outcome_type.code for outcome_type in outcome_types_by_id(organization_id=organization.pk).values()}
         for outcome_type in demo.OUTCOME_TYPES:
             if outcome_type.code not in types:
                 outcome_type_create(
@@ -233,7 +236,7 @@ class Command(BaseCommand):
 
     def _price_books(self, organization: Organization, first: Period) -> None:
         for spec in demo.PRICE_BOOKS:
-            customer = Customer.objects.get(organization=organization, external_id=spec.customer)
+            customer = customer_get(organization=organization, external_id=spec.customer)
             if price_book_in_force(customer_id=customer.pk, period_start=first.start) is not None:
                 continue
             price_book_create(
@@ -253,16 +256,14 @@ class Command(BaseCommand):
 
     def _finalize_due(self, organization: Organization, now: datetime) -> None:
         """Finalize the months whose grace period is over, as the hourly beat job would have."""
-        last_due = (now - timedelta(days=organization.invoice_grace_days)).date()
-        drafts = Invoice.objects.filter(organization=organization, status=Invoice.Status.DRAFT,
-                                        period_end__lte=last_due).order_by("period_start", "customer_id")
-        numbers = [invoice_finalize(invoice=invoice).number for invoice in drafts]
+        numbers = [invoice_finalize(invoice=invoice).number
+                   for invoice in invoice_due_list(organization=organization, now=now)]
         if numbers:
             self.stdout.write(f"Finalized {len(numbers)} invoices past their grace period: "
                               f"{numbers[0]} to {numbers[-1]}.")
 
     def _logins(self, organization: Organization) -> dict[str, str]:
-        globex = Customer.objects.get(organization=organization, external_id="globex")
+        globex = customer_get(organization=organization, external_id="globex")
         self._user(*VENDOR_ADMIN, organization=organization, role=User.Role.VENDOR_ADMIN,
                    email="admin@acme-ai.example")
         self._user(*CUSTOMER_FINANCE, organization=organization, role=User.Role.CUSTOMER_FINANCE,
@@ -297,7 +298,7 @@ class Command(BaseCommand):
         write("")
         write(f"Invoices of {organization.name} for {period.label}:")
         for invoice in invoice_list(organization=organization, period=period):
-            roi: dict[str, Any] = roi_get(customer=invoice.customer, period=period)
+            roi: dict[str, Any] = roi_figures(roi_get(customer=invoice.customer, period=period))
             write(
                 f"  {invoice.customer.name:<20} {invoice.status:<9} {invoice.lines.count():>5} lines"
                 f"   billed "

@@ -1,0 +1,63 @@
+"""A customer's account: its price book versions, its prepaid wallet, its spend-cap alerts."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.db.models import Prefetch, Q, Sum
+
+from accounts.models import Customer
+from billing.models import CreditGrant, CreditLedgerEntry, Notification, PriceBook, PriceBookEntry, PriceBookMeter
+
+# Spend-cap alerts are few (three per period at most); a year of them fits on a page.
+NOTIFICATION_LIMIT = 36
+
+
+@dataclass(frozen=True)
+class GrantBalance:
+    grant: CreditGrant
+    balance: Decimal
+
+
+def wallet_balances(*, customer_id: int, currency: str, at: datetime, lock: bool = False) -> list[GrantBalance]:
+    """Usable grants at `at` in drawdown order: priority, then soonest expiry, then oldest.
+    `lock` holds the grants' rows, for a drawdown about to be written."""
+    grants = CreditGrant.objects.filter(customer_id=customer_id, currency=currency, granted_at__lte=at).filter(
+        Q(expires_at__isnull=True) | Q(expires_at__gt=at)
+    )
+    if lock:
+        grants = grants.select_for_update()
+    grants = grants.order_by("priority", "expires_at", "granted_at", "pk")
+    sums = dict(
+        CreditLedgerEntry.objects.filter(grant__in=[g.pk for g in grants]).values("grant")
+        .annotate(total=Sum("amount")).values_list("grant", "total")
+    )
+    return [GrantBalance(g, sums.get(g.pk, Decimal(0))) for g in grants if sums.get(g.pk, Decimal(0)) > 0]
+
+
+def price_book_version_list(*, customer: Customer) -> list[PriceBook]:
+    """Every version of the customer's price book, newest first, with entries and meter prices.
+    A customer has a handful of versions: the page picks the one in force from this one read."""
+    return list(
+        PriceBook.objects.filter(customer=customer, organization_id=customer.organization_id)
+        .prefetch_related(
+            Prefetch(
+                "entries",
+                queryset=PriceBookEntry.objects.select_related("outcome_type").order_by("outcome_type__name", "pk"),
+            ),
+            Prefetch(
+                "meter_prices",
+                queryset=PriceBookMeter.objects.select_related("meter").order_by("meter__code", "pk"),
+            ),
+        )
+        .order_by("-effective_from")
+    )
+
+
+def notification_list(*, customer: Customer) -> list[Notification]:
+    """The customer's latest spend-cap alerts, newest first."""
+    return list(
+        Notification.objects.filter(customer=customer, organization_id=customer.organization_id).order_by(
+            "-created_at", "-pk"
+        )[:NOTIFICATION_LIMIT]
+    )

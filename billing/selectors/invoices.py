@@ -1,0 +1,147 @@
+"""Invoices: lists and period pickers, one invoice and its lines (by section for the page), credit
+notes and what they may still credit, drafts due to be finalized."""
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.db.models import Case, Exists, IntegerField, OuterRef, Prefetch, Q, QuerySet, Sum, Value, When
+
+from accounts.models import Customer, Organization
+from billing.models import CreditNote, CreditNoteLine, Invoice, InvoiceLine
+from core.errors import NotFound
+from core.periods import Period
+from outcomes.enums import OutcomeStatus
+
+
+def invoice_list(
+    *,
+    organization: Organization,
+    customer: Customer | None = None,
+    period: Period | None = None,
+    status: str | None = None,
+) -> QuerySet[Invoice]:
+    invoices = Invoice.objects.filter(organization=organization).select_related("customer")
+    if customer is not None:
+        invoices = invoices.filter(customer=customer)
+    if period is not None:
+        invoices = invoices.filter(period_start=period.start)
+    if status:
+        invoices = invoices.filter(status=status)
+    return invoices.order_by("-period_start", "customer__external_id", "pk")
+
+
+def invoice_period_list(*, organization: Organization, customer: Customer | None = None) -> list[Period]:
+    """The periods that have an invoice, newest first (for period pickers)."""
+    invoices = Invoice.objects.filter(organization=organization)
+    if customer is not None:
+        invoices = invoices.filter(customer=customer)
+    starts = invoices.order_by("-period_start").values_list("period_start", flat=True).distinct()
+    return [Period(start) for start in starts]
+
+
+def invoice_get(
+    *, organization: Organization, invoice_id: int, customer: Customer | None = None, with_lines: bool = False
+) -> Invoice:
+    """One invoice of the organization (of `customer`, for a customer's user or key). `with_lines`
+    prefetches every line with its outcome type and event, for an answer that shows them all; pages
+    read their lines a page at a time instead."""
+    invoices = Invoice.objects.filter(organization=organization, pk=invoice_id)
+    if customer is not None:
+        invoices = invoices.filter(customer=customer)
+    invoices = invoices.select_related("customer", "price_book")
+    if with_lines:
+        invoices = invoices.prefetch_related("lines__outcome_type", "lines__outcome_event")
+    invoice = invoices.first()
+    if invoice is None:
+        raise NotFound(f"No invoice {invoice_id}.", field="id")
+    return invoice
+
+
+def invoice_due_list(*, organization: Organization, now: datetime) -> QuerySet[Invoice]:
+    """Drafts whose period ended more than the organization's grace days before `now`, oldest first."""
+    last_due = (now - timedelta(days=organization.invoice_grace_days)).date()
+    return Invoice.objects.filter(
+        organization=organization, status=Invoice.Status.DRAFT, period_end__lte=last_due
+    ).order_by("period_start", "customer_id", "pk")
+
+
+def invoice_line_list(*, invoice: Invoice) -> QuerySet[InvoiceLine]:
+    return (
+        InvoiceLine.objects.filter(invoice=invoice, organization_id=invoice.organization_id)
+        .select_related("outcome_type", "outcome_event")
+        .order_by("position", "pk")
+    )
+
+
+def invoice_line_get(*, invoice: Invoice, line_id: int) -> InvoiceLine:
+    line = invoice_line_list(invoice=invoice).filter(pk=line_id).first()
+    if line is None:
+        raise NotFound(f"No line {line_id} on this invoice.", field="line")
+    return line
+
+
+# The invoice page shows its lines in three sections: the period's own charges, each prior period's
+# late lines and credits (oldest first), then the invoice-wide lines (fees, commit true-up, prepaid).
+SECTION_PERIOD, SECTION_PRIOR, SECTION_INVOICE = 0, 1, 2
+INVOICE_WIDE_KINDS = [InvoiceLine.Kind.MINIMUM_COMMIT, InvoiceLine.Kind.PLATFORM_FEE, InvoiceLine.Kind.PREPAID]
+
+
+def invoice_line_list_by_section(*, invoice: Invoice) -> QuerySet[InvoiceLine]:
+    """The invoice's lines ordered by section, then by position; each carries `section`."""
+    return (
+        invoice_line_list(invoice=invoice)
+        .select_related("credited_line__invoice")
+        .annotate(
+            section=Case(
+                When(kind__in=INVOICE_WIDE_KINDS, then=Value(SECTION_INVOICE)),
+                When(service_period_start__lt=invoice.period_start, then=Value(SECTION_PRIOR)),
+                default=Value(SECTION_PERIOD),
+                output_field=IntegerField(),
+            )
+        )
+        .order_by("section", "service_period_start", "position", "pk")
+    )
+
+
+def invoice_line_creditable_list(*, invoice: Invoice) -> QuerySet[InvoiceLine]:
+    """Charged lines a credit note may still credit: a positive amount, not already credited by an
+    earlier credit note or by a reversal credit on a later invoice, and, for an outcome, still billed."""
+    return (
+        invoice_line_list(invoice=invoice)
+        .filter(amount__gt=0)
+        .exclude(Exists(CreditNoteLine.objects.filter(invoice_line=OuterRef("pk"))))
+        .exclude(Exists(InvoiceLine.objects.filter(credited_line=OuterRef("pk"))))
+        .filter(Q(outcome_event__isnull=True) | Q(outcome_event__status=OutcomeStatus.BILLED))
+    )
+
+
+def invoice_cost_get(*, invoice: Invoice) -> tuple[Decimal | None, str | None]:
+    """The invoice's summed cost to serve and its currency (None when its lines mix currencies)."""
+    rows = list(
+        InvoiceLine.objects.filter(invoice=invoice, cost__isnull=False)
+        .values("cost_currency")
+        .annotate(total=Sum("cost"))
+        .values_list("cost_currency", "total")
+    )
+    if len(rows) != 1:
+        return None, None
+    currency, total = rows[0]
+    return total, currency or invoice.currency
+
+
+def credit_note_list(
+    *, organization_id: int, customer: Customer | None = None, invoice: Invoice | None = None
+) -> QuerySet[CreditNote]:
+    """Credit notes, oldest first, each with its lines (two queries however many)."""
+    notes = CreditNote.objects.filter(organization_id=organization_id)
+    if customer is not None:
+        notes = notes.filter(customer=customer)
+    if invoice is not None:
+        notes = notes.filter(invoice=invoice)
+    return (
+        notes.select_related("customer", "invoice")
+        .prefetch_related(
+            Prefetch("lines", queryset=CreditNoteLine.objects.select_related("invoice_line").order_by("pk"))
+        )
+        .order_by("created_at", "pk")
+    )
