@@ -2,15 +2,17 @@ from decimal import Decimal
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from billing.models import InvoiceLine
-from billing.reports import invoice_for_page, invoice_line_get, task_view
+from billing.selectors.invoices import invoice_get, invoice_line_get
+from billing.selectors.tasks import task_get
 from core.errors import DomainError
+from outcomes.services import outcome_event_dispute
 from portal import disputes
 from portal.access import login_required, not_found_as_404, scope_of
 from portal.forms import DisputeForm
@@ -20,10 +22,10 @@ from portal.forms import DisputeForm
 @not_found_as_404
 def task_page(request: HttpRequest, invoice_id: int, task_id: str) -> HttpResponse:
     scope = scope_of(request)
-    invoice = invoice_for_page(
+    invoice = invoice_get(
         organization=scope.organization, invoice_id=invoice_id, customer=scope.customer
     )
-    task = task_view(invoice=invoice, task_id=task_id)
+    task = task_get(invoice=invoice, task_id=task_id)
     disputable = {line.pk for line in task.lines if disputes.can_dispute(scope, line)}
     return render(
         request,
@@ -54,10 +56,7 @@ def line_dispute(request: HttpRequest, invoice_id: int, line_id: int) -> HttpRes
     scope = scope_of(request)
     if scope.is_vendor:
         raise PermissionDenied("Disputes are raised by the customer's finance team.")
-    service = disputes.DISPUTE_SERVICE
-    if service is None:
-        raise Http404("Disputes are not available yet.")
-    invoice = invoice_for_page(
+    invoice = invoice_get(
         organization=scope.organization, invoice_id=invoice_id, customer=scope.customer
     )
     line = invoice_line_get(invoice=invoice, line_id=line_id)
@@ -83,12 +82,12 @@ def line_dispute(request: HttpRequest, invoice_id: int, line_id: int) -> HttpRes
         return redirect(back)
     assert line.outcome_event is not None  # can_dispute checked it
     try:
-        service(
+        outcome_event_dispute(
             organization=scope.organization,
             idempotency_key=line.outcome_event.idempotency_key,
             reason=form.cleaned_data["reason"],
-            actor_user=request.user,
-            actor_label=f"portal:{request.user.get_username()}",
+            actor_user=scope.user,
+            actor_label=f"portal:{scope.user.get_username()}",
             customer_id=scope.customer.pk if scope.customer else None,
         )
     except DomainError as exc:
