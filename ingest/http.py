@@ -4,7 +4,7 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers
 from rest_framework.parsers import BaseParser
@@ -22,8 +22,8 @@ class RawJsonParser(BaseParser):
 
     media_type = "application/json"
 
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> None:
-        return None
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> dict[str, Any]:
+        return {}
 
 
 BatchResultSerializer = inline_serializer(
@@ -68,14 +68,14 @@ def batch_post(request: HttpRequest, ingest: Callable[..., BatchResult]) -> Http
     except DomainError as exc:
         return _json(exc.as_dict(), exc.status)
     except exceptions.APIException as exc:
-        if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
-            exc.auth_header = ApiKeyAuthentication().authenticate_header(request)  # as APIView.handle_exception
         answer = exception_handler(exc, {})
         assert answer is not None  # every APIException has an answer
         response = _json(answer.data, answer.status_code)
         for name, value in answer.headers.items():
             if name.lower() != "content-type":
                 response[name] = value
+        if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+            response["WWW-Authenticate"] = ApiKeyAuthentication().authenticate_header(request)  # as APIView does
         return response
     return _json(result.as_dict(), 200)
 
@@ -90,7 +90,7 @@ class BatchPostApiView(APIView):
     parser_classes = [RawJsonParser]
     ingest: Callable[..., BatchResult]
 
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if request.method == "POST":  # the ingestion hot path skips DRF's request machinery
             return batch_post(request, type(self).ingest)
         return super().dispatch(request, *args, **kwargs)

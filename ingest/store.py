@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 import psycopg
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 
 from ingest.validate import _unstorable
 
@@ -67,8 +67,8 @@ def store_new_rows(*, fast: Callable[[], None], slow: Callable[[], int], count: 
 
     The database's unique index decides what is new; nothing is checked before the write, so
     concurrent replays of one batch store each event once. Keys must reach the index in one order
-    (sorted by the caller, or by the usage table's trigger) so that concurrent batches with
-    overlapping keys wait for each other instead of deadlocking. `fast` is a single statement, so
+    (ingest.pipeline sorts every batch) so that concurrent batches with overlapping keys wait for
+    each other instead of deadlocking. `fast` is a single statement, so
     outside a transaction it runs as its own (no BEGIN and COMMIT round trips) and a duplicate
     rolls back all of it; inside one (a caller's atomic block) a savepoint keeps that transaction
     usable for `slow`. Returns how many rows were new.
@@ -84,6 +84,25 @@ def store_new_rows(*, fast: Callable[[], None], slow: Callable[[], int], count: 
         pass
     with transaction.atomic():
         return slow()
+
+
+def insert_new_rows(statement: str) -> int:
+    """Run an INSERT that skips known keys (by a NOT EXISTS on its snapshot) until no key committed
+    after that snapshot fails it; returns how many rows it inserted.
+
+    The NOT EXISTS only picks which rows to try: a key committed by another batch after the
+    statement's snapshot still fails it in the key index, and the next attempt sees that key.
+    """
+    attempts = 10
+    while True:
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(statement)
+                return cursor.rowcount
+        except IntegrityError:
+            attempts -= 1
+            if not attempts:
+                raise
 
 
 def json_default(value: Any) -> Any:

@@ -275,3 +275,49 @@ def test_numbers_json_allows_but_postgres_cannot_store_are_rejected_by_field(ven
     # jsonb keeps numbers as decimals: 1.5e300 comes back as the integer it denotes
     assert stored["big"]["n"] == 123456789012345678901234567890 and stored["big"]["x"] == [15 * 10**299]
     assert stored["null"]["n"] is None
+
+
+def raw_batch(quantities: list[str], **overrides: object) -> str:
+    """A batch whose quantities are written as given: JSON numbers stay numbers (json.dumps would need floats)."""
+    events = [json.dumps(usage(f"q{i}", quantity="Q", **overrides)).replace('"quantity": "Q"', f'"quantity": {quantity}')
+              for i, quantity in enumerate(quantities)]
+    return '{"events": [' + ", ".join(events) + "]}"
+
+
+def stored_quantities() -> list[Decimal]:
+    return list(UsageEvent.objects.order_by("idempotency_key").values_list("quantity", flat=True))
+
+
+@pytest.mark.parametrize("offset", ["Z", "+05:30"])  # the plain tier, and the checked tier (an offset it leaves)
+def test_integer_and_decimal_json_quantities_are_stored_exactly_and_counted_once(vendor, meter, offset) -> None:
+    quantities = ["1200", "0", "99999999999999999999999999", "0.1", "2.5", "12345678901234567890.123456789012"]
+    body = raw_batch(quantities, timestamp=f"2026-10-05T10:00:00{offset}")
+
+    assert vendor.api.post(URL, body).json() == {"accepted": 6, "duplicates": 0, "rejected": []}
+    assert vendor.api.post(URL, body).json() == {"accepted": 0, "duplicates": 6, "rejected": []}
+
+    assert stored_quantities() == [Decimal(quantity) for quantity in quantities]
+
+
+def test_string_integer_and_decimal_quantities_mix_in_one_batch(vendor, meter) -> None:
+    quantities = ['"1500"', "1500", "0.000000000001", '"2.5"', "7", "1234567890123.123456789012"]
+    assert vendor.api.post(URL, raw_batch(quantities)).json() == {"accepted": 6, "duplicates": 0, "rejected": []}
+    assert stored_quantities() == [Decimal(quantity.strip('"')) for quantity in quantities]
+
+
+def test_json_number_quantities_out_of_range_are_rejected_naming_the_field(vendor, meter) -> None:
+    quantities = ["-3", "1" + "0" * 26, "1.0000000000001", "NaN", "-Infinity", "1e400", "4", "1e3"]
+    response = vendor.api.post(URL, raw_batch(quantities))
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["accepted"] == 2
+    assert [(r["index"], list(r["errors"])) for r in body["rejected"]] == [(n, ["quantity"]) for n in range(6)]
+    assert stored_quantities() == [Decimal(4), Decimal(1000)]
+
+
+def test_numbers_under_the_quantitys_name_in_properties_stay_numbers(vendor, meter) -> None:
+    body = raw_batch(["2.5"], properties={"quantity": 1.5, "unit_quantity": [0.25]})
+    assert vendor.api.post(URL, body).json()["accepted"] == 1
+    stored = UsageEvent.objects.get()
+    assert (stored.quantity, stored.properties) == (Decimal("2.5"), {"quantity": 1.5, "unit_quantity": [0.25]})

@@ -2,6 +2,7 @@
 PostgreSQL as UsageEventIn's parse: otherwise the fast path would store what the contract refuses,
 or store it differently."""
 
+import json
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
 from ingest.validate import PLAIN_TIMESTAMP, PlainBatchValidator, any_later_than
+from metering.ingestion import USAGE_EVENTS
 from metering.schemas import PLAIN_QUANTITY, UsageEventIn, UsageEventPlain
 
 pytestmark = pytest.mark.django_db
@@ -62,20 +64,90 @@ def test_a_plain_timestamp_means_the_same_to_postgres_and_to_the_contract(stamp:
                                                                                            ).scaleb(-6)
 
 
+def batch(quantity: str, **values: object) -> bytes:
+    """A one-event batch whose quantity is `quantity`, as JSON text (a string, a number, NaN...)."""
+    fields = ", ".join(f'"{name}": {json.dumps(value)}' for name, value in event(**values).items() if name != "quantity")
+    return ('{"events": [{' + fields + ', "quantity": ' + quantity + "}]}").encode()
+
+
+def plain_quantity(body: bytes) -> str | None:
+    """The quantity's text the plain tier would send to COPY, or None if it leaves the batch to the contract."""
+    events = USAGE_EVENTS.plain_validator.validate(body)
+    return None if events is None else str(events[0]["quantity"])
+
+
+def contract_quantity(body: bytes) -> Decimal | None:
+    events, _, _ = USAGE_EVENTS.full_validator.validate(body)
+    return events[0].quantity if events else None
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.from_regex(PLAIN_QUANTITY, fullmatch=True))
-@example("9" * 26 + "." + "9" * 12)
-@example("0000.000000000000")
-def test_a_plain_quantity_is_one_the_contract_accepts_and_postgres_stores_exactly(quantity: str) -> None:
-    parsed = contract_reads(quantity=quantity)
-    assert parsed is not None
-    assert postgres_reads(quantity, "numeric(38, 12)") == parsed.quantity == Decimal(quantity)
+@given(st.from_regex(PLAIN_QUANTITY, fullmatch=True), st.sampled_from(["string", "integer", "decimal"]))
+@example("9" * 26 + "." + "9" * 12, "decimal")
+@example("12345678901234567890.123456789012", "decimal")
+@example("0.1", "decimal")
+@example("9" * 26, "integer")
+@example("0000.000000000000", "string")
+def test_a_plain_quantity_in_each_spelling_means_the_same_to_postgres_and_to_the_contract(
+    quantity: str, spelling: str
+) -> None:
+    integer, _, fraction = quantity.partition(".")
+    number = integer.lstrip("0") or "0"  # JSON numbers have no leading zeros
+    sent = {"string": json.dumps(quantity), "integer": number, "decimal": f"{number}.{fraction or '0'}"}[spelling]
+    body = batch(sent)
+    text = plain_quantity(body)
+    assert text is not None  # the plain tier takes every spelling of a plain quantity
+    assert postgres_reads(text, "numeric(38, 12)") == contract_quantity(body) == Decimal(sent.strip('"'))
 
 
-@pytest.mark.parametrize("value", ["1e3", "-1", "1.", ".5", "1.0000000000001", "9" * 27, " 1", "١"])
-def test_other_quantity_spellings_are_left_to_the_contract(value: str) -> None:
-    with pytest.raises(ValidationError):
-        plain.validate_python(event(quantity=value))
+@pytest.mark.parametrize("quantity", [
+    '"1e3"', '"-1"', '"1."', '".5"', '"1.0000000000001"', json.dumps("9" * 27), '" 1"', '"١"', '"NaN"',
+    "1e3", "1E+3", "2.5e0", "-1", "-2.5", "1.0000000000001", "9" * 27, "1" + "0" * 26 + ".5", "NaN",
+    "Infinity", "-Infinity", "true", "null",
+])
+def test_other_quantity_spellings_are_left_to_the_contract(quantity: str) -> None:
+    assert plain_quantity(batch(quantity)) is None
+
+
+@pytest.mark.parametrize(("quantity", "value"), [
+    ("1e3", "1000"), ("2.5E-1", "0.25"), ("12345678901234567890.123456789012", "12345678901234567890.123456789012"),
+    ('"0.000000000001"', "0.000000000001"), ("-0", "0"), ("1" + "0" * 25 + ".5", "1" + "0" * 25 + ".5"),
+])
+def test_the_contract_reads_json_numbers_from_their_text(quantity: str, value: str) -> None:
+    assert contract_quantity(batch(quantity, timestamp="2026-10-05T10:00:00+05:30")) == Decimal(value)
+
+
+@pytest.mark.parametrize("quantity", [
+    "-1", "-0.5", "1e400", "1E-400", "NaN", "Infinity", "-Infinity", "9" * 27, "1.0000000000001", '"lots"', "true",
+])
+def test_quantities_the_contract_refuses_are_rejected_naming_the_field(quantity: str) -> None:
+    events, _, rejected = USAGE_EVENTS.full_validator.validate(batch(quantity))
+    assert events == []
+    assert [list(item["errors"]) for item in rejected] == [["quantity"]]
+
+
+def test_a_python_float_never_becomes_a_quantity() -> None:
+    with pytest.raises(ValidationError, match="float"):
+        UsageEventIn.model_validate(event(quantity=0.1))
+
+
+@pytest.mark.parametrize("properties", [
+    '{"quantity": 1.5}', '{"unit_quantity": 2.25}', '{"nested": [{"quantity": 7.5}]}',
+])
+def test_a_number_elsewhere_under_the_quantitys_name_leaves_the_batch_to_the_contract(properties: str) -> None:
+    body = batch("2.5").replace(b'"quantity": 2.5', b'"quantity": 2.5, "properties": ' + properties.encode())
+    assert plain_quantity(body) is None
+    events, _, _ = USAGE_EVENTS.full_validator.validate(body)
+    assert events[0].quantity == Decimal("2.5")
+    assert events[0].properties == json.loads(properties)  # numbers still, not quoted
+
+
+def test_spellings_may_be_mixed_in_one_plain_batch() -> None:
+    events = [batch(quantity).decode()[12:-2] for quantity in ["7", '"1.5"', "2.25", "0.1", "12"]]
+    body = ('{"events": [' + ", ".join(events) + "]}").encode()
+    plain = USAGE_EVENTS.plain_validator.validate(body)
+    assert plain is not None
+    assert [str(e["quantity"]) for e in plain] == ["7", "1.5", "2.25", "0.1", "12"]
 
 
 @pytest.mark.parametrize("value", [
