@@ -3,6 +3,7 @@ from datetime import timedelta
 from django.db import models
 
 from accounts.models import Customer, Organization, User
+from outcomes.enums import OutcomeStatus
 
 
 class OutcomeType(models.Model):
@@ -36,13 +37,7 @@ class OutcomeType(models.Model):
 class OutcomeEvent(models.Model):
     """A claim that an outcome happened for a task. The row is the claim; its history is OutcomeTransition."""
 
-    class Status(models.TextChoices):
-        PENDING = "pending"
-        VERIFIED = "verified"
-        BILLED = "billed"
-        REVERSED = "reversed"
-        DISPUTED = "disputed"
-        CREDITED = "credited"
+    Status = OutcomeStatus  # defined beside the models' module so other apps compare statuses without them
 
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT)
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT)

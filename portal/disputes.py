@@ -17,8 +17,3 @@ def can_dispute(scope: Scope, line: InvoiceLine) -> bool:
         and line.outcome_event.status in DISPUTABLE
     )
 
-
-def disputes_enabled() -> bool:
-    """Temporary: `portal/views/invoices.py` (another engineer's file) still asks, for its template.
-    Disputes are always available; delete this once that page stops asking."""
-    return True

@@ -13,8 +13,9 @@ from accounts.api.authentication import customer_scope, organization_of
 from accounts.api.views import scoped_customer_get
 from accounts.selectors import customer_get
 from billing.models import CreditGrant, Notification, PriceBook, PriceBookEntry
+from billing.selectors.account import wallet_balances
 from billing.services.price_books import EntrySpec, MeterSpec, price_book_create
-from billing.services.wallet import credit_grant_create, wallet_balances
+from billing.services.wallet import credit_grant_create
 from core.api.exceptions import ErrorSerializer
 from core.api.fields import AmountField, CurrencyField, DecimalStringField, decimal_str
 from core.errors import DomainError

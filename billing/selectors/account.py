@@ -1,13 +1,19 @@
-"""A customer's account: its price book versions, its prepaid wallet, its spend-cap alerts."""
+"""A customer's account: its price book versions (and the one in force, with its outcome prices),
+its prepaid wallet, its spend-cap alerts."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.db.models import Prefetch, Q, Sum
 
 from accounts.models import Customer
 from billing.models import CreditGrant, CreditLedgerEntry, Notification, PriceBook, PriceBookEntry, PriceBookMeter
+from billing.pricing import OutcomePrice
+
+if TYPE_CHECKING:  # a type for annotations only: outcome types come from outcomes.selectors
+    from outcomes.models import OutcomeType
 
 # Spend-cap alerts are few (three per period at most); a year of them fits on a page.
 NOTIFICATION_LIMIT = 36
@@ -61,3 +67,20 @@ def notification_list(*, customer: Customer) -> list[Notification]:
             "-created_at", "-pk"
         )[:NOTIFICATION_LIMIT]
     )
+
+
+def price_book_in_force(*, customer_id: int, period_start: date) -> PriceBook | None:
+    return (
+        PriceBook.objects.filter(customer_id=customer_id, effective_from__lte=period_start)
+        .prefetch_related("entries", "meter_prices")
+        .order_by("-effective_from")
+        .first()
+    )
+
+
+def outcome_prices(*, book: PriceBook | None, types: dict[int, "OutcomeType"]) -> dict[int, OutcomePrice]:
+    """The price of every outcome type under a book; types without an entry use their default price."""
+    prices = {type_id: OutcomePrice(unit_price=t.price) for type_id, t in types.items()}
+    if book is not None:
+        prices.update({entry.outcome_type_id: OutcomePrice.from_entry(entry) for entry in book.entries.all()})
+    return prices

@@ -1,23 +1,19 @@
 """Price books: per customer, versioned by the period they take effect from."""
 
 from dataclasses import dataclass
-from datetime import date
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Max
 
 from accounts.models import Customer
 from billing.models import PriceBook, PriceBookEntry, PriceBookMeter
-from billing.pricing import TIERED, OutcomePrice, PricingModel, tiers_parse
+from billing.pricing import TIERED, PricingModel, tiers_parse
 from core.errors import Conflict, DomainError
 from core.periods import Period
 from metering.selectors import meter_codes
 from outcomes.selectors import outcome_types_by_id
-
-if TYPE_CHECKING:  # a type for annotations only: outcome types come from outcomes.selectors
-    from outcomes.models import OutcomeType
 
 
 @dataclass(frozen=True)
@@ -119,20 +115,3 @@ def _meter_rows(meters: list[MeterSpec], *, meter_ids: dict[str, int]) -> list[d
         rows.append({"meter_id": meter_ids[spec.meter], "unit_price": spec.unit_price, "per": spec.per,
                      "included_quantity": spec.included_quantity})
     return rows
-
-
-def price_book_in_force(*, customer_id: int, period_start: date) -> PriceBook | None:
-    return (
-        PriceBook.objects.filter(customer_id=customer_id, effective_from__lte=period_start)
-        .prefetch_related("entries", "meter_prices")
-        .order_by("-effective_from")
-        .first()
-    )
-
-
-def outcome_prices(*, book: PriceBook | None, types: dict[int, "OutcomeType"]) -> dict[int, OutcomePrice]:
-    """The price of every outcome type under a book; types without an entry use their default price."""
-    prices = {type_id: OutcomePrice(unit_price=t.price) for type_id, t in types.items()}
-    if book is not None:
-        prices.update({entry.outcome_type_id: OutcomePrice.from_entry(entry) for entry in book.entries.all()})
-    return prices

@@ -20,10 +20,9 @@ from accounts.models import Customer, Organization
 from billing.models import Invoice, InvoiceLine, PriceBook, RoiReport
 from billing.pricing import PeriodCharges, commit_true_up, prepaid_drawdown
 from billing.selectors import late
-from billing.selectors.account import wallet_balances
+from billing.selectors.account import outcome_prices, price_book_in_force, wallet_balances
 from billing.services.credit_notes import credit_note_for_reversals
 from billing.services.notifications import spend_alerts_record
-from billing.services.price_books import outcome_prices, price_book_in_force
 from core.errors import DomainError
 from core.money import round_money
 from core.periods import Period

@@ -15,7 +15,7 @@ from core.api.fields import CodeField, CurrencyField, DecimalStringField, decima
 from core.errors import NotFound
 from ingest.http import BatchPostApiView, batch_schema
 from metering.ingestion import usage_events_ingest
-from metering.models import Meter, Rate
+from metering.models import UNIQUE_PROPERTY_PATTERN, Meter, Rate
 from metering.selectors import usage_event_data, usage_event_page, usage_summary
 from metering.services import meter_create, rate_create
 
@@ -25,7 +25,7 @@ class MeterInput(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     unit = serializers.CharField(max_length=50)
     aggregation = serializers.ChoiceField(choices=Meter.Aggregation.choices)
-    unique_property = serializers.RegexField(r"^[A-Za-z0-9_.-]*$", max_length=100, required=False, default="")
+    unique_property = serializers.RegexField(UNIQUE_PROPERTY_PATTERN, max_length=100, required=False, default="")
 
 
 class MeterOutput(serializers.ModelSerializer):

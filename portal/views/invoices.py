@@ -70,7 +70,7 @@ def invoice_detail_page(request: HttpRequest, invoice_id: int) -> HttpResponse:
         "scope": scope,
         "invoice": invoice,
         "page": page,
-        "disputes_enabled": disputes.disputes_enabled(),
+        "disputable": {line.pk for line in page.object_list if disputes.can_dispute(scope, line)},
         "credit_notes": credit_notes,
         "credited_total": sum((note.total for note in credit_notes), Decimal(0)),
         # Which lines a credit note has credited, to mark them in the table (from the prefetch above).

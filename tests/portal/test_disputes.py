@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 
 from core.errors import InvalidState
-from portal import disputes
+from portal.views import tasks as task_views
 from tests.portal.conftest import login
 
 pytestmark = pytest.mark.django_db
@@ -29,29 +29,13 @@ class RecordingService:
 @pytest.fixture
 def service(monkeypatch) -> RecordingService:
     recorder = RecordingService()
-    monkeypatch.setattr(disputes, "DISPUTE_SERVICE", recorder)
+    monkeypatch.setattr(task_views, "outcome_event_dispute", recorder)
     return recorder
 
 
 def _line(billed):
     invoice = billed.invoice("acme", "2026-10")
     return invoice, invoice.lines.get(task_id=TASK)
-
-
-def test_without_the_service_the_form_is_hidden_and_posting_is_not_found(
-    billed, finance_user, monkeypatch
-) -> None:
-    monkeypatch.setattr(disputes, "DISPUTE_SERVICE", None)
-    invoice, line = _line(billed)
-    client = login(finance_user)
-
-    page = client.get(reverse("portal:task-detail", args=[invoice.pk, TASK]))
-    post = client.post(
-        reverse("portal:line-dispute", args=[invoice.pk, line.pk]), {"reason": "Never happened"}
-    )
-
-    assert b"Dispute this outcome" not in page.content
-    assert post.status_code == 404
 
 
 def test_finance_user_disputes_a_line_with_a_reason(billed, finance_user, service) -> None:
@@ -91,7 +75,7 @@ def test_a_dispute_needs_a_reason(billed, finance_user, service) -> None:
 
 def test_a_refused_dispute_shows_the_services_message(billed, finance_user, monkeypatch) -> None:
     monkeypatch.setattr(
-        disputes, "DISPUTE_SERVICE", RecordingService(InvalidState("The dispute window has closed."))
+        task_views, "outcome_event_dispute", RecordingService(InvalidState("The dispute window has closed."))
     )
     invoice, line = _line(billed)
     response = login(finance_user).post(
@@ -155,7 +139,6 @@ def test_posting_needs_the_csrf_token(billed, finance_user, service) -> None:
 def test_dispute_through_the_real_service_holds_the_outcome(billed, finance_user) -> None:
     from outcomes.models import Dispute, OutcomeEvent
 
-    assert disputes.DISPUTE_SERVICE is not None
     invoice, line = _line(billed)
     response = login(finance_user).post(
         reverse("portal:line-dispute", args=[invoice.pk, line.pk]),

@@ -21,10 +21,11 @@ from accounts.models import ApiKey, Organization, User
 from accounts.selectors import customer_get, customer_list
 from accounts.services import api_key_create, customer_create, organization_get_or_create, user_create
 from billing.models import BillingRun
+from billing.selectors.account import price_book_in_force
 from billing.selectors.invoices import invoice_due_list, invoice_list
 from billing.selectors.roi import roi_figures, roi_get
 from billing.services.finalize import invoice_finalize
-from billing.services.price_books import EntrySpec, price_book_create, price_book_in_force
+from billing.services.price_books import EntrySpec, price_book_create
 from billing.services.runs import billing_run_create
 from core.money import format_money
 from core.periods import Period
