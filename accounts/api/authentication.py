@@ -93,6 +93,11 @@ def organization_of(request: Any) -> Organization:
     return request.user.organization
 
 
+def api_actor_label(request: Any) -> str:
+    """Who did it, for a transition or audit row: the API key, by its public prefix."""
+    return f"api:{request.user.api_key.prefix}"
+
+
 def customer_scope(request: Any) -> Customer | None:
     """The one customer a customer-scoped key may see, or None for an organization key."""
     return request.user.api_key.customer

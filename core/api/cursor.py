@@ -43,7 +43,7 @@ class EventQuery(serializers.Serializer):
     limit = serializers.IntegerField(min_value=1, max_value=1000, default=100)
 
 
-def page_response(request: Request, rows: list[Any], limit: int, results: list[dict[str, Any]]) -> Response:
+def page_response(request: Request, rows: list[Any], limit: int, results: Any) -> Response:
     """A page of the newest-first list and, when more rows follow, the cursor and URL of the next one."""
     next_cursor = None
     next_url = None

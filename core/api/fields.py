@@ -35,7 +35,7 @@ class CodeField(serializers.RegexField):
 class DecimalStringField(serializers.Field):
     """A decimal given as a string ("0.99"); JSON numbers are refused so no float ever enters."""
 
-    def __init__(self, *, min_value: Decimal | None = None, positive: bool = False, **kwargs: Any) -> None:
+    def __init__(self, *, min_value: Decimal | int | None = None, positive: bool = False, **kwargs: Any) -> None:
         self.min_value = min_value
         self.positive = positive
         super().__init__(**kwargs)

@@ -6,7 +6,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.api.authentication import organization_of
+from accounts.api.authentication import api_actor_label, organization_of
 from core.errors import DomainError
 from outcomes.models import Dispute
 from outcomes.services import dispute_resolve, outcome_event_dispute
@@ -39,7 +39,7 @@ class OutcomeDisputeApi(APIView):
         data.is_valid(raise_exception=True)
         dispute = outcome_event_dispute(
             organization=organization_of(request), idempotency_key=idempotency_key,
-            reason=data.validated_data["reason"], actor_label=f"api:{request.auth.prefix}",
+            reason=data.validated_data["reason"], actor_label=api_actor_label(request),
         )
         return Response(DisputeOutput(dispute).data, status=status.HTTP_201_CREATED)
 
@@ -66,6 +66,6 @@ class DisputeResolveApi(APIView):
         dispute = dispute_resolve(
             organization=organization_of(request), dispute_id=dispute_id,
             accept=data.validated_data["decision"] == "accept", note=data.validated_data["note"],
-            actor_label=f"api:{request.auth.prefix}",
+            actor_label=api_actor_label(request),
         )
         return Response(DisputeOutput(dispute).data)

@@ -7,7 +7,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.api.authentication import organization_of
+from accounts.api.authentication import api_actor_label, organization_of
 from accounts.selectors import customer_get
 from core.api.cursor import EventQuery, cursor_decode, event_page_schema, page_response
 from core.api.fields import CodeField, CurrencyField, DecimalStringField, decimal_str
@@ -30,7 +30,7 @@ class OutcomeTypeInput(serializers.Serializer):
 
 class OutcomeTypeOutput(serializers.ModelSerializer):
     price = serializers.SerializerMethodField()
-    value = serializers.SerializerMethodField()
+    value = serializers.SerializerMethodField(method_name="value_text")  # get_value is a Field method
 
     class Meta:
         model = OutcomeType
@@ -39,7 +39,7 @@ class OutcomeTypeOutput(serializers.ModelSerializer):
     def get_price(self, outcome_type: OutcomeType) -> str:
         return decimal_str(outcome_type.price)
 
-    def get_value(self, outcome_type: OutcomeType) -> str:
+    def value_text(self, outcome_type: OutcomeType) -> str:
         return decimal_str(outcome_type.value)
 
 
@@ -125,6 +125,6 @@ class OutcomeEventReverseApi(APIView):
         data.is_valid(raise_exception=True)
         event = outcome_event_reverse(
             organization=organization_of(request), idempotency_key=idempotency_key,
-            reason=data.validated_data["reason"], actor_label=f"api:{request.auth.prefix}",
+            reason=data.validated_data["reason"], actor_label=api_actor_label(request),
         )
         return Response(OutcomeEventOutput(event).data)

@@ -13,10 +13,10 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def october(vendor, django_capture_on_commit_callbacks):
     """Usage and outcomes for October, and a billing run (eager Celery) for it."""
-    meter = MeterFactory(organization=vendor.organization)
-    RateFactory(meter=meter, dimensions={"model": "gpt-4o", "direction": "input"}, unit_cost=Decimal("2.50"))
-    RateFactory(meter=meter, dimensions={"model": "gpt-4o", "direction": "output"}, unit_cost=Decimal("10.00"))
-    OutcomeTypeFactory(organization=vendor.organization, price=Decimal("0.99"), value=Decimal("6.50"))
+    meter = MeterFactory.create(organization=vendor.organization)
+    RateFactory.create(meter=meter, dimensions={"model": "gpt-4o", "direction": "input"}, unit_cost=Decimal("2.50"))
+    RateFactory.create(meter=meter, dimensions={"model": "gpt-4o", "direction": "output"}, unit_cost=Decimal("10.00"))
+    OutcomeTypeFactory.create(organization=vendor.organization, price=Decimal("0.99"), value=Decimal("6.50"))
     post_outcomes(vendor.organization, outcomes(vendor.customer, 2))
     usage = []
     for task, (tokens_in, tokens_out) in {"o-task-0": (200_000, 50_000), "o-task-1": (100_000, 10_000),
@@ -155,7 +155,7 @@ def test_a_line_is_credited_once_and_never_beyond_its_amount(october) -> None:
 
 @pytest.mark.django_db(transaction=True)  # as in production: the request runs outside a transaction
 def test_without_a_broker_a_run_is_done_when_the_post_answers(vendor) -> None:
-    OutcomeTypeFactory(organization=vendor.organization, price=Decimal("1.00"))
+    OutcomeTypeFactory.create(organization=vendor.organization, price=Decimal("1.00"))
     post_outcomes(vendor.organization, outcomes(vendor.customer, 1))
     response = vendor.api.post("/api/v1/billing-runs", {"period": "2026-10"})
     assert response.status_code == 202
@@ -165,7 +165,7 @@ def test_without_a_broker_a_run_is_done_when_the_post_answers(vendor) -> None:
 
 
 def test_more_bad_input_is_a_4xx_naming_the_field(vendor) -> None:
-    OutcomeTypeFactory(organization=vendor.organization)
+    OutcomeTypeFactory.create(organization=vendor.organization)
     twice = vendor.api.post("/api/v1/customers/acme/price-books", {
         "effective_from": "2026-10", "currency": "USD",
         "entries": [{"outcome": "ticket_resolved", "unit_price": "1"}, {"outcome": "ticket_resolved", "unit_price": "2"}],

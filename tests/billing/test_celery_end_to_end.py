@@ -32,9 +32,9 @@ def worker_queue(tmp_path: Path):
 
 @pytest.mark.django_db(transaction=True)
 def test_billing_run_through_a_real_worker_writes_the_invoice(vendor, worker_queue, tmp_path) -> None:
-    meter = MeterFactory(organization=vendor.organization)
-    RateFactory(meter=meter, dimensions={"model": "gpt-4o"}, unit_cost="2.50", per=1_000_000)
-    OutcomeTypeFactory(organization=vendor.organization, price="1.25")
+    meter = MeterFactory.create(organization=vendor.organization)
+    RateFactory.create(meter=meter, dimensions={"model": "gpt-4o"}, unit_cost="2.50", per=1_000_000)
+    OutcomeTypeFactory.create(organization=vendor.organization, price="1.25")
     usage = [
         {"idempotency_key": f"u{i}", "customer": "acme", "meter": "llm_tokens", "quantity": "400000",
          "timestamp": "2026-10-10T12:00:00Z", "task_id": f"t{i % 2}", "properties": {"model": "gpt-4o"}}

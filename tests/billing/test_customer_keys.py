@@ -15,8 +15,8 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def two_customers(vendor):
-    OutcomeTypeFactory(organization=vendor.organization, price=Decimal("1.00"))
-    other = CustomerFactory(organization=vendor.organization, external_id="globex")
+    OutcomeTypeFactory.create(organization=vendor.organization, price=Decimal("1.00"))
+    other = CustomerFactory.create(organization=vendor.organization, external_id="globex")
     for customer in (vendor.customer, other):
         post_outcomes(vendor.organization, outcomes(customer, 2, prefix=f"{customer.external_id}-"))
     mine, theirs = reconcile(vendor.customer), reconcile(other)

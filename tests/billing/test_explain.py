@@ -31,7 +31,7 @@ def outcome(key: str, **overrides: object) -> dict[str, object]:
 
 @pytest.fixture
 def meter(vendor):
-    return MeterFactory(organization=vendor.organization)
+    return MeterFactory.create(organization=vendor.organization)
 
 
 def bill(vendor, event: OutcomeEvent) -> InvoiceLine:
@@ -53,10 +53,10 @@ def trace(vendor, kind: str, key: str):
 
 
 def test_usage_trace_names_the_most_specific_rate_in_force_and_the_cost(vendor, meter) -> None:
-    RateFactory(meter=meter, unit_cost=Decimal("1"), effective_from=datetime(2026, 1, 1, tzinfo=UTC))
-    specific = RateFactory(meter=meter, dimensions={"model": "gpt-4o"}, unit_cost=Decimal("2.50"),
+    RateFactory.create(meter=meter, unit_cost=Decimal("1"), effective_from=datetime(2026, 1, 1, tzinfo=UTC))
+    specific = RateFactory.create(meter=meter, dimensions={"model": "gpt-4o"}, unit_cost=Decimal("2.50"),
                            effective_from=datetime(2026, 1, 1, tzinfo=UTC))
-    RateFactory(meter=meter, dimensions={"model": "gpt-4o"}, unit_cost=Decimal("9"),
+    RateFactory.create(meter=meter, dimensions={"model": "gpt-4o"}, unit_cost=Decimal("9"),
                 effective_from=datetime(2026, 12, 1, tzinfo=UTC))  # not yet in force
     vendor.api.post(USAGE, {"events": [usage("tenant/a/req-1")]})
 
@@ -78,14 +78,14 @@ def test_usage_trace_names_the_most_specific_rate_in_force_and_the_cost(vendor, 
 )
 def test_usage_trace_says_why_no_rate_matched(vendor, meter, rates, reason) -> None:
     for overrides in rates:
-        RateFactory(meter=meter, **overrides)
+        RateFactory.create(meter=meter, **overrides)
     vendor.api.post(USAGE, {"events": [usage("u1")]})
     body = trace(vendor, "usage-events", "u1")
     assert body["rate"] == {**body["rate"], "matched": False, "reason": reason, "rate": None, "cost": None}
 
 
 def test_usage_trace_follows_the_task_to_its_invoice_line_or_says_why_not(vendor, meter) -> None:
-    OutcomeTypeFactory(organization=vendor.organization)
+    OutcomeTypeFactory.create(organization=vendor.organization)
     vendor.api.post(USAGE, {"events": [usage("u1"), usage("no-task", task_id=None), usage("lonely", task_id="t-9")]})
     assert trace(vendor, "usage-events", "no-task")["billing"]["reason"] == "no_task_id"
     assert trace(vendor, "usage-events", "lonely")["billing"]["reason"] == "task_has_no_billable_outcome"
@@ -103,7 +103,7 @@ def test_usage_trace_follows_the_task_to_its_invoice_line_or_says_why_not(vendor
 
 
 def test_outcome_trace_shows_history_and_the_line_that_billed_it(vendor) -> None:
-    OutcomeTypeFactory(organization=vendor.organization, verification_window_hours=0)
+    OutcomeTypeFactory.create(organization=vendor.organization, verification_window_hours=0)
     vendor.api.post(OUTCOMES, {"events": [outcome("o1"), outcome("o2", task_id="t2")]})
     assert trace(vendor, "outcome-events", "o1")["billing"]["reason"] == "period_not_billed"
 
@@ -119,7 +119,7 @@ def test_outcome_trace_shows_history_and_the_line_that_billed_it(vendor) -> None
 
 
 def test_outcome_trace_says_pending_until_verifiable(vendor) -> None:
-    OutcomeTypeFactory(organization=vendor.organization, verification_window_hours=72)
+    OutcomeTypeFactory.create(organization=vendor.organization, verification_window_hours=72)
     now = datetime.now(UTC) - timedelta(hours=1)
     vendor.api.post(OUTCOMES, {"events": [outcome("o1", timestamp=now.isoformat())]})
     body = trace(vendor, "outcome-events", "o1")
@@ -128,7 +128,7 @@ def test_outcome_trace_says_pending_until_verifiable(vendor) -> None:
 
 
 def test_traces_are_404_for_unknown_keys_and_for_another_organization(vendor, stranger, meter) -> None:
-    OutcomeTypeFactory(organization=vendor.organization)
+    OutcomeTypeFactory.create(organization=vendor.organization)
     vendor.api.post(USAGE, {"events": [usage("u1")]})
     vendor.api.post(OUTCOMES, {"events": [outcome("o1")]})
     for kind, key in [("usage-events", "u1"), ("outcome-events", "o1")]:

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_every_admin_page_opens(client, vendor) -> None:
-    ops = UserFactory(username="ops", is_staff=True, is_superuser=True, organization=None)
+    ops = UserFactory.create(username="ops", is_staff=True, is_superuser=True, organization=None)
     client.force_login(ops)
     for model in admin.site._registry:
         url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
@@ -30,7 +30,7 @@ def test_every_admin_page_opens(client, vendor) -> None:
 
 
 def test_run_billing_command_and_finalize_due(vendor) -> None:
-    OutcomeTypeFactory(organization=vendor.organization, price=Decimal("3.00"))
+    OutcomeTypeFactory.create(organization=vendor.organization, price=Decimal("3.00"))
     post_outcomes(vendor.organization, outcomes(vendor.customer, 2))
     out = io.StringIO()
     call_command("run_billing", "--period", "2026-10", "--organization", vendor.organization.slug, stdout=out)
@@ -41,7 +41,7 @@ def test_run_billing_command_and_finalize_due(vendor) -> None:
 
 
 def test_verification_job_moves_due_outcomes_only(vendor) -> None:
-    OutcomeTypeFactory(organization=vendor.organization, verification_window_hours=72)
+    OutcomeTypeFactory.create(organization=vendor.organization, verification_window_hours=72)
     post_outcomes(vendor.organization, outcomes(vendor.customer, 3, day=5))
     assert outcomes_verify_due(now=datetime(2026, 10, 7, 23, tzinfo=UTC)) == 0
     assert outcomes_verify_due(now=datetime(2026, 10, 8, 1, 30, tzinfo=UTC)) == 2  # hours 0 and 1 of day 5 + 72h
@@ -61,7 +61,7 @@ def test_a_redelivered_or_repeated_run_does_not_count_twice(vendor) -> None:
     from billing.services.runs import billing_run_execute, billing_run_start
     from core.periods import period_parse
 
-    OutcomeTypeFactory(organization=vendor.organization)
+    OutcomeTypeFactory.create(organization=vendor.organization)
     run = BillingRun.objects.create(organization=vendor.organization, period_start=period_parse("2026-10").start)
     assert billing_run_execute(run_id=run.pk).customers_done == 1
     assert billing_run_start(run_id=run.pk) == []

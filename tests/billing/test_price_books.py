@@ -23,8 +23,8 @@ BOOKS = "/api/v1/customers/acme/price-books"
 
 @pytest.fixture
 def priced(vendor):
-    OutcomeTypeFactory(organization=vendor.organization, code="ticket_resolved", price=Decimal("1.00"))
-    OutcomeTypeFactory(organization=vendor.organization, code="code_review", name="Code review",
+    OutcomeTypeFactory.create(organization=vendor.organization, code="ticket_resolved", price=Decimal("1.00"))
+    OutcomeTypeFactory.create(organization=vendor.organization, code="code_review", name="Code review",
                        price=Decimal("5.00"))
     return vendor
 
@@ -115,7 +115,7 @@ def test_minimum_commit_true_up(priced) -> None:
 
 
 def test_usage_overage_for_hybrid_plans(priced) -> None:
-    MeterFactory(organization=priced.organization, code="gpu_seconds", name="GPU seconds", unit="second")
+    MeterFactory.create(organization=priced.organization, code="gpu_seconds", name="GPU seconds", unit="second")
     book(priced, meters=[{"meter": "gpu_seconds", "unit_price": "2.99", "per": "3600", "included_quantity": "3600"}])
     post_usage(priced.organization, [
         {"idempotency_key": f"g{i}", "customer": "acme", "meter": "gpu_seconds", "quantity": "3600",
@@ -152,7 +152,7 @@ def test_prepaid_credits_draw_down_in_order_and_expire(priced) -> None:
                                                              ("USD", "0.125", "0.13")])
 def test_lines_round_once_to_the_currency_minor_unit(vendor, currency, price, expected) -> None:
     customer = CustomerFactory.create(organization=vendor.organization, external_id=f"c-{currency}", currency=currency)
-    OutcomeTypeFactory(organization=vendor.organization, price=Decimal(price), currency=currency)
+    OutcomeTypeFactory.create(organization=vendor.organization, price=Decimal(price), currency=currency)
     post_outcomes(vendor.organization, outcomes(customer, 2))
     invoice = reconcile(customer)
     assert [line.amount for line in invoice.lines.all()] == [Decimal(expected)] * 2

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def october(vendor):
-    OutcomeTypeFactory(organization=vendor.organization, price=Decimal("2.00"))
+    OutcomeTypeFactory.create(organization=vendor.organization, price=Decimal("2.00"))
     post_outcomes(vendor.organization, outcomes(vendor.customer, 1))
     return vendor
 

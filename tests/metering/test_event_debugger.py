@@ -12,7 +12,7 @@ OUTCOMES = "/api/v1/outcome-events"
 
 @pytest.fixture
 def meters(vendor):
-    return MeterFactory(organization=vendor.organization), MeterFactory(
+    return MeterFactory.create(organization=vendor.organization), MeterFactory.create(
         organization=vendor.organization, code="gpu_seconds", unit="second"
     )
 
@@ -73,7 +73,7 @@ def test_bad_debugger_parameters_name_the_field(vendor, meters, params, status, 
 
 def test_a_stranger_sees_none_of_the_vendors_events(vendor, stranger, meters) -> None:
     vendor.api.post(URL, {"events": [usage("secret")]})
-    OutcomeTypeFactory(organization=vendor.organization)
+    OutcomeTypeFactory.create(organization=vendor.organization)
     vendor.api.post(OUTCOMES, {"events": [{"idempotency_key": "o1", "customer": "acme", "outcome": "ticket_resolved",
                                            "task_id": "t", "timestamp": at(0)}]})
     # The stranger has a customer called "acme" too: its own, with no events.
@@ -94,8 +94,8 @@ def test_usage_event_list_query_count_does_not_grow_with_the_page(vendor, meters
 
 
 def test_outcome_events_list_filters_by_status_and_outcome(vendor) -> None:
-    OutcomeTypeFactory(organization=vendor.organization, verification_window_hours=0)
-    OutcomeTypeFactory(organization=vendor.organization, code="review_done")
+    OutcomeTypeFactory.create(organization=vendor.organization, verification_window_hours=0)
+    OutcomeTypeFactory.create(organization=vendor.organization, code="review_done")
     events = [{"idempotency_key": f"o{i}", "customer": "acme", "outcome": "ticket_resolved" if i < 3 else "review_done",
                "task_id": f"t{i}", "timestamp": at(i)} for i in range(5)]
     vendor.api.post(OUTCOMES, {"events": events})
@@ -128,7 +128,7 @@ def test_usage_summary_counts_today_and_this_period_per_meter(vendor, meters) ->
               usage("g1", meter="gpu_seconds", quantity="7", timestamp=(month - timedelta(days=40)).isoformat())]
     if earlier_this_month:
         events.append(usage("m1", quantity="100", timestamp=earlier_this_month.isoformat()))
-    CustomerFactory(organization=vendor.organization, external_id="other/customer")
+    CustomerFactory.create(organization=vendor.organization, external_id="other/customer")
     events.append(usage("x", customer="other/customer", quantity="99", timestamp=now.isoformat()))
     assert vendor.api.post(URL, {"events": events}).json()["accepted"] == len(events)
 
@@ -152,7 +152,7 @@ def test_usage_summary_counts_today_and_this_period_per_meter(vendor, meters) ->
 def test_usage_summary_aggregates_each_meter_its_own_way(vendor) -> None:
     for code, aggregation, unique_property in [("peak_seats", "max", ""), ("active_users", "unique_count", "user"),
                                                ("requests", "count", ""), ("storage_gb", "latest", "")]:
-        MeterFactory(organization=vendor.organization, code=code, aggregation=aggregation,
+        MeterFactory.create(organization=vendor.organization, code=code, aggregation=aggregation,
                      unique_property=unique_property)
     now = datetime.now(UTC).replace(microsecond=0)
     earlier = max(now - timedelta(minutes=30), now.replace(hour=0, minute=0, second=0))

@@ -27,7 +27,7 @@ def test_partitions_exist_for_the_coming_months(db) -> None:
 
 
 def test_creating_a_partition_later_moves_parked_events_and_dedup_still_holds(vendor) -> None:
-    MeterFactory(organization=vendor.organization)
+    MeterFactory.create(organization=vendor.organization)
     old = usage("old", timestamp="1999-02-03T04:05:06Z")
     assert vendor.api.post(URL, {"events": [old]}).json()["accepted"] == 1
     assert partition_of("old") == "metering_usageevent_default"

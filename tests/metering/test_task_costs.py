@@ -19,7 +19,7 @@ OCTOBER = datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 11, 1, tzinfo=UTC)
 def meter(vendor: Vendor, code: str, aggregation: str, unique_property: str = "", **rate: object) -> Meter:
     created = MeterFactory.create(organization=vendor.organization, code=code, aggregation=aggregation,
                            unique_property=unique_property)
-    RateFactory(meter=created, **{"unit_cost": Decimal("0.50"), "per": Decimal(1), **rate})
+    RateFactory.create(meter=created, **{"unit_cost": Decimal("0.50"), "per": Decimal(1), **rate})
     return created
 
 
@@ -58,7 +58,7 @@ def test_a_unique_count_meter_without_a_property_counts_tasks(vendor: Vendor) ->
 def test_mixed_meters_and_dimensioned_rates_are_priced_each_their_own_way(vendor: Vendor) -> None:
     """unique_count does not split into two stages: this runs the one-stage query, with dimensions."""
     tokens = meter(vendor, "llm_tokens", "sum", unit_cost=Decimal("2.50"), per=Decimal(1_000_000))
-    RateFactory(meter=tokens, dimensions={"model": "gpt-4o"}, unit_cost=Decimal("10"), per=Decimal(1_000_000))
+    RateFactory.create(meter=tokens, dimensions={"model": "gpt-4o"}, unit_cost=Decimal("10"), per=Decimal(1_000_000))
     meter(vendor, "active_users", "unique_count", "user")
 
     by_task = costs(vendor, [
@@ -73,7 +73,7 @@ def test_mixed_meters_and_dimensioned_rates_are_priced_each_their_own_way(vendor
 
 def test_splittable_meters_with_dimensioned_rates_give_the_same_figures_in_two_stages(vendor: Vendor) -> None:
     tokens = meter(vendor, "llm_tokens", "sum", unit_cost=Decimal("2.50"), per=Decimal(1_000_000))
-    RateFactory(meter=tokens, dimensions={"model": "gpt-4o"}, unit_cost=Decimal("10"), per=Decimal(1_000_000))
+    RateFactory.create(meter=tokens, dimensions={"model": "gpt-4o"}, unit_cost=Decimal("10"), per=Decimal(1_000_000))
     meter(vendor, "peak_seats", "max", unit_cost=Decimal(3))
 
     by_task = costs(vendor, [

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def three_pending(vendor) -> list[int]:
-    OutcomeTypeFactory(organization=vendor.organization)
+    OutcomeTypeFactory.create(organization=vendor.organization)
     post_outcomes(vendor.organization, outcomes(vendor.customer, 3))
     return list(OutcomeEvent.objects.order_by("pk").values_list("pk", flat=True))
 

@@ -48,12 +48,12 @@ def as_user() -> Callable[[User], Client]:
 
 @pytest.fixture
 def globex(vendor: Vendor) -> Customer:
-    return CustomerFactory(organization=vendor.organization, external_id="globex", name="Globex Inc")
+    return CustomerFactory.create(organization=vendor.organization, external_id="globex", name="Globex Inc")
 
 
 @pytest.fixture
 def globex_finance(vendor: Vendor, globex: Customer) -> User:
-    return UserFactory(
+    return UserFactory.create(
         organization=vendor.organization,
         customer=globex,
         role=User.Role.CUSTOMER_FINANCE,
@@ -63,7 +63,7 @@ def globex_finance(vendor: Vendor, globex: Customer) -> User:
 
 @pytest.fixture
 def vendor_member(vendor: Vendor) -> User:
-    return UserFactory(
+    return UserFactory.create(
         organization=vendor.organization, role=User.Role.VENDOR_MEMBER, username="vendor-member"
     )
 
@@ -80,27 +80,27 @@ def build_history(vendor: Vendor, globex: Customer, run: Callable[[], Any]) -> B
     `run` wraps each billing-run request so its on-commit task executes inside the test transaction.
     """
     organization = vendor.organization
-    meter = MeterFactory(organization=organization, code="llm_tokens", name="LLM tokens", unit="token")
-    RateFactory(
+    meter = MeterFactory.create(organization=organization, code="llm_tokens", name="LLM tokens", unit="token")
+    RateFactory.create(
         meter=meter,
         dimensions={"model": "gpt-4o", "direction": "input"},
         dimension_count=2,
         unit_cost=Decimal("2.50"),
     )
-    RateFactory(
+    RateFactory.create(
         meter=meter,
         dimensions={"model": "gpt-4o", "direction": "output"},
         dimension_count=2,
         unit_cost=Decimal("10.00"),
     )
-    OutcomeTypeFactory(
+    OutcomeTypeFactory.create(
         organization=organization,
         code="ticket_resolved",
         name="Ticket resolved",
         price=Decimal("0.99"),
         value=Decimal("6.50"),
     )
-    OutcomeTypeFactory(
+    OutcomeTypeFactory.create(
         organization=organization,
         code="code_review_completed",
         name="Code review completed",
@@ -239,7 +239,7 @@ def build_priced(vendor: Vendor, *, finalize_october: bool = True) -> Priced:
     from tests.billing.scenario import NOVEMBER, OCTOBER, outcomes, post_outcomes, reconcile
 
     organization, acme = vendor.organization, vendor.customer
-    OutcomeTypeFactory(
+    OutcomeTypeFactory.create(
         organization=organization, code="ticket_resolved", name="Ticket resolved", price=Decimal("1")
     )
     price_book_create(

@@ -45,7 +45,7 @@ def test_stranger_sees_only_its_own_customers(billed, stranger) -> None:
 
 def _customers_with_figures(vendor, count: int) -> None:
     for _ in range(count):
-        customer = CustomerFactory(organization=vendor.organization)
+        customer = CustomerFactory.create(organization=vendor.organization)
         Invoice.objects.create(
             organization=vendor.organization,
             customer=customer,

@@ -17,8 +17,8 @@ TRACE = reverse("portal:event-trace", args=["acme"])
 
 @pytest.fixture
 def events(vendor):
-    MeterFactory(organization=vendor.organization)
-    MeterFactory(organization=vendor.organization, code="gpu_seconds", name="GPU seconds", unit="second")
+    MeterFactory.create(organization=vendor.organization)
+    MeterFactory.create(organization=vendor.organization, code="gpu_seconds", name="GPU seconds", unit="second")
     vendor.api.post("/api/v1/rates", {"meter": "llm_tokens", "dimensions": {"model": "gpt-4o"}, "unit_cost": "2.50",
                                       "per": "1000000", "currency": "USD", "effective_from": "2026-01-01T00:00:00Z"})
     now = datetime.now(UTC).replace(microsecond=0)
@@ -27,7 +27,7 @@ def events(vendor):
     batch.append(usage("gpu-1", meter="gpu_seconds", quantity="12.5", task_id="task-0", properties={"gpu": "h100"},
                        timestamp=now.isoformat()))
     assert vendor.api.post(URL, {"events": batch}).json()["accepted"] == 61
-    OutcomeTypeFactory(organization=vendor.organization)
+    OutcomeTypeFactory.create(organization=vendor.organization)
     vendor.api.post("/api/v1/outcome-events", {"events": [
         {"idempotency_key": "done-0", "customer": "acme", "outcome": "ticket_resolved", "task_id": "task-0",
          "timestamp": now.isoformat()}]})

@@ -54,7 +54,7 @@ def test_a_bad_filter_is_named_not_a_server_error(billed, vendor) -> None:
 
 
 def test_vendor_filter_cannot_name_another_organizations_customer(billed, vendor, stranger) -> None:
-    foreign = CustomerFactory(organization=stranger.organization, external_id="initech")
+    foreign = CustomerFactory.create(organization=stranger.organization, external_id="initech")
     response = login(vendor.admin).get(reverse("portal:invoice-list"), {"customer": foreign.external_id})
 
     assert "customer" in response.context["form"].errors
@@ -103,7 +103,7 @@ def test_stranger_sees_an_empty_invoice_list(billed, stranger) -> None:
 
 def _invoices(vendor, count: int) -> None:
     for n in range(count):
-        customer = CustomerFactory(organization=vendor.organization)
+        customer = CustomerFactory.create(organization=vendor.organization)
         Invoice.objects.create(
             organization=vendor.organization,
             customer=customer,

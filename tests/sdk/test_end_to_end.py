@@ -82,8 +82,8 @@ def billing_setup(vendor: Any) -> Iterator[Any]:
     The usage tables are plain SQL (unmanaged), so the test database flush leaves them alone:
     the rows this test's organization wrote are deleted here.
     """
-    MeterFactory(organization=vendor.organization)
-    OutcomeTypeFactory(organization=vendor.organization)
+    MeterFactory.create(organization=vendor.organization)
+    OutcomeTypeFactory.create(organization=vendor.organization)
     yield vendor
     with connection.cursor() as cursor:
         for table in ("metering_usageevent", "metering_usagekey"):
