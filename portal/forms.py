@@ -1,14 +1,16 @@
+from datetime import date
 from decimal import Decimal
 from typing import Any, TypeVar
 
 from django import forms
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db.models import QuerySet
 
 from accounts.models import Customer
 from billing.models import Invoice, InvoiceLine
 from billing.services.credit_notes import CreditSpec
 from core.errors import DomainError
-from core.money import minor_unit
+from core.money import money_check
 from core.periods import Period, period_parse
 
 _FieldT = TypeVar("_FieldT", bound=forms.Field)
@@ -91,11 +93,11 @@ class CreditNoteForm(forms.Form):
 
     def clean_amount(self) -> Decimal | None:
         amount: Decimal | None = self.cleaned_data.get("amount")
-        exponent = amount.normalize().as_tuple().exponent if amount is not None else 0
-        if isinstance(exponent, int) and -exponent > minor_unit(self.currency):
-            raise forms.ValidationError(
-                f"{self.currency} has {minor_unit(self.currency)} decimal places; round the amount."
-            )
+        if amount is not None:
+            try:
+                money_check(amount, self.currency, field="amount")
+            except DomainError as exc:
+                raise forms.ValidationError(exc.message) from exc
         return amount
 
     def clean(self) -> dict[str, Any]:
@@ -130,13 +132,25 @@ class DisputeResolveForm(forms.Form):
     )
 
 
+# The days a filter may name: wide enough for any event, narrow enough that the day after `to` exists
+# (9999-12-31 + 1 day overflows) and PostgreSQL can compare it.
+_EVENT_DAYS = [
+    MinValueValidator(date(1970, 1, 1), "Pick a day from 1970-01-01 on."),
+    MaxValueValidator(date(2999, 12, 31), "Pick a day up to 2999-12-31."),
+]
+
+
 class UsageEventFilterForm(forms.Form):
     """The event debugger's filters: task, meter and a range of days (UTC, `to` inclusive)."""
 
     task_id = forms.CharField(max_length=200, required=False, label="Task")
     meter = forms.ChoiceField(required=False)
-    day_from = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
-    day_to = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
+    day_from = forms.DateField(
+        required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}), validators=_EVENT_DAYS
+    )
+    day_to = forms.DateField(
+        required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}), validators=_EVENT_DAYS
+    )
 
     def __init__(self, *args: Any, meters: dict[int, str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

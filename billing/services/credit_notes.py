@@ -9,6 +9,7 @@ from accounts.models import Customer
 from billing.models import CreditNote, CreditNoteLine, Invoice, InvoiceLine
 from billing.services.sequences import sequence_next
 from core.errors import DomainError, InvalidState
+from core.money import money_check
 from outcomes.enums import OutcomeStatus
 from outcomes.services import outcome_events_move
 
@@ -34,6 +35,8 @@ def credit_note_create(*, invoice: Invoice, reason: str, items: list[CreditSpec]
         total = sum((item.amount for item in items), Decimal(0))
         if any(item.amount <= 0 for item in items):
             raise DomainError("Credit amounts must be positive.", field="lines")
+        for index, item in enumerate(items):
+            money_check(item.amount, invoice.currency, field=f"lines[{index}].amount")
         for index, item in enumerate(items):
             line = item.invoice_line
             if line is None:

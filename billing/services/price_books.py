@@ -11,6 +11,7 @@ from accounts.models import Customer
 from billing.models import PriceBook, PriceBookEntry, PriceBookMeter
 from billing.pricing import TIERED, PricingModel, tiers_parse
 from core.errors import Conflict, DomainError
+from core.money import money_check
 from core.periods import Period
 from metering.selectors import meter_codes
 from outcomes.selectors import outcome_types_by_id
@@ -64,7 +65,12 @@ def price_book_create(
     minimum_commit: Decimal = Decimal(0),
     spend_cap: Decimal | None = None,
 ) -> PriceBook:
-    """A new version of a customer's price book; it prices every period from `effective_from` on."""
+    """A new version of a customer's price book; it prices every period from `effective_from` on.
+    Its amounts (fee, commit, cap) are whole minor units; its unit prices may be finer."""
+    money_check(platform_fee, currency, field="platform_fee")
+    money_check(minimum_commit, currency, field="minimum_commit")
+    if spend_cap is not None:
+        money_check(spend_cap, currency, field="spend_cap")
     if spend_cap is not None and spend_cap < minimum_commit:
         raise DomainError("The spend cap must not be below the minimum commit.", field="spend_cap")
     organization_id = customer.organization_id

@@ -13,6 +13,7 @@ from billing.models import CreditGrant, CreditLedgerEntry, Invoice
 from billing.pricing import prepaid_drawdown
 from billing.selectors.account import wallet_balances
 from core.errors import DomainError
+from core.money import money_check
 
 
 def credit_grant_create(
@@ -21,6 +22,7 @@ def credit_grant_create(
 ) -> CreditGrant:
     if amount <= 0:
         raise DomainError("A grant must be positive.", field="amount")
+    money_check(amount, currency, field="amount")
     granted_at = granted_at or timezone.now()
     if expires_at is not None and expires_at <= granted_at:
         raise DomainError("expires_at must be after the grant.", field="expires_at")

@@ -53,3 +53,26 @@ def test_the_kernel_imports_without_django_settings_or_celery() -> None:
     result = subprocess.run([sys.executable, "-c", probe], cwd=Path(__file__).resolve().parents[2], env=env,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(("amount", "currency"), [
+    ("0.001", "USD"), ("0.5", "JPY"), ("0.1255", "KWD"), ("100.5", "JPY"), ("5.005", "USD"),
+])
+def test_an_amount_finer_than_the_minor_unit_is_refused_naming_the_field(amount: str, currency: str) -> None:
+    from core.errors import DomainError
+    from core.money import money_check
+
+    with pytest.raises(DomainError) as refused:
+        money_check(Decimal(amount), currency, field="spend_cap")
+    assert refused.value.field == "spend_cap"
+    assert refused.value.message == f"{amount} has more decimals than {currency}'s {minor_unit(currency)}."
+
+
+@pytest.mark.parametrize(("amount", "currency"), [
+    ("0.01", "USD"), ("5.00", "USD"), ("100", "JPY"), ("100.000", "JPY"), ("0.125", "KWD"), ("1E+3", "USD"),
+])
+def test_an_amount_in_whole_minor_units_passes_unchanged(amount: str, currency: str) -> None:
+    from core.money import money_check
+
+    assert money_check(Decimal(amount), currency, field="amount") is not None
+    assert str(money_check(Decimal(amount), currency, field="amount")) == amount

@@ -206,7 +206,7 @@ def test_credit_note_refusals_are_shown_on_the_form(priced: Priced) -> None:
 
     assert too_much.status_code == 400 and b"Credits would exceed the invoice total" in too_much.content
     assert b"Choose at least one line to credit, or enter an amount." in nothing.content
-    assert b"USD has 2 decimal places" in fractional.content
+    assert b"0.001 has more decimals than USD&#x27;s 2." in fractional.content
     assert foreign.status_code == 400 and b"Select a valid choice" in foreign.content
     assert not CreditNote.objects.exists()
 
