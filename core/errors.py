@@ -16,6 +16,8 @@ class ErrorCode(StrEnum):
     NOT_FOUND = "not_found"
     CONFLICT = "conflict"
     INVALID_STATE = "invalid_state"
+    RATE_LIMITED = "rate_limited"
+    UNAVAILABLE = "unavailable"
 
 
 class DomainError(Exception):
@@ -28,6 +30,11 @@ class DomainError(Exception):
         super().__init__(message)
         self.message = message
         self.field = field
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """HTTP headers the answer carries besides its body."""
+        return {}
 
     def as_dict(self) -> dict[str, object]:
         body: dict[str, object] = {"code": self.code.value, "detail": self.message}
@@ -66,3 +73,29 @@ class InvalidState(DomainError):
 
     code = ErrorCode.INVALID_STATE
     status = 409
+
+
+class _TryAgainLater(DomainError):
+    """An answer that says when to ask again (the `Retry-After` header, in seconds)."""
+
+    def __init__(self, message: str, *, retry_after: int, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.retry_after = max(1, retry_after)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
+class RateLimited(_TryAgainLater):
+    """Too many requests of one kind in a window: 429."""
+
+    code = ErrorCode.RATE_LIMITED
+    status = 429
+
+
+class ServiceUnavailable(_TryAgainLater):
+    """Something the request needs (the database) is away for a moment: 503."""
+
+    code = ErrorCode.UNAVAILABLE
+    status = 503

@@ -11,7 +11,7 @@ from rest_framework.parsers import BaseParser
 from rest_framework.views import APIView
 
 from accounts.api.authentication import ApiKeyAuthentication, ingesting_organization_id
-from core.api.exceptions import ErrorSerializer, exception_handler
+from core.api.exceptions import DATABASE_AWAY, ErrorSerializer, exception_handler
 from core.errors import DomainError
 from ingest.body import read_body
 from ingest.validate import BatchResult
@@ -48,6 +48,8 @@ def batch_schema(*, event_fields: dict[str, serializers.Field], example: dict[st
             400: OpenApiResponse(ErrorSerializer, description="Not a batch: bad JSON or gzip, or no events list."),
             401: error, 403: error,
             413: OpenApiResponse(ErrorSerializer, description="More than 1,000 events, or a body over the limit."),
+            503: OpenApiResponse(ErrorSerializer, description="The database is away for a moment; "
+                                 "send the same batch again after Retry-After seconds."),
         },
         examples=[OpenApiExample("batch", value={"events": [example["event"]]}, request_only=True)],
         description="Up to 1,000 events; gzip bodies accepted (Content-Encoding: gzip). Valid events are "
@@ -66,10 +68,13 @@ def batch_post(request: HttpRequest, ingest: Callable[..., BatchResult]) -> Http
         organization_id = ingesting_organization_id(request)
         result = ingest(organization_id=organization_id, body=read_body(request))
     except DomainError as exc:
-        return _json(exc.as_dict(), exc.status)
-    except exceptions.APIException as exc:
+        response = _json(exc.as_dict(), exc.status)
+        for name, value in exc.headers.items():
+            response[name] = value
+        return response
+    except (exceptions.APIException, *DATABASE_AWAY) as exc:  # the database away: 503 with Retry-After
         answer = exception_handler(exc, {})
-        assert answer is not None  # every APIException has an answer
+        assert answer is not None  # every APIException and database error has an answer
         response = _json(answer.data, answer.status_code)
         for name, value in answer.headers.items():
             if name.lower() != "content-type":

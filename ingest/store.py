@@ -44,10 +44,20 @@ def copy_line(values: Iterable[Any]) -> str:
 
 def copy_text(table: str, columns: Sequence[str], text: str) -> None:
     """COPY rows already in COPY's text format into a table (in the caller's transaction, if any)."""
-    connection.ensure_connection()  # with every name cached, this may be the request's first query
-    with connection.connection.cursor() as cursor:
-        with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-            copy.write(text)
+    # Django's cursor, not the raw connection's: with every name cached this may be the request's
+    # first query, and Django's cursor checks a reused connection first (CONN_HEALTH_CHECKS), so a
+    # connection a database restart broke is replaced here instead of failing every request for
+    # CONN_MAX_AGE.
+    with connection.cursor() as cursor:
+        try:
+            with cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                copy.write(text)
+        except (psycopg.OperationalError, psycopg.InterfaceError):
+            # COPY runs on psycopg's cursor, past Django's error wrapper: re-raised through it, a broken
+            # connection is marked so Django closes it at the end of the request. Other errors (a
+            # duplicate key, a bad value) stay psycopg's, which the callers catch.
+            with connection.wrap_database_errors:
+                raise
 
 
 def copy_text_staged(staging: str, table: str, columns: Sequence[str], text: str) -> None:

@@ -2,18 +2,38 @@
 
 from typing import Any
 
+import psycopg
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError, connections
 from drf_spectacular.utils import inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from core.errors import DomainError, ErrorCode
+from core.errors import DomainError, ErrorCode, ServiceUnavailable
+
+# The database is away (restarting, failing over, out of connections) or the connection to it broke.
+# psycopg's own classes come from code that uses the raw connection, past Django's error wrapper.
+DATABASE_AWAY = (OperationalError, InterfaceError, psycopg.OperationalError, psycopg.InterfaceError)
+# A restart takes a few seconds; asking again sooner only adds load while the database comes back.
+DATABASE_RETRY_AFTER_SECONDS = 2
+
+
+def database_unavailable() -> ServiceUnavailable:
+    """The answer while the database is away, after letting go of the broken connections: Django
+    opens a fresh one for the next query (here or in the next request) instead of reusing a dead one."""
+    for connection in connections.all(initialized_only=True):
+        if connection.connection is not None and not connection.in_atomic_block and not connection.is_usable():
+            connection.close()
+    return ServiceUnavailable("The database is unavailable for a moment; try again.",
+                              retry_after=DATABASE_RETRY_AFTER_SECONDS)
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, DATABASE_AWAY):
+        exc = database_unavailable()
     if isinstance(exc, DomainError):
-        return Response(exc.as_dict(), status=exc.status)
+        return Response(exc.as_dict(), status=exc.status, headers=exc.headers)
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         return Response({"code": "invalid", "errors": detail}, status=status.HTTP_400_BAD_REQUEST)
