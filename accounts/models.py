@@ -73,6 +73,11 @@ class User(AbstractUser):
 class ApiKey(models.Model):
     """An organization's API key. Only its SHA-256 is stored; the key is shown once, at creation."""
 
+    class Scope(models.TextChoices):
+        INGEST = "ingest", "Ingest: posts usage and outcome events, nothing else"
+        READ = "read", "Read: reads everything, writes nothing"
+        ADMIN = "admin", "Admin: everything, including configuration"
+
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="api_keys")
     name = models.CharField(max_length=100, default="default")
     prefix = models.CharField(max_length=16, help_text="First characters, to recognise a key in lists.")
@@ -81,8 +86,23 @@ class ApiKey(models.Model):
         Customer, on_delete=models.CASCADE, null=True, blank=True, related_name="api_keys",
         help_text="A customer key reads only that customer's invoices, ROI, notifications and credits.",
     )
+    scope = models.CharField(max_length=16, choices=Scope.choices, default=Scope.ADMIN)
     created_at = models.DateTimeField(auto_now_add=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # Written at most once a minute per key (accounts.api.authentication), never once per request.
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(customer__isnull=True) | models.Q(scope="read"),
+                name="customer_api_key_reads_only",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.organization.slug})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

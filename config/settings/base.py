@@ -1,6 +1,7 @@
 """Settings for every environment; each value comes from the environment with a safe demo default."""
 
 import warnings
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +28,16 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
+    "pgtrigger",
+    "pghistory",
     "accounts",
     "metering",
     "outcomes",
     "billing",
     "portal",
     "demo",
+    "audit",
 ]
 
 MIDDLEWARE = [
@@ -44,6 +49,10 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Groups a request's writes under one audit context (the user, the URL); API keys add themselves.
+    "pghistory.middleware.HistoryMiddleware",
+    # Last, as its docs ask: answers a locked-out login with the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -74,6 +83,22 @@ AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "portal:login"
 LOGIN_REDIRECT_URL = "portal:home"
 LOGOUT_REDIRECT_URL = "portal:login"
+# Axes first: a locked-out account or address is refused before the password hasher runs.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+# Login throttling (portal and admin): 10 failures lock the account and, separately, the address
+# for 15 minutes; the lockout page says so. Failures are kept in the database (AxesDatabaseHandler).
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 10)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+AXES_RESET_ON_SUCCESS = True
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+# The client's address is REMOTE_ADDR; behind N trusted proxies (AXES_IPWARE_PROXY_COUNT=N) it is read
+# from X-Forwarded-For, which a client could otherwise forge to dodge the per-address lockout.
+AXES_IPWARE_PROXY_COUNT = env_int("AXES_IPWARE_PROXY_COUNT", 0) or None
+AXES_IPWARE_META_PRECEDENCE_ORDER = (
+    ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if AXES_IPWARE_PROXY_COUNT else ["REMOTE_ADDR"]
+)
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
@@ -103,6 +128,29 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": None,
     "COERCE_DECIMAL_TO_STRING": True,
     "UNAUTHENTICATED_USER": None,
+    # Per-key budgets (accounts.api.throttling): batches of events, and every other call. 429 + Retry-After.
+    "DEFAULT_THROTTLE_CLASSES": ["accounts.api.throttling.ApiKeyRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "ingest": env_str("INGEST_RATE_LIMIT", "3000/min"),
+        "api": env_str("API_RATE_LIMIT", "600/min"),
+    },
+}
+
+# The shared cache: rate-limit counters and the API-key version that makes a revocation visible to
+# every worker at once. Without CACHE_URL (the demo, one process) it is per-process memory, and API
+# keys are then looked up in the database on every request.
+CACHE_URL = env_str("CACHE_URL")
+CACHES = {
+    "default": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            # Redis away must not stall requests: give up quickly and go on without it.
+            "OPTIONS": {"socket_connect_timeout": 0.25, "socket_timeout": 0.25},
+        }
+        if CACHE_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
 }
 
 SPECTACULAR_SETTINGS = {
@@ -120,6 +168,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "accounts.api.throttling.document_rate_limits",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "InvoiceStatusEnum": "billing.models.Invoice.Status",
         "BillingRunStatusEnum": "billing.models.BillingRun.Status",

@@ -5,3 +5,6 @@ LOGGING["root"]["level"] = "WARNING"  # noqa: F405
 # Tasks run in-process in tests; the end-to-end test turns this off and starts a real worker.
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
+# Login throttling stays on (failures in the test database, rolled back with each test); rate limits
+# are far above what any test sends, except the tests of limits, which lower them.
+REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"ingest": "1000000/min", "api": "1000000/min"}}  # noqa: F405

@@ -2,7 +2,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from accounts.models import Customer
+from accounts.models import ApiKey, Customer
 from accounts.services import api_key_create, organization_get_or_create
 
 
@@ -13,6 +13,10 @@ class Command(BaseCommand):
         parser.add_argument("--organization", required=True, help="organization slug")
         parser.add_argument("--name", default="default", help="a label for the key")
         parser.add_argument("--customer", help="a read-only key for this customer (external_id)")
+        parser.add_argument(
+            "--scope", choices=ApiKey.Scope.values, default=ApiKey.Scope.ADMIN,
+            help="ingest: posts events only; read: reads only; admin: everything (default)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         organization = organization_get_or_create(slug=options["organization"])
@@ -21,6 +25,10 @@ class Command(BaseCommand):
             customer = Customer.objects.filter(organization=organization, external_id=options["customer"]).first()
             if customer is None:
                 raise CommandError(f"no customer {options['customer']!r} in {organization.slug}")
-        api_key, raw_key = api_key_create(organization=organization, name=options["name"], customer=customer)
-        self.stderr.write(f"Created API key {api_key.prefix}… for organization {organization.slug}.")
+        api_key, raw_key = api_key_create(
+            organization=organization, name=options["name"], customer=customer, scope=options["scope"]
+        )
+        self.stderr.write(
+            f"Created {api_key.scope} API key {api_key.prefix}… for organization {organization.slug}."
+        )
         self.stdout.write(raw_key)
