@@ -14,6 +14,8 @@ from django.http import Http404, HttpRequest
 from django.http.response import HttpResponseBase
 
 from accounts.models import Customer, Organization, User
+from billing.audience import Audience, audience_for
+from billing.audience import sees_cost as audience_sees_cost
 from core.errors import NotFound
 
 __all__ = [
@@ -49,9 +51,14 @@ class Scope:
         return self.is_vendor and self.user.role == User.Role.VENDOR_ADMIN
 
     @property
+    def audience(self) -> Audience:
+        """Who asks, by the one rule the API answers follow too (billing.audience)."""
+        return audience_for(customer=self.customer)
+
+    @property
     def sees_cost(self) -> bool:
         """Cost to serve and margin are the vendor's business, never shown to its customers."""
-        return self.is_vendor
+        return audience_sees_cost(self.audience)
 
 
 def scope_of(request: HttpRequest) -> Scope:

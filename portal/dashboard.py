@@ -2,29 +2,16 @@
 
 from contextlib import suppress
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from accounts.models import Customer, Organization
+from billing.audience import Audience, sees_cost
 from billing.models import RoiReport
-from billing.selectors.roi import roi_figures, roi_get, roi_list, roi_period_list
+from billing.selectors.roi import roi_figures_list, roi_get, roi_list, roi_period_list
 from core.errors import DomainError, NotFound
 from core.periods import Period, period_parse
 from outcomes.selectors import outcome_type_names
 from portal.charts import BarChart, HBarChart, Series, grouped_bar_chart, horizontal_bar_chart
-
-# What a customer may read of an ROI report; everything else (cost, margin, unbilled cost) is the vendor's.
-CUSTOMER_FIGURES = ("period", "currency", "outcomes", "tasks", "value_delivered", "billed", "roi")
-
-
-def visible_figures(report: RoiReport, *, sees_cost: bool) -> dict[str, Any]:
-    figures = roi_figures(report)
-    if not sees_cost:
-        return {key: figures[key] for key in CUSTOMER_FIGURES}
-    margin = figures["margin"]
-    billed = figures["billed"]
-    figures["margin_rate"] = (margin / billed) if margin is not None and billed else None
-    return figures
 
 
 @dataclass
@@ -42,8 +29,11 @@ class Dashboard:
 
 
 def roi_dashboard(
-    *, organization: Organization, customer: Customer, period_text: str | None, sees_cost: bool
+    *, organization: Organization, customer: Customer, period_text: str | None, audience: Audience
 ) -> Dashboard:
+    """The period's figures and the trend up to it, as `audience` may see them: the same figures, from
+    the same function, as the ROI API and the CSV export."""
+    vendor = sees_cost(audience)
     periods = roi_period_list(customer=customer)
     period: Period | None = periods[0] if periods else None
     error = None
@@ -59,20 +49,20 @@ def roi_dashboard(
     if period is not None and report is None and periods:
         error = error or f"No ROI report for {period.label} yet: it appears after that period's billing run."
     if report is None or period is None:
-        return Dashboard(customer, periods, period, error, None, 0, None, None, [], sees_cost)
+        return Dashboard(customer, periods, period, error, None, 0, None, None, [], vendor)
 
-    figures = visible_figures(report, sees_cost=sees_cost)
+    # The trend ends with the period shown: one computation gives both (the report is the last of it).
+    trend = roi_figures_list(reports=roi_list(customer=customer, until=period), audience=audience)
+    figures = trend[-1]
     names = outcome_type_names(organization_id=organization.pk)
     outcomes_chart = horizontal_bar_chart(
-        items=[(names.get(code, code), int(count)) for code, count in report.outcomes.items()]
+        items=[(names.get(code, code), int(count)) for code, count in figures["outcomes"].items()]
     )
-    history = roi_list(customer=customer, until=period)
-    trend = [visible_figures(item, sees_cost=sees_cost) for item in history]
     series = [
         Series("Value delivered", "s1", [row["value_delivered"] for row in trend]),
         Series("Billed", "s2", [row["billed"] for row in trend]),
     ]
-    if sees_cost:
+    if vendor:
         series.append(
             Series(
                 "Cost to serve",
@@ -83,9 +73,9 @@ def roi_dashboard(
     trend_chart = grouped_bar_chart(
         categories=[row["period"] for row in trend],
         series=series,
-        unit=report.currency,
+        unit=figures["currency"],
     )
-    outcome_count = sum(int(count) for count in report.outcomes.values())
+    outcome_count = sum(int(count) for count in figures["outcomes"].values())
     return Dashboard(
         customer,
         periods,
@@ -96,31 +86,26 @@ def roi_dashboard(
         outcomes_chart,
         trend_chart,
         list(reversed(trend)),
-        sees_cost,
+        vendor,
     )
 
 
-ROI_EXPORT_KEYS = ("period", "currency", "value_delivered", "billed", "roi", "tasks")
-ROI_EXPORT_COST_KEYS = ("cost_to_serve", "cost_currency", "margin", "cost_per_outcome", "unbilled_cost",
-                        "unbilled_tasks")  # the vendor's columns only
+ROI_EXPORT_KEYS = ("period", "currency", "value_delivered", "billed", "billed_on_invoice", "billed_later",
+                   "credited", "roi", "tasks")
+ROI_EXPORT_COST_KEYS = ("cost_currency", "cost_to_serve", "cost_of_billed_tasks", "unbilled_cost", "margin",
+                        "cost_per_outcome", "unbilled_tasks")  # the vendor's columns only
 
 
 def roi_export_rows(
-    *, customer: Customer, sees_cost: bool, periods: int = 36
+    *, customer: Customer, audience: Audience, periods: int = 36
 ) -> tuple[list[str], list[list[Any]]]:
-    """The ROI history as CSV rows, newest period first, one column per outcome type."""
-    reports = roi_list(customer=customer, periods=periods)
-    codes = sorted({code for report in reports for code in report.outcomes})
-    keys = ROI_EXPORT_KEYS + (ROI_EXPORT_COST_KEYS if sees_cost else ())
+    """The ROI history as CSV rows, newest period first, one column per outcome type: the dashboard's
+    figures, from the same function, with the columns `audience` may see."""
+    trend = roi_figures_list(reports=roi_list(customer=customer, periods=periods), audience=audience)
+    codes = sorted({code for figures in trend for code in figures["outcomes"]})
+    keys = ROI_EXPORT_KEYS + (ROI_EXPORT_COST_KEYS if sees_cost(audience) else ())
     header = [*keys, *(f"outcomes:{code}" for code in codes)]
     rows = []
-    for report in reversed(reports):
-        figures = visible_figures(report, sees_cost=sees_cost)
-        rows.append([*(figures[key] for key in keys), *(report.outcomes.get(code, 0) for code in codes)])
+    for figures in reversed(trend):
+        rows.append([*(figures[key] for key in keys), *(figures["outcomes"].get(code, 0) for code in codes)])
     return header, rows
-
-
-def margin_rate(billed: Decimal | None, cost: Decimal | None) -> Decimal | None:
-    if billed is None or cost is None or not billed:
-        return None
-    return (billed - cost) / billed

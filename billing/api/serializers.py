@@ -1,16 +1,32 @@
+from typing import Any
+
 from rest_framework import serializers
 
+from billing.audience import Audience, visible_fields
 from billing.models import BillingRun, Invoice, InvoiceLine
 from core.api.fields import AmountField
 
+VENDOR_ONLY = "Vendor only: left out of the answers to a customer-scoped key."
 
-class InvoiceLineOutput(serializers.ModelSerializer):
+
+class AudienceOutput(serializers.Serializer):
+    """Output chosen by who asks (billing.audience): the view passes `audience` in the context, and an
+    answer without one is the customer's, so a forgotten context leaks nothing."""
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        audience = self.context.get("audience", Audience.CUSTOMER)
+        return visible_fields(super().to_representation(instance), audience=audience)
+
+
+class InvoiceLineOutput(AudienceOutput, serializers.ModelSerializer):
     outcome = serializers.SerializerMethodField()
     service_period = serializers.SerializerMethodField()
     quantity = AmountField(currency=lambda line: "")
     unit_price = AmountField(currency=lambda line: line.invoice.currency)
     amount = AmountField(currency=lambda line: line.invoice.currency)
-    cost = AmountField(currency=lambda line: "", allow_null=True)
+    cost = AmountField(currency=lambda line: "", allow_null=True, required=False,
+                       help_text=f"The task's cost to serve. {VENDOR_ONLY}")
+    cost_currency = serializers.CharField(required=False, help_text=VENDOR_ONLY)
 
     class Meta:
         model = InvoiceLine
@@ -69,17 +85,29 @@ class BillingRunOutput(serializers.ModelSerializer):
         return round(run.customers_done / run.customers_total, 4) if run.customers_total else 0.0
 
 
-class RoiOutput(serializers.Serializer):
+class RoiOutput(AudienceOutput):
+    """billing.selectors.roi.PeriodFigures: the same figures as the portal's pages and CSV exports."""
+
     period = serializers.CharField()
     currency = serializers.CharField()
-    cost_currency = serializers.CharField()
-    outcomes = serializers.DictField(child=serializers.IntegerField())
+    outcomes = serializers.DictField(
+        child=serializers.IntegerField(), help_text="Outcomes still standing: reversed or credited ones left out."
+    )
     tasks = serializers.IntegerField()
-    unbilled_tasks = serializers.IntegerField()
     value_delivered = serializers.CharField()
-    billed = serializers.CharField()
-    cost_to_serve = serializers.CharField()
-    margin = serializers.CharField(allow_null=True)
-    cost_per_outcome = serializers.CharField(allow_null=True)
+    billed = serializers.CharField(help_text="billed_on_invoice + billed_later + credited.")
+    billed_on_invoice = serializers.CharField(help_text="Charged for the period on its own invoice.")
+    billed_later = serializers.CharField(help_text="Late charges for the period on later invoices.")
+    credited = serializers.CharField(
+        help_text="Credits attributed back to the period (negative): credit lines on later invoices, credit notes."
+    )
     roi = serializers.CharField(allow_null=True, help_text="value_delivered / billed")
-    unbilled_cost = serializers.CharField()
+    cost_currency = serializers.CharField(required=False, help_text=VENDOR_ONLY)
+    cost_to_serve = serializers.CharField(
+        required=False, help_text=f"All usage of the period: cost_of_billed_tasks + unbilled_cost. {VENDOR_ONLY}"
+    )
+    cost_of_billed_tasks = serializers.CharField(required=False, help_text=VENDOR_ONLY)
+    unbilled_cost = serializers.CharField(required=False, help_text=f"Tasks with no standing outcome. {VENDOR_ONLY}")
+    unbilled_tasks = serializers.IntegerField(required=False, help_text=VENDOR_ONLY)
+    margin = serializers.CharField(allow_null=True, required=False, help_text=f"billed - cost_to_serve. {VENDOR_ONLY}")
+    cost_per_outcome = serializers.CharField(allow_null=True, required=False, help_text=VENDOR_ONLY)

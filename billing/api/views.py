@@ -1,4 +1,4 @@
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -13,16 +13,24 @@ from billing.api.serializers import (
     InvoiceSummaryOutput,
     RoiOutput,
 )
+from billing.audience import audience_for
 from billing.selectors.invoices import invoice_get, invoice_list
 from billing.selectors.roi import roi_figures, roi_get
 from billing.selectors.runs import billing_run_get
 from billing.services.runs import billing_run_create
+from core.api.exceptions import ErrorSerializer
 from core.errors import DomainError
 from core.periods import period_parse
 
 
 class BillingRunListApi(APIView):
-    @extend_schema(request=BillingRunInput, responses={202: BillingRunOutput})
+    @extend_schema(
+        request=BillingRunInput,
+        responses={202: BillingRunOutput, 429: OpenApiResponse(ErrorSerializer, description=(
+            "Too many runs started by the organization in the last minute; see Retry-After."))},
+        description="Starts a run, or answers with the queued or running run of the same period and "
+        "customer, which it joins.",
+    )
     def post(self, request: Request) -> Response:
         data = BillingRunInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -71,9 +79,10 @@ class InvoiceDetailApi(APIView):
 
     @extend_schema(responses=InvoiceOutput)
     def get(self, request: Request, invoice_id: int) -> Response:
+        customer = customer_scope(request)
         invoice = invoice_get(organization=organization_of(request), invoice_id=invoice_id,
-                              customer=customer_scope(request), with_lines=True)
-        return Response(InvoiceOutput(invoice).data)
+                              customer=customer, with_lines=True)
+        return Response(InvoiceOutput(invoice, context={"audience": audience_for(customer=customer)}).data)
 
 
 class CustomerRoiApi(APIView):
@@ -84,4 +93,6 @@ class CustomerRoiApi(APIView):
     def get(self, request: Request, external_id: str) -> Response:
         customer = scoped_customer_get(request, external_id)
         period = period_parse(request.query_params.get("period"))
-        return Response(RoiOutput(roi_figures(roi_get(customer=customer, period=period))).data)
+        audience = audience_for(customer=customer_scope(request))
+        figures = roi_figures(roi_get(customer=customer, period=period), audience=audience)
+        return Response(RoiOutput(figures, context={"audience": audience}).data)

@@ -2,9 +2,8 @@
 notes and what they may still credit, drafts due to be finalized."""
 
 from datetime import datetime, timedelta
-from decimal import Decimal
 
-from django.db.models import Case, Exists, IntegerField, OuterRef, Prefetch, Q, QuerySet, Sum, Value, When
+from django.db.models import Case, Exists, IntegerField, OuterRef, Prefetch, Q, QuerySet, Value, When
 
 from accounts.models import Customer, Organization
 from billing.models import CreditNote, CreditNoteLine, Invoice, InvoiceLine
@@ -113,20 +112,6 @@ def invoice_line_creditable_list(*, invoice: Invoice) -> QuerySet[InvoiceLine]:
         .exclude(Exists(InvoiceLine.objects.filter(credited_line=OuterRef("pk"))))
         .filter(Q(outcome_event__isnull=True) | Q(outcome_event__status=OutcomeStatus.BILLED))
     )
-
-
-def invoice_cost_get(*, invoice: Invoice) -> tuple[Decimal | None, str | None]:
-    """The invoice's summed cost to serve and its currency (None when its lines mix currencies)."""
-    rows = list(
-        InvoiceLine.objects.filter(invoice=invoice, cost__isnull=False)
-        .values("cost_currency")
-        .annotate(total=Sum("cost"))
-        .values_list("cost_currency", "total")
-    )
-    if len(rows) != 1:
-        return None, None
-    currency, total = rows[0]
-    return total, currency or invoice.currency
 
 
 def credit_note_list(

@@ -1,15 +1,213 @@
-"""ROI reports: one per customer and period, written by reconciliation; the figures people see."""
+"""ROI figures: one customer's period as people see it, on every page, export and API answer.
 
+One definition, computed by `period_figures_list` from the documents themselves:
+
+- billed: what was charged for the period, wherever it was charged: the period's own invoice (its
+  lines for the period, prepaid drawdown excluded: that is how it was paid, not what was billed), late
+  charges for the period on later invoices, and credits attributed back to the period they correct
+  (reversal credit lines on later invoices, credit notes). Void invoices and their credit notes count
+  for nothing.
+- outcomes and value delivered: the period's outcome lines still standing: an outcome reversed,
+  credited by a later line or by a credit note leaves its period's count and value.
+- cost to serve: all usage of the period, billed tasks or not (as of the period's last reconciliation,
+  kept on its RoiReport), in two labelled parts: the cost of the tasks billed (each standing outcome
+  line's task, once) and the unbilled cost (the rest).
+- margin: billed minus cost to serve.
+"""
+
+from dataclasses import dataclass, field
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db import connection
+from django.db.models import (
+    BooleanField,
+    Count,
+    Exists,
+    ExpressionWrapper,
+    F,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+)
+from django.db.models.functions import Coalesce
 
 from accounts.models import Customer, Organization
-from billing.models import Invoice, RoiReport
+from billing.audience import Audience, visible_fields
+from billing.models import CreditNoteLine, Invoice, InvoiceLine, RoiReport
 from core.errors import NotFound
 from core.money import round_money
 from core.periods import Period
+from outcomes.enums import OutcomeStatus
+
+ZERO = Decimal(0)
+# Outcomes that no longer count for their period (credited, or reversed with the credit due).
+NOT_STANDING = [OutcomeStatus.REVERSED, OutcomeStatus.CREDITED]
+
+
+@dataclass
+class PeriodFigures:
+    """One customer's period, unrounded; `as_dict` rounds each money figure once for display."""
+
+    customer_id: int
+    period: Period
+    currency: str
+    cost_currency: str
+    tasks: int
+    cost_to_serve: Decimal
+    outcomes: dict[str, int] = field(default_factory=dict)
+    value_delivered: Decimal = ZERO
+    billed_on_invoice: Decimal = ZERO
+    billed_later: Decimal = ZERO
+    credited: Decimal = ZERO  # zero or negative
+    cost_of_billed_tasks: Decimal = ZERO
+    billed_tasks: int = 0
+
+    @property
+    def billed(self) -> Decimal:
+        return self.billed_on_invoice + self.billed_later + self.credited
+
+    @property
+    def outcome_count(self) -> int:
+        return sum(self.outcomes.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        """Every figure, money rounded to the minor unit once; the cost's parts and the margin are derived
+        from the rounded figures so that what a page shows adds up to the cent."""
+        currency, cost_currency = self.currency, self.cost_currency
+        billed = round_money(self.billed, currency)
+        cost = round_money(self.cost_to_serve, cost_currency)
+        cost_billed = round_money(self.cost_of_billed_tasks, cost_currency)
+        count = self.outcome_count
+        margin = billed - cost if cost_currency == currency else None
+        return {
+            "period": self.period.label,
+            "currency": currency,
+            "outcomes": dict(sorted(self.outcomes.items())),
+            "tasks": self.tasks,
+            "value_delivered": round_money(self.value_delivered, currency),
+            "billed": billed,
+            "billed_on_invoice": round_money(self.billed_on_invoice, currency),
+            "billed_later": round_money(self.billed_later, currency),
+            "credited": round_money(self.credited, currency),
+            "roi": (self.value_delivered / self.billed).quantize(Decimal("0.0001"), ROUND_HALF_UP)
+            if self.billed > 0 else None,
+            "cost_currency": cost_currency,
+            "cost_to_serve": cost,
+            "cost_of_billed_tasks": cost_billed,
+            "unbilled_cost": cost - cost_billed,
+            "unbilled_tasks": max(self.tasks - self.billed_tasks, 0),
+            "cost_per_outcome": round_money(self.cost_to_serve / count, cost_currency) if count else None,
+            "margin": margin,
+            "margin_rate": (margin / billed) if margin is not None and billed else None,
+        }
+
+    def visible(self, *, audience: Audience) -> dict[str, Any]:
+        return visible_fields(self.as_dict(), audience=audience)
+
+
+def period_figures_list(*, reports: list[RoiReport]) -> list[PeriodFigures]:
+    """The figures of each report's customer and period, in the reports' order. Four queries however
+    many customers and periods (the customers list, a trend, an export)."""
+    if not reports:
+        return []
+    figures = {
+        (r.customer_id, r.period_start): PeriodFigures(
+            customer_id=r.customer_id, period=Period(r.period_start), currency=r.currency,
+            cost_currency=r.cost_currency or r.currency, tasks=r.tasks, cost_to_serve=r.cost_to_serve,
+        )
+        for r in reports
+    }
+    customer_ids = sorted({key[0] for key in figures})
+    starts = sorted({key[1] for key in figures})
+    # A period's lines sit on its own invoice or on later ones: older invoices need not be read.
+    lines = InvoiceLine.objects.filter(
+        invoice__customer_id__in=customer_ids, invoice__period_start__gte=starts[0], service_period_start__in=starts
+    ).exclude(invoice__status=Invoice.Status.VOID)
+
+    charged = (
+        lines.exclude(kind=InvoiceLine.Kind.PREPAID)
+        .annotate(own=ExpressionWrapper(Q(invoice__period_start=F("service_period_start")), BooleanField()))
+        .values_list("invoice__customer_id", "service_period_start", "kind", "own")
+        .annotate(total=Sum("amount"))
+    )
+    for customer_id, start, kind, own, total in charged:
+        item = figures.get((customer_id, start))
+        if item is None:
+            continue
+        if kind == InvoiceLine.Kind.CREDIT:
+            item.credited += total
+        elif own:
+            item.billed_on_invoice += total
+        else:
+            item.billed_later += total
+
+    notes = (
+        CreditNoteLine.objects.filter(credit_note__customer_id__in=customer_ids)
+        .exclude(credit_note__invoice__status=Invoice.Status.VOID)
+        .annotate(attributed=Coalesce("invoice_line__service_period_start", "credit_note__invoice__period_start"))
+        .filter(attributed__in=starts)
+        .values_list("credit_note__customer_id", "attributed")
+        .annotate(total=Sum("amount"))
+    )
+    for customer_id, start, total in notes:
+        if (item := figures.get((customer_id, start))) is not None:
+            item.credited -= total
+
+    standing = _standing_outcome_lines(lines)
+    by_type = (
+        standing.filter(outcome_type__isnull=False)
+        .values_list("invoice__customer_id", "service_period_start", "outcome_type__code")
+        .annotate(count=Count("pk"), value=Sum("outcome_type__value"))
+    )
+    for customer_id, start, code, count, value in by_type:
+        if (item := figures.get((customer_id, start))) is not None:
+            item.outcomes[code] = count
+            item.value_delivered += value or ZERO
+
+    for customer_id, start, currency, tasks, cost in _billed_task_costs(standing):
+        item = figures.get((customer_id, start))
+        if item is not None and currency == item.cost_currency:
+            item.cost_of_billed_tasks, item.billed_tasks = cost, tasks
+        elif item is not None:
+            item.billed_tasks += tasks
+    return [figures[(r.customer_id, r.period_start)] for r in reports]
+
+
+def _standing_outcome_lines(lines: QuerySet[InvoiceLine]) -> QuerySet[InvoiceLine]:
+    """Outcome lines whose outcome still counts: not reversed or credited, not credited by a line of a
+    live invoice (a draft's pending credit included) nor by a credit note."""
+    credits = InvoiceLine.objects.filter(credited_line=OuterRef("pk")).exclude(invoice__status=Invoice.Status.VOID)
+    return (
+        lines.filter(kind=InvoiceLine.Kind.OUTCOME)
+        .exclude(outcome_event__status__in=NOT_STANDING)
+        .exclude(Exists(credits))
+        .exclude(Exists(CreditNoteLine.objects.filter(invoice_line=OuterRef("pk"))))
+    )
+
+
+def _billed_task_costs(standing: QuerySet[InvoiceLine]) -> list[tuple[int, date, str, int, Decimal]]:
+    """(customer, period, cost currency, billed tasks, their cost): each task's cost once, however many
+    outcome lines it has (a task's lines carry the same cost; a late line may carry a later, larger one)."""
+    per_task = (
+        standing.filter(task_id__isnull=False)
+        .values("invoice__customer_id", "service_period_start", "cost_currency", "task_id")
+        .annotate(task_cost=Coalesce(Max("cost"), ZERO))
+        .values_list("invoice__customer_id", "service_period_start", "cost_currency", "task_id", "task_cost")
+    )
+    sql, params = per_task.query.sql_with_params()
+    with connection.cursor() as cursor:
+        # Summing the per-task maxima needs an aggregate over an aggregate: the ORM's grouped query,
+        # wrapped, keeps it one round trip however many tasks.
+        cursor.execute(
+            f"SELECT c0, c1, c2, COUNT(*), SUM(c4) FROM ({sql}) AS t(c0, c1, c2, c3, c4) GROUP BY c0, c1, c2",
+            params,
+        )
+        return [(row[0], row[1], row[2], row[3], row[4]) for row in cursor.fetchall()]
 
 
 def roi_get(*, customer: Customer, period: Period) -> RoiReport:
@@ -37,34 +235,19 @@ def roi_period_list(*, customer: Customer) -> list[Period]:
     return [Period(start) for start in starts]
 
 
-def roi_figures(report: RoiReport) -> dict[str, Any]:
-    """The ROI figures as shown to people: money rounded to the minor unit here, for display only."""
-    outcome_count = sum(report.outcomes.values())
-    cost = report.cost_to_serve
-    cost_currency = report.cost_currency or report.currency
-    same_currency = cost_currency == report.currency
-    return {
-        "period": report.period_start.strftime("%Y-%m"),
-        "currency": report.currency,
-        "cost_currency": cost_currency,
-        "outcomes": report.outcomes,
-        "tasks": report.tasks,
-        "unbilled_tasks": report.unbilled_tasks,
-        "value_delivered": round_money(report.value_delivered, report.currency),
-        "billed": round_money(report.billed, report.currency),
-        "cost_to_serve": round_money(cost, cost_currency),
-        "margin": round_money(report.billed - cost, report.currency) if same_currency else None,
-        "cost_per_outcome": round_money(cost / outcome_count, cost_currency) if outcome_count else None,
-        "roi": (report.value_delivered / report.billed).quantize(Decimal("0.0001"), ROUND_HALF_UP)
-        if report.billed else None,
-        "unbilled_cost": round_money(report.unbilled_cost, cost_currency),
-    }
+def roi_figures(report: RoiReport, *, audience: Audience = Audience.VENDOR) -> dict[str, Any]:
+    """One report's figures as `audience` may see them, money rounded to the minor unit."""
+    return period_figures_list(reports=[report])[0].visible(audience=audience)
+
+
+def roi_figures_list(*, reports: list[RoiReport], audience: Audience) -> list[dict[str, Any]]:
+    return [item.visible(audience=audience) for item in period_figures_list(reports=reports)]
 
 
 def customer_period_list(*, organization: Organization, period: Period) -> QuerySet[Customer]:
-    """Customers with their invoice and ROI figures for `period`: one query, however many customers."""
+    """Customers with their invoice for `period`: one query, however many customers. Their ROI figures
+    come from `customer_figures` for the page of customers shown."""
     invoice = Invoice.objects.filter(customer=OuterRef("pk"), period_start=period.start)
-    roi = RoiReport.objects.filter(customer=OuterRef("pk"), period_start=period.start)
     return (
         Customer.objects.filter(organization=organization)
         .annotate(
@@ -72,11 +255,13 @@ def customer_period_list(*, organization: Organization, period: Period) -> Query
             invoice_status=Subquery(invoice.values("status")[:1]),
             invoice_total=Subquery(invoice.values("total")[:1]),
             invoice_currency=Subquery(invoice.values("currency")[:1]),
-            roi_value=Subquery(roi.values("value_delivered")[:1]),
-            roi_billed=Subquery(roi.values("billed")[:1]),
-            roi_cost=Subquery(roi.values("cost_to_serve")[:1]),
-            roi_cost_currency=Subquery(roi.values("cost_currency")[:1]),
-            roi_currency=Subquery(roi.values("currency")[:1]),
         )
         .order_by("name", "external_id")
     )
+
+
+def customer_figures(*, customer_ids: list[int], period: Period) -> dict[int, PeriodFigures]:
+    """Each customer's figures for `period` (customers without a report are left out)."""
+    reports = list(RoiReport.objects.filter(customer_id__in=customer_ids, period_start=period.start))
+    return {item.customer_id: item for item in period_figures_list(reports=reports)}
+

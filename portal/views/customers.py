@@ -4,12 +4,12 @@ from django.utils import timezone
 
 from accounts.selectors import customer_get
 from billing.selectors.invoices import invoice_list, invoice_period_list
-from billing.selectors.roi import customer_period_list
+from billing.selectors.roi import customer_figures, customer_period_list
 from core.errors import DomainError
 from core.periods import Period, period_parse
 from portal.access import login_required, not_found_as_404, scope_of, vendor_required
 from portal.account import customer_account
-from portal.dashboard import margin_rate, roi_dashboard
+from portal.dashboard import roi_dashboard
 from portal.pagination import paginate
 
 
@@ -25,14 +25,11 @@ def customer_list_page(request: HttpRequest) -> HttpResponse:
         except DomainError as exc:
             error = exc.message
     page = paginate(request, customer_period_list(organization=scope.organization, period=period))
+    # The ROI page's figures, from the same function: billed for the period, cost and margin agree with it.
+    figures = customer_figures(customer_ids=[customer.pk for customer in page.object_list], period=period)
     for customer in page.object_list:
-        same = customer.roi_cost_currency in (None, "", customer.roi_currency)
-        customer.margin = (
-            (customer.roi_billed - customer.roi_cost)
-            if (customer.roi_billed is not None and customer.roi_cost is not None and same)
-            else None
-        )
-        customer.margin_rate = margin_rate(customer.roi_billed, customer.roi_cost) if same else None
+        item = figures.get(customer.pk)
+        customer.figures = item.visible(audience=scope.audience) if item is not None else None
     return render(
         request,
         "portal/customer_list.html",
@@ -55,7 +52,7 @@ def customer_page(request: HttpRequest, external_id: str) -> HttpResponse:
         organization=scope.organization,
         customer=customer,
         period_text=request.GET.get("period"),
-        sees_cost=True,
+        audience=scope.audience,
     )
     invoices = invoice_list(organization=scope.organization, customer=customer)[:6]
     return render(
@@ -81,7 +78,7 @@ def roi_page(request: HttpRequest) -> HttpResponse:
         organization=scope.organization,
         customer=scope.customer,
         period_text=request.GET.get("period"),
-        sees_cost=False,
+        audience=scope.audience,
     )
     return render(
         request,

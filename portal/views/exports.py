@@ -55,7 +55,7 @@ def roi_csv(request: HttpRequest) -> HttpResponse:
     scope = scope_of(request)
     if scope.customer is None:
         raise Http404("Vendor users export a customer's ROI from that customer's page.")
-    header, rows = roi_export_rows(customer=scope.customer, sees_cost=False)
+    header, rows = roi_export_rows(customer=scope.customer, audience=scope.audience)
     return _download(
         csv_bytes(header, rows), "text/csv; charset=utf-8", f"roi-{slugify(scope.customer.external_id)}.csv"
     )
@@ -66,7 +66,7 @@ def roi_csv(request: HttpRequest) -> HttpResponse:
 def customer_roi_csv(request: HttpRequest, external_id: str) -> HttpResponse:
     scope = scope_of(request)
     customer = customer_get(organization=scope.organization, external_id=external_id)
-    header, rows = roi_export_rows(customer=customer, sees_cost=True)
+    header, rows = roi_export_rows(customer=customer, audience=scope.audience)
     return _download(
         csv_bytes(header, rows), "text/csv; charset=utf-8", f"roi-{slugify(customer.external_id)}.csv"
     )

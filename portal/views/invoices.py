@@ -1,3 +1,4 @@
+from contextlib import suppress
 from decimal import Decimal
 
 from django.http import HttpRequest, HttpResponse
@@ -9,12 +10,14 @@ from billing.selectors.invoices import (
     SECTION_INVOICE,
     SECTION_PRIOR,
     credit_note_list,
-    invoice_cost_get,
     invoice_get,
     invoice_line_list_by_section,
     invoice_list,
     invoice_period_list,
 )
+from billing.selectors.roi import roi_figures, roi_get
+from core.errors import NotFound
+from core.periods import Period
 from portal import disputes
 from portal.access import login_required, not_found_as_404, scope_of
 from portal.forms import InvoiceFilterForm
@@ -83,11 +86,12 @@ def invoice_detail_page(request: HttpRequest, invoice_id: int) -> HttpResponse:
         "actions": actions_for(invoice) if scope.is_vendor_admin else [],
         "can_credit": scope.is_vendor_admin and can_credit(invoice),
     }
-    if scope.sees_cost:
-        cost_total, cost_currency = invoice_cost_get(invoice=invoice)
-        context["cost_total"], context["cost_currency"] = cost_total, cost_currency
-        if cost_total is not None and cost_currency == invoice.currency:
-            context["margin"] = invoice.total - cost_total
+    # The period's figures, the same as on the ROI page, the customers list and the ROI API and CSV; the
+    # audience rule leaves out the cost and margin when the customer asks.
+    context["figures"] = None
+    with suppress(NotFound):
+        report = roi_get(customer=invoice.customer, period=Period(invoice.period_start))
+        context["figures"] = roi_figures(report, audience=scope.audience)
     return render(request, "portal/invoice_detail.html", context)
 
 

@@ -49,8 +49,16 @@ def test_vendor_customer_page_adds_cost_margin_and_a_cost_series(billed, vendor)
     assert dashboard.period.label == "2026-09"
     assert dashboard.figures["cost_to_serve"] > 0
     report = RoiReport.objects.get(customer=billed.acme, period_start="2026-09-01")
-    assert dashboard.figures["margin"] == round_money(report.billed - report.cost_to_serve, "USD")
+    # the margin is billed minus the cost shown (rounded once), so the page adds up to the cent
+    assert dashboard.figures["cost_to_serve"] == round_money(report.cost_to_serve, "USD")
+    assert dashboard.figures["margin"] == dashboard.figures["billed"] - dashboard.figures["cost_to_serve"]
     assert dashboard.figures["unbilled_cost"] > 0  # the abandoned task
+    assert (
+        dashboard.figures["cost_of_billed_tasks"] + dashboard.figures["unbilled_cost"]
+        == dashboard.figures["cost_to_serve"]
+    )
+    content = response.content.decode()
+    assert "Cost of billed tasks" in content and "Unbilled cost" in content
     assert [s.name for s in dashboard.trend_chart.legend] == ["Value delivered", "Billed", "Cost to serve"]
     assert [c.label for c in dashboard.trend_chart.categories] == ["2026-08", "2026-09"]
     assert b"Cost to serve" in response.content
@@ -102,7 +110,8 @@ def test_vendor_roi_url_sends_the_vendor_to_the_customer_list(billed, vendor) ->
 
 def test_roi_page_query_count_is_pinned(billed, finance_user, django_assert_num_queries) -> None:
     client = login(finance_user)
-    # session, user, organization, customer, periods, report, outcome type names, history;
-    # the account panels: price book versions, wallet grants, notifications
-    with django_assert_num_queries(11):
+    # session, user, organization, customer, periods, report, history, the figures (charges, credit
+    # notes, outcomes by type, billed tasks' cost), outcome type names; the account panels: price book
+    # versions, wallet grants, notifications
+    with django_assert_num_queries(15):
         client.get(reverse("portal:roi"))
