@@ -1,4 +1,4 @@
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 
 from accounts.models import ApiKey, Customer, Organization
 from accounts.services import hash_api_key
@@ -41,3 +41,12 @@ def customer_ids_by_external_id(*, organization_id: int, external_ids: set[str])
     rows = Customer.objects.filter(organization_id=organization_id, external_id__in=external_ids)
     return dict(rows.values_list("external_id", "id"))
 
+
+
+def api_key_list(*, organization: Organization) -> QuerySet[ApiKey]:
+    """The organization's keys, active first, newest first (revoked ones stay listed)."""
+    return (
+        ApiKey.objects.filter(organization=organization)
+        .select_related("customer")
+        .order_by(F("revoked_at").desc(nulls_first=True), "-created_at", "-pk")
+    )

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from portal.views import customers, disputes, events, exports, invoice_actions, invoices, runs, tasks
+from portal.views import audit, customers, disputes, events, exports, invoice_actions, invoices, keys, runs, tasks
 
 app_name = "portal"
 
@@ -58,4 +58,8 @@ urlpatterns = [
     path("runs/start/", runs.run_start, name="run-start"),
     path("runs/<int:run_id>/", runs.run_page, name="run-detail"),
     path("runs/<int:run_id>/progress.json", runs.run_progress_json, name="run-progress"),
+    # Vendor admins only: API keys (created, listed, revoked) and the audit log of configuration and documents.
+    path("settings/api-keys/", keys.api_key_list_page, name="api-key-list"),
+    path("settings/api-keys/<int:api_key_id>/revoke/", keys.api_key_revoke_action, name="api-key-revoke"),
+    path("settings/audit/", audit.audit_log_page, name="audit-log"),
 ]

@@ -26,7 +26,8 @@ _DURATIONS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 def rate_of(scope: str) -> tuple[int, int]:
     """(requests, seconds) from REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"][scope], e.g. "600/min"."""
-    num, period = api_settings.DEFAULT_THROTTLE_RATES[scope].split("/")
+    rate = str(api_settings.DEFAULT_THROTTLE_RATES[scope])
+    num, period = rate.split("/")
     return int(num), _DURATIONS[period.strip()[0]]
 
 

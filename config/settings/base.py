@@ -50,7 +50,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Groups a request's writes under one audit context (the user, the URL); API keys add themselves.
-    "pghistory.middleware.HistoryMiddleware",
+    "audit.middleware.AuditContextMiddleware",
     # Last, as its docs ask: answers a locked-out login with the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -135,6 +135,10 @@ REST_FRAMEWORK = {
         "api": env_str("API_RATE_LIMIT", "600/min"),
     },
 }
+
+# The audit log (audit/): writes are grouped per request; GETs change nothing audited.
+PGHISTORY_MIDDLEWARE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+PGHISTORY_ADMIN_MODEL = "pghistory.Events"
 
 # The shared cache: rate-limit counters and the API-key version that makes a revocation visible to
 # every worker at once. Without CACHE_URL (the demo, one process) it is per-process memory, and API

@@ -14,7 +14,7 @@ from accounts.models import ApiKey
 from accounts.services import api_key_create, hash_api_key
 from tests.conftest import ApiClient, Vendor
 
-USAGE_BATCH = {"events": []}
+USAGE_BATCH: dict[str, list[object]] = {"events": []}
 
 
 def _client(vendor: Vendor, scope: str) -> ApiClient:
@@ -89,7 +89,8 @@ def test_last_used_is_written_once_a_minute_not_per_request(vendor: Vendor) -> N
     ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=first - timedelta(seconds=61))
     authentication._last_touched.clear()
     vendor.api.get("/api/v1/customers")
-    assert ApiKey.objects.get(pk=api_key.pk).last_used_at > first - timedelta(seconds=1)
+    touched = ApiKey.objects.get(pk=api_key.pk).last_used_at
+    assert touched is not None and touched > first - timedelta(seconds=1)
 
 
 @pytest.fixture
@@ -134,5 +135,6 @@ def test_revoked_key_is_refused_at_once_by_this_process(vendor: Vendor) -> None:
     api_key = ApiKey.objects.get(organization=vendor.organization)
     assert vendor.api.get("/api/v1/customers").status_code == 200
     api_key_revoke(organization=vendor.organization, api_key_id=api_key.pk)
-    assert ApiKey.objects.get(pk=api_key.pk).revoked_at <= timezone.now()
+    revoked_at = ApiKey.objects.get(pk=api_key.pk).revoked_at
+    assert revoked_at is not None and revoked_at <= timezone.now()
     assert vendor.api.get("/api/v1/customers").status_code == 401
