@@ -18,6 +18,7 @@ urlpatterns = [
     path("", include("portal.urls")),
 ]
 
+handler400 = "portal.views.errors.bad_request"
 handler404 = "portal.views.errors.not_found"
 handler500 = "portal.views.errors.server_error"
 handler403 = "portal.views.errors.forbidden"

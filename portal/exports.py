@@ -2,6 +2,7 @@
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,11 +16,13 @@ from core.money import format_money
 
 # Spreadsheets run a cell starting with one of these as a formula; task ids and descriptions come
 # from the vendor's systems, so text cells are defused with a leading apostrophe (OWASP's advice).
+# A cell that is a plain number ("-0.99", a credit) is no formula and stays a number.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 
 
 def csv_cell(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
+    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _PLAIN_NUMBER.fullmatch(value):
         return "'" + value
     return "" if value is None else value
 

@@ -2,7 +2,7 @@
 
 import base64
 import binascii
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -25,7 +25,8 @@ def cursor_decode(value: str) -> tuple[datetime, int]:
         raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
         timestamp, row_id = orjson.loads(raw)
         moment = datetime.fromisoformat(timestamp)
-        if moment.tzinfo is None or not isinstance(row_id, int):
+        # This API writes cursors in UTC; any other offset (+23:59 is one PostgreSQL refuses) is not ours.
+        if moment.utcoffset() != timedelta(0) or not isinstance(row_id, int) or not 0 < row_id < 2**63:
             raise ValueError
         return moment, row_id
     except (ValueError, TypeError, orjson.JSONDecodeError, binascii.Error) as exc:

@@ -3,6 +3,7 @@
 from typing import Any
 
 import psycopg
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError, OperationalError, connections
 from drf_spectacular.utils import inline_serializer
@@ -10,7 +11,7 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from core.errors import DomainError, ErrorCode, ServiceUnavailable
+from core.errors import DomainError, ErrorCode, PayloadTooLarge, ServiceUnavailable
 
 # The database is away (restarting, failing over, out of connections) or the connection to it broke.
 # psycopg's own classes come from code that uses the raw connection, past Django's error wrapper.
@@ -34,6 +35,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         exc = database_unavailable()
     if isinstance(exc, DomainError):
         return Response(exc.as_dict(), status=exc.status, headers=exc.headers)
+    if isinstance(exc, RequestDataTooBig):  # a form body over DATA_UPLOAD_MAX_MEMORY_SIZE, read by Django
+        too_large = PayloadTooLarge("The body is over the upload limit.", field="body")
+        return Response(too_large.as_dict(), status=too_large.status)
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         return Response({"code": "invalid", "errors": detail}, status=status.HTTP_400_BAD_REQUEST)

@@ -1,6 +1,8 @@
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
+from core.errors import DomainError
+
 
 def _error(request: HttpRequest, status: int, title: str, message: str) -> HttpResponse:
     if request.path.startswith("/api/"):
@@ -8,6 +10,12 @@ def _error(request: HttpRequest, status: int, title: str, message: str) -> HttpR
     return render(
         request, "portal/error.html", {"status": status, "title": title, "message": message}, status=status
     )
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    # A DomainError's message names the field at fault; other causes (a SuspiciousOperation) stay unsaid.
+    message = exception.message if isinstance(exception, DomainError) else "The request could not be understood."
+    return _error(request, 400, "Bad request", message)
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

@@ -46,7 +46,9 @@ def test_csv_defuses_spreadsheet_formulas(billed, finance_user) -> None:
     invoice = billed.invoice("acme", "2026-10")
     rows = _rows(login(finance_user).get(reverse("portal:invoice-csv", args=[invoice.pk])))
     assert "'" + ODD_TASK in {row["task_id"] for row in rows}
-    assert csv_cell("-1.00") == "'-1.00" and csv_cell(-1) == -1 and csv_cell(None) == ""
+    # A negative amount (a credit) is a number, not a formula: it stays a number.
+    assert csv_cell("-1.00") == "-1.00" and csv_cell("-1+1") == "'-1+1"
+    assert csv_cell(-1) == -1 and csv_cell(None) == ""
 
 
 def test_invoice_pdf_is_a_pdf(billed, finance_user) -> None:
