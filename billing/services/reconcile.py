@@ -312,6 +312,11 @@ def _late_lines(*, customer: Customer, writer: LineWriter, types: dict[int, "Out
                                 writer.invoice.currency)
             outcome_lines(writer=writer, outcomes=outcomes, types=types, book=book, charges=charges, costs=costs,
                           period=period, prior=True)
+            # The late lines carry the period's costs as of now: its report's cost to serve follows, so the
+            # cost of its billed tasks (read from the lines) stays a part of it.
+            RoiReport.objects.filter(customer=customer, period_start=period.start).update(
+                cost_to_serve=costs.total, cost_currency=costs.currency,
+            )
         if book is not None and book.meter_prices.exists():
             totals = usage_totals(customer_id=customer.pk, start=period.start_at, end=period.end_at, cutoff=cutoff)
             usage_lines(writer=writer, book=book, totals=totals, charges=charges, period=period,
@@ -339,3 +344,21 @@ def _roi_write(*, customer: Customer, period: Period, invoice: Invoice, lines: l
     # already serialises writers of this report, so an UPDATE, and an INSERT when it found nothing, suffice.
     if not RoiReport.objects.filter(customer=customer, period_start=period.start).update(**values):
         RoiReport.objects.create(customer=customer, period_start=period.start, **values)
+
+
+def customer_drafts_refresh(*, customer_id: int) -> list[Invoice]:
+    """Reconcile the customer's open drafts now, oldest first (the current period's if it has none): a
+    dispute accepted or an outcome reversed shows at once as a draft without its line or with its
+    pending credit, instead of waiting for the next run. One customer's drafts are one or two."""
+    starts = list(
+        Invoice.objects.filter(customer_id=customer_id, status=Invoice.Status.DRAFT)
+        .order_by("period_start").values_list("period_start", flat=True)
+    )
+    periods = [Period(start) for start in starts] or [Period.of(timezone.now())]
+    return [reconcile_customer(customer_id=customer_id, period=period) for period in periods]
+
+
+def customer_drafts_refresh_on_commit(*, customer_id: int) -> None:
+    """Refresh the customer's drafts once the caller's transaction has committed (at once outside one):
+    the reconciliation must see the reversal or the accepted dispute."""
+    transaction.on_commit(lambda: customer_drafts_refresh(customer_id=customer_id))
