@@ -52,3 +52,48 @@ def test_customer_key_cannot_write_or_list_the_organization(two_customers) -> No
     assert api.post("/api/v1/billing-runs", {"period": "2026-10"}).status_code == 403
     assert api.post(f"/api/v1/invoices/{mine.pk}/void").status_code == 403
     assert api.get("/api/v1/disputes").status_code == 403
+
+
+VENDOR_ONLY = {"cost", "cost_currency", "cost_to_serve", "cost_of_billed_tasks", "margin", "margin_rate",
+               "unbilled_cost", "unbilled_tasks", "cost_per_outcome"}
+
+
+def keys_in(answer: object) -> set[str]:
+    """Every key anywhere in a JSON answer."""
+    if isinstance(answer, dict):
+        return set(answer) | {key for value in answer.values() for key in keys_in(value)}
+    if isinstance(answer, list):
+        return {key for value in answer for key in keys_in(value)}
+    return set()
+
+
+def test_customer_key_answers_carry_no_cost_or_margin_anywhere(two_customers, vendor) -> None:
+    api, mine, _ = two_customers
+    answers = {
+        path: api.get(path, **params)
+        for path, params in [
+            ("/api/v1/invoices", {}),
+            (f"/api/v1/invoices/{mine.pk}", {}),
+            ("/api/v1/customers/acme/roi", {"period": "2026-10"}),
+            ("/api/v1/customers/acme", {}),
+            ("/api/v1/customers/acme/wallet", {}),
+            ("/api/v1/credit-notes", {}),
+            ("/api/v1/notifications", {}),
+        ]
+    }
+    for path, response in answers.items():
+        assert response.status_code == 200, path
+        assert not keys_in(response.json()) & VENDOR_ONLY, path
+    assert answers[f"/api/v1/invoices/{mine.pk}"].json()["lines"]  # lines are there, without their cost
+
+
+def test_the_vendor_key_reads_the_cost_and_margin_the_customer_key_does_not(two_customers, vendor) -> None:
+    api, mine, _ = two_customers
+    roi = vendor.api.get("/api/v1/customers/acme/roi", period="2026-10").json()
+    invoice = vendor.api.get(f"/api/v1/invoices/{mine.pk}").json()
+
+    assert {"cost_to_serve", "cost_of_billed_tasks", "unbilled_cost", "margin", "cost_per_outcome"} <= set(roi)
+    assert all({"cost", "cost_currency"} <= set(line) for line in invoice["lines"])
+    # the figures both may read are the same
+    theirs = api.get("/api/v1/customers/acme/roi", period="2026-10").json()
+    assert theirs == {key: value for key, value in roi.items() if key not in VENDOR_ONLY}
