@@ -87,6 +87,10 @@ class Invoice(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["customer", "period_start"], name="one_invoice_per_customer_period"),
             models.UniqueConstraint(fields=["organization", "number"], name="invoice_number_unique"),
+            # Legal transitions (draft → finalized → paid | void) are held by a trigger (migration 0007).
+            models.CheckConstraint(
+                condition=models.Q(status__in=["draft", "finalized", "paid", "void"]), name="invoice_status_known"
+            ),
         ]
         indexes = [models.Index(fields=["organization", "period_start"])]
 

@@ -86,7 +86,10 @@ def outcome_event_reverse(
     *, organization: Organization, idempotency_key: str, reason: str, actor_label: str = "",
     actor_user: User | None = None,
 ) -> OutcomeEvent:
-    """The outcome no longer counts (the ticket was reopened). Reversing twice is a no-op."""
+    """The outcome no longer counts (the ticket was reopened). Reversing twice is a no-op.
+
+    A dispute open on the outcome closes with it, accepted: the vendor has conceded what the customer
+    challenged, so the customer is never billed for it (or is credited, if it was billed)."""
     with transaction.atomic():
         event = (
             OutcomeEvent.objects.select_for_update()
@@ -99,9 +102,14 @@ def outcome_event_reverse(
             return event
         if event.status == OutcomeStatus.CREDITED:
             raise InvalidState("This outcome was already credited.", field="idempotency_key")
+        now = timezone.now()
+        Dispute.objects.filter(outcome_event=event, status=Dispute.Status.OPEN).update(
+            status=Dispute.Status.ACCEPTED, resolution_note=f"Closed by the vendor's reversal: {reason}",
+            resolved_by=actor_user, resolved_by_label=actor_label, resolved_at=now,
+        )
         _move_one(event=event, to_status=OutcomeStatus.REVERSED, reason=reason, actor_label=actor_label,
                   actor_user=actor_user)
-        event.reversed_at = timezone.now()
+        event.reversed_at = now
         event.reversal_reason = reason
         event.save(update_fields=["status", "reversed_at", "reversal_reason"])
         return event
@@ -158,7 +166,8 @@ def dispute_resolve(
     actor_label: str = "",
 ) -> Dispute:
     """The vendor decides. Accepted: the outcome is reversed (never billed, or credited if it was).
-    Rejected: the outcome returns to where it was (billable, or billed), with the decision recorded."""
+    Rejected: the outcome returns to where it was (billable, or billed), with the decision recorded.
+    An outcome reversed or credited meanwhile is never moved back: its dispute can only be accepted."""
     with transaction.atomic():
         dispute = Dispute.objects.select_for_update().filter(organization=organization, pk=dispute_id).first()
         if dispute is None:
@@ -166,16 +175,24 @@ def dispute_resolve(
         if dispute.status != Dispute.Status.OPEN:
             raise InvalidState(f"The dispute is already {dispute.status}.", field="id")
         event = OutcomeEvent.objects.select_for_update().get(pk=dispute.outcome_event_id)
+        settled = event.is_reversed or event.status in {OutcomeStatus.REVERSED, OutcomeStatus.CREDITED}
+        if settled and not accept:
+            raise InvalidState(f"The outcome is {event.status} already; the dispute can only be accepted.",
+                               field="decision")
         to_status: str
-        if accept:
+        if event.status in {OutcomeStatus.REVERSED, OutcomeStatus.CREDITED}:
+            to_status = event.status
+        elif accept or settled:  # settled: reversed while disputed before reversals closed disputes
             to_status = OutcomeStatus.REVERSED
-            event.reversed_at = timezone.now()
-            event.reversal_reason = f"dispute accepted: {note}"
+            event.reversed_at = event.reversed_at or timezone.now()
+            event.reversal_reason = event.reversal_reason or f"dispute accepted: {note}"
         else:
             to_status = dispute.status_before
-        _move_one(event=event, to_status=to_status, reason=f"dispute {'accepted' if accept else 'rejected'}: {note}",
-                  actor_label=actor_label, actor_user=actor_user)
-        event.save(update_fields=["status", "reversed_at", "reversal_reason"])
+        if to_status != event.status:
+            _move_one(event=event, to_status=to_status,
+                      reason=f"dispute {'accepted' if accept else 'rejected'}: {note}",
+                      actor_label=actor_label, actor_user=actor_user)
+            event.save(update_fields=["status", "reversed_at", "reversal_reason"])
         dispute.status = Dispute.Status.ACCEPTED if accept else Dispute.Status.REJECTED
         dispute.resolution_note, dispute.resolved_by, dispute.resolved_by_label = note, actor_user, actor_label
         dispute.resolved_at = timezone.now()

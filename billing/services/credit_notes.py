@@ -24,6 +24,27 @@ class CreditSpec:
     invoice_line: InvoiceLine | None = None
 
 
+def _credited_by(line: InvoiceLine) -> str | None:
+    """What already credits this line or its outcome: a credit note, or a credit line on an invoice that
+    is not void (a draft's too: the next invoice already carries the credit). The database refuses a
+    second standing credit whatever the path (migration 0007); this names the first for a clear 409."""
+    notes = CreditNoteLine.objects.filter(invoice_line=line)
+    credits = InvoiceLine.objects.filter(kind=InvoiceLine.Kind.CREDIT, credited_line=line)
+    if line.outcome_event_id is not None:
+        notes = notes | CreditNoteLine.objects.filter(outcome_event_id=line.outcome_event_id)
+        credits = credits | InvoiceLine.objects.filter(kind=InvoiceLine.Kind.CREDIT,
+                                                       outcome_event_id=line.outcome_event_id)
+    note = notes.select_related("credit_note").first()
+    if note is not None:
+        return f"credit note {note.credit_note.number}"
+    credit = credits.exclude(invoice__status=Invoice.Status.VOID).select_related("invoice").first()
+    if credit is None:
+        return None
+    if credit.invoice.status == Invoice.Status.DRAFT:
+        return f"a credit line on the draft invoice of {credit.invoice.period}"
+    return f"a credit line on invoice {credit.invoice.number}"
+
+
 def credit_note_create(*, invoice: Invoice, reason: str, items: list[CreditSpec]) -> CreditNote:
     if not items:
         raise DomainError("A credit note needs at least one line.", field="lines")
@@ -46,12 +67,9 @@ def credit_note_create(*, invoice: Invoice, reason: str, items: list[CreditSpec]
             if item.amount > line.amount:
                 raise DomainError(f"At most the line's amount ({line.amount}) can be credited.",
                                   field=f"lines[{index}].amount")
-            already = CreditNoteLine.objects.filter(invoice_line=line).exists() or (
-                line.outcome_event_id is not None
-                and CreditNoteLine.objects.filter(outcome_event_id=line.outcome_event_id).exists()
-            )
+            already = _credited_by(line)
             if already:
-                raise InvalidState("That line was already credited by a credit note.", field=f"lines[{index}]")
+                raise InvalidState(f"That line was already credited by {already}.", field=f"lines[{index}]")
         if credited_before + total > invoice.total:
             raise DomainError(
                 f"Credits would exceed the invoice total ({invoice.total} {invoice.currency}).", field="lines"

@@ -71,9 +71,24 @@ def invoice_mark_paid(*, invoice: Invoice, paid_at: datetime | None = None) -> I
         return current
 
 
+def _standing_credits(invoice: Invoice) -> list[str]:
+    """The credit notes of this invoice and the frozen invoices whose credit lines credit its lines."""
+    notes = [note.number for note in invoice.credit_notes.order_by("pk")]
+    crediting = (
+        Invoice.objects.filter(lines__credited_line__invoice=invoice)
+        .exclude(status__in=[Invoice.Status.DRAFT, Invoice.Status.VOID])
+        .order_by("pk").values_list("number", flat=True).distinct()
+    )
+    return notes + [f"credit lines of {number}" for number in crediting]
+
+
 def invoice_void(*, invoice: Invoice, acting_user: User | None = None) -> Invoice:
     """Cancel a finalized, unpaid invoice. Its outcomes become billable again (as prior-period lines
-    of the next draft) and its prepaid drawdown goes back to the wallet."""
+    of the next draft) and its prepaid drawdown goes back to the wallet.
+
+    An invoice that was credited (a credit note, or a credit line on a later frozen invoice) cannot be
+    voided: its outcomes would be billed again while the credit stood, so the customer would be owed
+    twice. Credits are final, as the invoice they correct was."""
     actor = f"user:{acting_user.username}" if acting_user else "system"
     with transaction.atomic():
         current = Invoice.objects.select_for_update().get(pk=invoice.pk)
@@ -81,6 +96,10 @@ def invoice_void(*, invoice: Invoice, acting_user: User | None = None) -> Invoic
             return current
         if current.status != Invoice.Status.FINALIZED:
             raise InvalidState(f"A {current.status} invoice cannot be voided.", field="status")
+        standing = _standing_credits(current)
+        if standing:
+            raise InvalidState(f"Invoice {current.number} was credited ({', '.join(standing)}) and cannot be "
+                               "voided; credit its remaining amount instead.", field="credit_notes")
         lines = list(current.lines.all())
         outcome_events_move(
             event_ids=_event_ids(lines, InvoiceLine.Kind.OUTCOME),

@@ -147,20 +147,22 @@ class Command(BaseCommand):
                 "AND child.relname <> %s",
                 [owned, owned, user_table],
             )
-            for child, column, parent, parent_key in sorted(cursor.fetchall()):
+            children = sorted(cursor.fetchall())
+            # The demo reset is the one place that deletes frozen documents (the demo's own finalized
+            # invoices, credit notes and their lines): their guards are switched off inside this
+            # transaction only (DDL is transactional, and the tables stay locked until the commit puts
+            # them back).
+            frozen_tables = ["billing_invoice", "billing_invoiceline", "billing_creditnote", "billing_creditnoteline"]
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # ALTER TABLE needs no pending checks
+            for table in frozen_tables:
+                cursor.execute(f'ALTER TABLE "{table}" DISABLE TRIGGER USER')
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+            for child, column, parent, parent_key in children:
                 cursor.execute(
                     f'DELETE FROM "{child}" WHERE "{column}" IN '
                     f'(SELECT "{parent_key}" FROM "{parent}" WHERE organization_id = %s)',
                     [organization.pk],
                 )
-            # The demo reset is the one place that deletes finalized invoices (the demo's own): the
-            # frozen-invoice guards are switched off inside this transaction only (DDL is
-            # transactional, and the tables stay locked until the commit puts them back).
-            frozen_tables = ["billing_invoice", "billing_invoiceline"]
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # ALTER TABLE needs no pending checks
-            for table in frozen_tables:
-                cursor.execute(f'ALTER TABLE "{table}" DISABLE TRIGGER USER')
-            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
             for table in owned:
                 cursor.execute(f'DELETE FROM "{table}" WHERE organization_id = %s', [organization.pk])
             # Users through the ORM, so their groups, permissions and admin log entries go with them.
