@@ -1,6 +1,7 @@
 from decimal import Decimal
 from typing import Any, Literal, overload
 
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models.expressions import Combinable
 
@@ -54,6 +55,24 @@ class BillingRun(models.Model):
     @property
     def period(self) -> str:
         return self.period_start.strftime("%Y-%m")
+
+class BillingRunChunk(models.Model):
+    """Some customers of a run, reconciled by one Celery task. A chunk is counted in its run's progress
+    once, when `done_at` is first set, however often its task is delivered; the reaper sends again the
+    chunks of a run that stopped moving."""
+
+    run = models.ForeignKey(BillingRun, on_delete=models.CASCADE, related_name="chunks")
+    position = models.PositiveIntegerField()
+    customer_ids = ArrayField(models.BigIntegerField())
+    sent_at = models.DateTimeField(help_text="When its task was last sent to the workers.")
+    sends = models.PositiveIntegerField(default=1)
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "position"], name="one_chunk_per_run_position")]
+
+    def __str__(self) -> str:
+        return f"chunk {self.position} of run {self.run_id}"
 
 
 class Invoice(models.Model):

@@ -10,8 +10,7 @@ from kombu.exceptions import OperationalError as BrokerError
 
 # A database or broker that went away for a moment; anything else is a bug, and retrying hides it.
 # Every task here is safe to run again: a start finds its run claimed and sends nothing twice, a chunk
-# reconciles its customers to the same invoices and counts them in its last transaction, the beat jobs
-# are idempotent.
+# already counted is skipped (its row's done_at is set once), the beat jobs are idempotent.
 RETRY = {"autoretry_for": (OperationalError, InterfaceError, BrokerError), "max_retries": 5, "retry_backoff": True}
 
 
@@ -19,17 +18,26 @@ RETRY = {"autoretry_for": (OperationalError, InterfaceError, BrokerError), "max_
 def billing_run_start_task(run_id: int) -> int:
     from billing.services.runs import billing_run_start
 
-    chunks = billing_run_start(run_id=run_id)
-    for chunk in chunks:
-        billing_run_chunk_task.delay(run_id, chunk)
-    return len(chunks)
+    chunk_ids = billing_run_start(run_id=run_id)
+    # If sending fails half way, the run is claimed and a retry sends nothing: billing.reap_runs sends
+    # its unfinished chunks once it has not moved for BILLING_RUN_STALL_SECONDS.
+    for chunk_id in chunk_ids:
+        billing_run_chunk_task.delay(chunk_id)
+    return len(chunk_ids)
 
 
 @shared_task(name="billing.run_chunk", **RETRY)
-def billing_run_chunk_task(run_id: int, customer_ids: list[int]) -> None:
+def billing_run_chunk_task(chunk_id: int) -> bool:
     from billing.services.runs import billing_run_chunk
 
-    billing_run_chunk(run_id=run_id, customer_ids=customer_ids)
+    return billing_run_chunk(chunk_id=chunk_id)
+
+
+@shared_task(name="billing.reap_runs", **RETRY)
+def billing_runs_reap_task() -> int:
+    from billing.services.runs import billing_runs_reap
+
+    return billing_runs_reap()
 
 
 @shared_task(name="billing.refresh_open_drafts", **RETRY)

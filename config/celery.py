@@ -5,6 +5,8 @@ import os
 from celery import Celery
 from celery.schedules import crontab
 
+from config.env import env_int
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
 
 app = Celery("tally")
@@ -14,6 +16,8 @@ app.autodiscover_tasks()
 app.conf.beat_schedule = {
     "verify-outcomes": {"task": "outcomes.verify_due", "schedule": 300.0},
     "refresh-drafts": {"task": "billing.refresh_open_drafts", "schedule": crontab(minute=15)},
+    # Runs whose worker died or whose chunks were never sent; BILLING_RUN_STALL_SECONDS decides when.
+    "reap-billing-runs": {"task": "billing.reap_runs", "schedule": float(env_int("BILLING_RUN_REAP_SECONDS", 60))},
     "finalize-after-grace": {"task": "billing.finalize_due", "schedule": crontab(minute=45)},
     "expire-credits": {"task": "billing.expire_credits", "schedule": crontab(minute=5)},
     "ensure-usage-partitions": {"task": "metering.ensure_partitions", "schedule": crontab(hour=1, minute=0)},

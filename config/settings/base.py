@@ -195,6 +195,17 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "tally")
+# How long Redis waits for the ack of a delivered task before giving it to another worker (acks are
+# late, so a task whose worker died is delivered again after this). It must exceed the longest task:
+# a billing-run chunk of 25 customers with 40 outcomes each took 1.3 s here, ~4 s at 150 ms a customer;
+# retries wait at most 16 s. Redis's default, an hour, stalled a run that long when its worker died.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 300)}
+
+# Billing runs: customers per chunk (see billing.services.runs), starts per organization a minute,
+# and how long a running run may go without a finished chunk before the reaper sends its chunks again.
+BILLING_RUN_CHUNK_SIZE = env_int("BILLING_RUN_CHUNK_SIZE", 25)
+BILLING_RUN_STARTS_PER_MINUTE = env_int("BILLING_RUN_STARTS_PER_MINUTE", 10)
+BILLING_RUN_STALL_SECONDS = env_int("BILLING_RUN_STALL_SECONDS", 600)
 CELERY_TIMEZONE = "UTC"
 
 # Ingestion limits (the API contract).

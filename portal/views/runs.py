@@ -7,6 +7,7 @@ from django.views.decorators.http import require_POST
 from billing.models import BillingRun
 from billing.selectors.runs import billing_run_get, billing_run_list
 from billing.services.runs import billing_run_create
+from core.errors import RateLimited
 from portal.access import not_found_as_404, scope_of, vendor_required
 from portal.forms import BillingRunForm
 from portal.pagination import paginate
@@ -58,7 +59,11 @@ def run_start(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, "Pick a period (YYYY-MM) to run billing for.")
         return redirect("portal:run-list")
-    run = billing_run_create(organization=scope.organization, period=form.cleaned_data["period"])
+    try:  # a run of the same period already queued or running is joined: its page is shown
+        run = billing_run_create(organization=scope.organization, period=form.cleaned_data["period"])
+    except RateLimited as exc:
+        messages.error(request, exc.message)
+        return redirect("portal:run-list")
     return redirect("portal:run-detail", run.pk)
 
 

@@ -66,3 +66,9 @@ def test_a_redelivered_or_repeated_run_does_not_count_twice(vendor) -> None:
     assert billing_run_execute(run_id=run.pk).customers_done == 1
     assert billing_run_start(run_id=run.pk) == []
     assert billing_run_execute(run_id=run.pk).customers_done == 1
+
+    from billing.services.runs import billing_run_chunk  # a chunk delivered again after it was counted
+
+    assert billing_run_chunk(chunk_id=run.chunks.get().pk) is False
+    run.refresh_from_db()
+    assert (run.customers_done, run.customers_total, run.status) == (1, 1, BillingRun.Status.DONE)

@@ -90,3 +90,22 @@ def test_run_list_query_count_does_not_grow(vendor, running, django_assert_num_q
         )
     with django_assert_num_queries(5):
         client.get(reverse("portal:run-list"))
+
+
+def test_starting_a_run_while_one_of_the_period_is_running_shows_that_run(vendor, running) -> None:
+    response = login(vendor.admin).post(reverse("portal:run-start"), {"period": "2026-10"})
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("portal:run-detail", args=[running.pk])
+    assert BillingRun.objects.count() == 1
+
+
+def test_starting_runs_beyond_the_limit_says_when_to_try_again(vendor, settings, django_capture_on_commit_callbacks) -> None:
+    settings.BILLING_RUN_STARTS_PER_MINUTE = 1
+    client = login(vendor.admin)
+    with django_capture_on_commit_callbacks():
+        client.post(reverse("portal:run-start"), {"period": "2026-09"})
+        response = client.post(reverse("portal:run-start"), {"period": "2026-10"}, follow=True)
+
+    assert b"Billing runs start at most 1 a minute" in response.content
+    assert BillingRun.objects.count() == 1

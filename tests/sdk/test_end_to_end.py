@@ -20,13 +20,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 import tally_sdk
 from django.db import connection
 from metering.models import UsageEvent
 from outcomes.models import OutcomeEvent
 from tests.factories import MeterFactory, OutcomeTypeFactory
-from tests.processes import start_gunicorn, stop_gunicorn
+from tests.processes import PrivatePostgres, start_gunicorn, stop_gunicorn
+from tests.processes import test_database_url as database_url  # named so pytest collects no test from it
 
 from tally_fake_server import free_port, wait_until
 
@@ -489,3 +491,81 @@ def test_a_chunked_body_without_content_length_is_read_whole(server: Gunicorn, b
     response = connection.getresponse()
     assert (response.status, json.loads(response.read())) == (200, {"accepted": 300, "duplicates": 0, "rejected": []})
     assert len(stored_usage(billing_setup)) == 300
+
+
+# -- the database restarted mid-stream: 503 with Retry-After, the SDK waits as asked, nothing lost -----------
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[PrivatePostgres]:
+    """A throwaway cluster of the test's own (never the machine's), which the test stops and starts."""
+    cluster = PrivatePostgres()
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.close()
+
+
+def _post_usage_now(port: int, raw_key: str) -> tuple[int, str | None]:
+    body = json.dumps({"events": [{"idempotency_key": "probe", "customer": "acme", "meter": "llm_tokens",
+                                   "quantity": 1, "timestamp": "2026-10-10T12:00:00Z"}]})
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("POST", "/api/v1/usage-events", body,
+                     {"Authorization": f"Bearer {raw_key}", "Content-Type": "application/json"})
+        response = conn.getresponse()
+        response.read()
+        return response.status, response.getheader("Retry-After")
+    finally:
+        conn.close()
+
+
+def test_a_database_restart_mid_stream_answers_503_and_loses_nothing(
+    billing_setup: Any, private_postgres: PrivatePostgres, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    vendor = billing_setup
+    private_postgres.copy_database(source_url=database_url(), name="tally")
+    server = Gunicorn(port=free_port(), log_path=tmp_path / "gunicorn.log")
+    server.process = start_gunicorn(port=server.port, log_path=server.log_path, workers=2,
+                                    DATABASE_URL=private_postgres.url("tally"))
+    caplog.set_level(logging.WARNING, logger="tally_sdk")
+    client = make_client(vendor, server.url, batch_size=100, flush_interval=0.01, max_retries=100,
+                         backoff_base=0.02, backoff_max=0.25, timeout=5.0)
+    recorder = Recorder(client).start()
+    try:
+        assert wait_until(lambda: client.stats.accepted >= 500, timeout=20), server.log_tail()
+        private_postgres.stop("fast")  # ends every session, as a restart does
+        away = _post_usage_now(server.port, vendor.api.raw_key)
+        time.sleep(1.0)  # the recorder keeps recording; the SDK's batches get 503s
+        private_postgres.start()
+        accepted_at_restart = client.stats.accepted
+        back = wait_until(lambda: client.stats.accepted >= accepted_at_restart + 500, timeout=30)
+        assert back, server.log_tail() + private_postgres.log_tail()
+        recorder.stop()
+        assert client.flush(timeout=30), server.log_tail()
+        stats = client.stats
+    finally:
+        recorder.stop()
+        client.close(timeout=10)
+        server.kill()
+
+    assert away[0] == 503 and away[1] is not None and int(away[1]) >= 1, away
+    access_log = server.log_path.read_text(errors="replace")
+    assert '" 503 ' in access_log
+    assert '" 500 ' not in access_log  # never a 500, not even on the first request after the restart
+    assert recorder.errors == []
+    with psycopg.connect(private_postgres.url("tally")) as db:
+        usage_rows = [key for (key,) in db.execute(
+            "SELECT idempotency_key FROM metering_usageevent WHERE organization_id = %s AND idempotency_key <> "
+            "'probe'", [vendor.organization.pk])]
+        outcome_rows = [key for (key,) in db.execute(
+            "SELECT idempotency_key FROM outcomes_outcomeevent WHERE organization_id = %s",
+            [vendor.organization.pk])]
+    # Every acknowledged event stored once, and nothing else: each recorded key is one row.
+    assert len(usage_rows) == len(recorder.usage_keys) and set(usage_rows) == set(recorder.usage_keys)
+    assert len(outcome_rows) == len(recorder.outcome_keys) and set(outcome_rows) == set(recorder.outcome_keys)
+    assert (stats.failed, stats.rejected, stats.dropped) == (0, 0, 0)
+    # The SDK waited as the 503 asked (Retry-After), not its own 0.02-0.25 s backoff.
+    retries = [r.getMessage() for r in caplog.records if "HTTP 503" in r.getMessage()]
+    assert retries and all(f"in {float(away[1]):.2f}s" in message for message in retries), retries
