@@ -35,7 +35,7 @@ lint: venv
 	$(BIN)/lint-imports
 
 serve: venv
-	$(BIN)/gunicorn config.wsgi:application --bind 127.0.0.1:8000 --workers 2
+	$(BIN)/gunicorn -c config/gunicorn.py config.wsgi:application --bind 127.0.0.1:8000 --workers 2
 
 worker: venv
 	$(BIN)/celery -A config worker --loglevel=INFO --concurrency=2 -Q tally

@@ -1,6 +1,7 @@
 """The OpenAPI schema and the browsable docs, served without any CDN."""
 
 import re
+from pathlib import Path
 
 import pytest
 import yaml
@@ -37,3 +38,35 @@ def test_schema_generates_without_warnings(capsys) -> None:
     from django.core.management import call_command
 
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", "/dev/null")
+
+
+@pytest.mark.django_db
+def test_docs_page_runs_under_the_content_security_policy(client) -> None:
+    page = client.get("/api/docs/")
+    html = page.content.decode()
+    policy = page["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "unsafe-inline" not in policy.split("script-src")[1].split(";")[0]
+    # Every script is a file of this app: none inline, which the policy would block.
+    assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html), html
+    init = re.findall(r"""<script src="([^"]+\?script[^"]*)">""", html)
+    assert init, html
+    script = client.get(init[0].replace("&amp;", "&"))
+    assert script.status_code == 200 and b"SwaggerUIBundle" in script.content
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="needs Debian's chromium at /usr/bin/chromium")
+def test_swagger_ui_renders_its_operations_in_a_browser_without_csp_violations(live_server) -> None:
+    from tests.portal.test_browser import chromium
+
+    with chromium() as browser:
+        page = browser.new_page()
+        problems: list[str] = []
+        page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+        page.on("pageerror", lambda error: problems.append(str(error)))
+        page.goto(f"{live_server.url}/api/docs/")
+        page.wait_for_selector(".opblock-summary-path", timeout=30_000)  # an operation rendered from the schema
+        operations = page.locator(".opblock-summary-path").count()
+
+    assert operations > 20
+    assert not [problem for problem in problems if "Content Security Policy" in problem], problems
