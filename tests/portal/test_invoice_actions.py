@@ -88,6 +88,19 @@ def test_mark_paid_then_void_is_refused_on_the_page(priced: Priced) -> None:
     assert Invoice.objects.get(pk=priced.october.pk).status == "paid"
 
 
+def test_void_of_a_credited_invoice_is_refused_on_the_page(priced: Priced) -> None:
+    line = priced.october.lines.filter(amount__gt=0, outcome_event__isnull=False).exclude(
+        outcome_event__idempotency_key="o1").first()
+    assert line is not None
+    credit_note_create(invoice=priced.october, reason="refund", items=[CreditSpec(line.amount, "x", line)])
+
+    void = login(priced.vendor.admin).post(reverse("portal:invoice-void", args=[priced.october.pk]), follow=True)
+
+    assert "Void invoice failed: Invoice INV-000001 was credited (CN-000001" in void.content.decode()
+    assert Invoice.objects.get(pk=priced.october.pk).status == "finalized"
+    assert OutcomeEvent.objects.get(pk=line.outcome_event_id).status == OutcomeEvent.Status.CREDITED
+
+
 def test_void_returns_the_outcomes_to_billing(priced: Priced) -> None:
     response = login(priced.vendor.admin).post(
         reverse("portal:invoice-void", args=[priced.october.pk]), follow=True
@@ -225,8 +238,8 @@ def test_invoice_page_with_credit_notes_has_a_pinned_query_count(
     october = priced.october
     credit_note_create(invoice=october, reason="first", items=[CreditSpec(Decimal("1"), "goodwill")])
     # session, user, organization, invoice (with its price book), line count, lines, credit notes,
-    # their lines, cost sum
-    with django_assert_num_queries(9):
+    # their lines; the period's figures (report, charges, credit notes, outcomes by type, billed tasks' cost)
+    with django_assert_num_queries(13):
         client.get(reverse("portal:invoice-detail", args=[october.pk]))
     for position in (2, 3, 4):
         line = october.lines.get(position=position)
@@ -235,6 +248,6 @@ def test_invoice_page_with_credit_notes_has_a_pinned_query_count(
             reason=f"line {position}",
             items=[CreditSpec(line.amount, "dup", line), CreditSpec(Decimal("0.5"), "extra")],
         )
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(13):
         response = client.get(reverse("portal:invoice-detail", args=[october.pk]))
     assert len(response.context["credit_notes"]) == 4
