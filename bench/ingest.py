@@ -1,21 +1,24 @@
 """Ingestion benchmark: the HTTP API against a bare COPY of the same events.
 
-    python bench/ingest.py [--kind usage|outcome] [--events 200000] [--rounds 5] [--workers 2] [--senders 4]
-                           [--database-url URL]
+    python bench/ingest.py [--kind usage|outcome] [--quantities all|strings,integers,decimals] [--events 200000]
+                           [--rounds 5] [--workers 2] [--senders 4] [--database-url URL]
 
 1. Recreates the bench database (default tally_bench_ingest on 127.0.0.1), migrates it, and creates an
    organization, customers, meters, an outcome type and an API key.
 2. Starts the production server, `gunicorn config.wsgi:application` with sync workers.
-3. Then, `--rounds` times, each phase starting from empty tables and a checkpoint:
+3. Then, `--rounds` times, for each spelling of the usage quantities (`--quantities`: decimal strings
+   "1500", JSON integers 1500, JSON decimal numbers 1500.25; all three by default, in an order that
+   turns each round), each phase starting from empty tables and a checkpoint:
    - raw COPY: the same events, 1,000 rows per COPY (each its own transaction), from one connection
      into a plain table with the event table's columns and indexes (not its foreign keys or triggers);
    - HTTP: `--senders` processes POST the events in 1,000-event batches to /api/v1/usage-events (or
      /api/v1/outcome-events with `--kind outcome`) over loopback, each on a new connection as sync
      workers close them. Requests are encoded before the clock starts, as the COPY rows are, so both
      figures measure the write path only.
-4. Prints events/s for both in each round and their ratio, the median ratio (rounds alternate, so a
-   burst of load elsewhere on the machine spoils one round, not the figure), p50/p99 batch latency
-   and the workers' peak RSS, and checks that every event was stored exactly once in every round.
+4. Prints events/s for both in each round and their ratio, the median ratio per spelling (rounds
+   alternate, so a burst of load elsewhere on the machine spoils one round, not the figure), p50/p99
+   batch latency and the workers' peak RSS, and checks that every event was stored exactly once, with
+   the quantities sent, in every round.
 
 Defaults, for this 2-core machine where sender, gunicorn and PostgreSQL share the cores: 2 workers,
 one per core, so a worker is always ready while another waits on PostgreSQL; 4 senders keep both
@@ -27,6 +30,7 @@ import argparse
 import json
 import multiprocessing
 import os
+import re
 import socket
 import statistics
 import sys
@@ -53,23 +57,35 @@ from bench.common import (  # noqa: E402
 BATCH = 1000
 CUSTOMERS = 50
 MODELS = ["gpt-4o", "gpt-4o-mini", "claude-sonnet", "llama-70b"]
+SPELLINGS = ("strings", "integers", "decimals")
 
 
-def event(i: int, start: datetime) -> dict[str, object]:
-    """The i-th generated event: LLM tokens or GPU seconds, spread over the current month so far."""
+def event(i: int, start: datetime, spelling: str = "strings") -> dict[str, object]:
+    """The i-th generated event: LLM tokens or GPU seconds, spread over the current month so far. Its
+    quantity is text here, with two decimals for `decimals` (written as a JSON number by `encode`)."""
     timestamp = start + timedelta(seconds=i % 86_400)
+    fraction = f".{i % 100:02d}" if spelling == "decimals" else ""
     if i % 5 == 4:
         return {
             "idempotency_key": f"bench-{i:09d}", "customer": f"cust-{i % CUSTOMERS:03d}", "meter": "gpu_seconds",
-            "quantity": str(i % 600 + 1), "timestamp": timestamp.isoformat().replace("+00:00", "Z"),
+            "quantity": f"{i % 600 + 1}{fraction}", "timestamp": timestamp.isoformat().replace("+00:00", "Z"),
             "task_id": f"task-{i // 7}", "properties": {"gpu": "h100"},
         }
     return {
         "idempotency_key": f"bench-{i:09d}", "customer": f"cust-{i % CUSTOMERS:03d}", "meter": "llm_tokens",
-        "quantity": str(i % 4000 + 1), "timestamp": timestamp.isoformat().replace("+00:00", "Z"),
+        "quantity": f"{i % 4000 + 1}{fraction}", "timestamp": timestamp.isoformat().replace("+00:00", "Z"),
         "task_id": f"task-{i // 7}",
         "properties": {"model": MODELS[i % len(MODELS)], "direction": "input" if i % 2 else "output"},
     }
+
+
+def encode(events: list[dict[str, object]], spelling: str) -> bytes:
+    """A batch as json.dumps writes it; the quantities of `integers` and `decimals` as JSON numbers of the
+    same text (json.dumps would need a float for 1500.25)."""
+    body = json.dumps({"events": events}).encode()
+    if spelling == "strings":
+        return body
+    return re.sub(rb'"quantity": "([0-9.]+)"', rb'"quantity": \1', body)
 
 
 def outcome_event(i: int, start: datetime) -> dict[str, object]:
@@ -221,7 +237,8 @@ def copy_baseline(database_url: str, kind: Kind, rows: list[tuple[object, ...]])
     return Round(rate=len(rows) / elapsed, client_cpu=client_cpu, server_cpu=server_cpu)
 
 
-def http_round(database_url: str, kind: Kind, server: Gunicorn, requests: list[bytes], senders: int) -> Round:
+def http_round(database_url: str, kind: Kind, server: Gunicorn, requests: list[bytes], senders: int,
+               quantity_sum: Decimal | None) -> Round:
     """The API from empty event (and key) tables, with the latency of each batch."""
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(f"TRUNCATE {kind.tables}")
@@ -252,12 +269,59 @@ def http_round(database_url: str, kind: Kind, server: Gunicorn, requests: list[b
     with psycopg.connect(database_url) as conn:
         stored = conn.execute(f"SELECT count(DISTINCT idempotency_key) FROM {kind.table}").fetchone()[0]
         rows = conn.execute(f"SELECT count(*) FROM {kind.table}").fetchone()[0]
+        total = conn.execute("SELECT sum(quantity) FROM metering_usageevent").fetchone()[0] if quantity_sum else None
     if (accepted, duplicates, rejected, stored, rows) != (events, 0, 0, events, events):
         raise SystemExit(f"expected {events} events stored once; accepted {accepted}, duplicates {duplicates}, "
                          f"rejected {rejected}, distinct keys {stored}, rows {rows}")
+    if total != quantity_sum:
+        raise SystemExit(f"the quantities stored add up to {total}, those sent to {quantity_sum}")
     return Round(rate=events / elapsed, client_cpu=workers_cpu, server_cpu=server_cpu,
                  latencies=[value for item in outcomes for value in item[0]],
                  sender_cpu=sum(item[5] for item in outcomes))
+
+
+@dataclass
+class Workload:
+    """One spelling of the batches: the encoded requests, the same events as COPY rows, and the sum of
+    their quantities (None for outcome events) that the stored rows must add up to."""
+
+    bodies: list[bytes]
+    rows: list[tuple[object, ...]]
+    quantity_sum: Decimal | None
+    requests: list[bytes] = field(default_factory=list)
+    ratios: list[float] = field(default_factory=list)
+    latencies: list[float] = field(default_factory=list)
+
+
+def workload(kind: str, spelling: str, count: int, start: datetime, organization_id: int, customers: dict[str, int],
+             meters: dict[str, int]) -> Workload:
+    received = datetime.now(UTC)
+    if kind == "outcome":
+        events = [outcome_event(i, start) for i in range(count)]
+        rows: list[tuple[object, ...]] = [
+            (organization_id, customers[e["customer"]], meters["ticket_resolved"], e["task_id"],
+             datetime.fromisoformat(e["timestamp"]), "{}", e["idempotency_key"], received, "pending",
+             datetime.fromisoformat(e["timestamp"]) + timedelta(hours=72), "")
+            for e in events
+        ]
+        quantity_sum = None
+    else:
+        events = [event(i, start, spelling) for i in range(count)]
+        rows = [
+            (organization_id, customers[e["customer"]], meters[e["meter"]], e["task_id"], Decimal(e["quantity"]),
+             datetime.fromisoformat(e["timestamp"]), json.dumps(e["properties"]), e["idempotency_key"], received)
+            for e in events
+        ]
+        quantity_sum = sum((row[4] for row in rows), Decimal(0))
+    bodies = [encode(events[i:i + BATCH], spelling) for i in range(0, len(events), BATCH)]
+    return Workload(bodies=bodies, rows=rows, quantity_sum=quantity_sum)
+
+
+def spellings(value: str) -> list[str]:
+    chosen = list(SPELLINGS) if value == "all" else value.split(",")
+    if not chosen or set(chosen) - set(SPELLINGS):
+        raise argparse.ArgumentTypeError(f"all, or a comma list of {', '.join(SPELLINGS)}")
+    return chosen
 
 
 def main() -> None:
@@ -265,6 +329,9 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--kind", choices=["usage", "outcome"], default="usage",
                         help="usage events (the default) or outcome events")
+    parser.add_argument("--quantities", type=spellings, default=list(SPELLINGS),
+                        help="how usage quantities are spelled: all (the default), or a comma list of "
+                             "strings, integers, decimals")
     parser.add_argument("--rounds", type=int, default=5, help="alternating COPY / HTTP rounds (default 5)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers (default: one per core)")
     parser.add_argument("--senders", type=int, default=4, help="concurrent client processes")
@@ -282,51 +349,42 @@ def main() -> None:
     if now - start < timedelta(days=1):  # keep every event in the past and in the current month
         start = now - timedelta(days=1)
     kind = kind_of(args.kind)
-    events = [(outcome_event if args.kind == "outcome" else event)(i, start) for i in range(args.events)]
-    bodies = [json.dumps({"events": events[i:i + BATCH]}).encode() for i in range(0, len(events), BATCH)]
-    received = datetime.now(UTC)
-    if args.kind == "outcome":
-        rows = [
-            (organization_id, customers[e["customer"]], meters["ticket_resolved"], e["task_id"],
-             datetime.fromisoformat(e["timestamp"]), "{}", e["idempotency_key"], received, "pending",
-             datetime.fromisoformat(e["timestamp"]) + timedelta(hours=72), "")
-            for e in events
-        ]
-    else:
-        rows = [
-            (organization_id, customers[e["customer"]], meters[e["meter"]], e["task_id"], Decimal(e["quantity"]),
-             datetime.fromisoformat(e["timestamp"]), json.dumps(e["properties"]), e["idempotency_key"], received)
-            for e in events
-        ]
+    names = ["outcomes"] if args.kind == "outcome" else args.quantities
+    loads = {name: workload(args.kind, name, args.events, start, organization_id, customers, meters) for name in names}
+    batches = args.events // BATCH
 
-    print(f"{args.events:,} {args.kind} events in {len(bodies)} batches of {BATCH}; raw COPY from 1 connection, "
-          f"{BATCH} rows per COPY; HTTP API from {args.senders} senders to {args.workers} gunicorn workers; "
-          f"{os.cpu_count()} cores; {args.rounds} rounds", flush=True)
+    print(f"{args.events:,} {args.kind} events in {batches} batches of {BATCH}"
+          + ("" if args.kind == "outcome" else f", quantities as {', '.join(names)}")
+          + f"; raw COPY from 1 connection, {BATCH} rows per COPY; HTTP API from {args.senders} senders to "
+          f"{args.workers} gunicorn workers; {os.cpu_count()} cores; {args.rounds} rounds", flush=True)
     server = Gunicorn(database_url=args.database_url, workers=args.workers)
-    ratios, latencies = [], []
     try:
-        # Warm every worker (first database connection, key, customer and meter caches): sync workers
-        # take one connection at a time, so concurrent senders reach them all.
-        requests = [http_request(server.port, kind.path, raw_key, body) for body in bodies]
-        warm_up(server.port, requests[:args.workers * 8], args.workers * 2)
+        for load in loads.values():
+            load.requests = [http_request(server.port, kind.path, raw_key, body) for body in load.bodies]
+            # Warm every worker (first database connection, key, customer and meter caches): sync workers
+            # take one connection at a time, so concurrent senders reach them all.
+            warm_up(server.port, load.requests[:args.workers * 8], args.workers * 2)
         for number in range(1, args.rounds + 1):
-            copy = copy_baseline(args.database_url, kind, rows)
-            api = http_round(args.database_url, kind, server, requests, args.senders)
-            ratios.append(api.rate / copy.rate)
-            latencies.extend(api.latencies)
-            print(f"round {number}: raw COPY {copy.rate:,.0f} events/s (CPU per batch: client + server "
-                  f"{copy.cpu_ms_per_batch(len(bodies))}); HTTP API {api.rate:,.0f} events/s (workers + server "
-                  f"{api.cpu_ms_per_batch(len(bodies))}, senders "
-                  f"{api.sender_cpu / len(bodies) * 1000:.1f} ms); every event stored once; ratio {ratios[-1]:.2f}",
-                  flush=True)
+            turn = (number - 1) % len(names)
+            for name in names[turn:] + names[:turn]:  # each spelling in turn comes first
+                load = loads[name]
+                copy = copy_baseline(args.database_url, kind, load.rows)
+                api = http_round(args.database_url, kind, server, load.requests, args.senders, load.quantity_sum)
+                load.ratios.append(api.rate / copy.rate)
+                load.latencies.extend(api.latencies)
+                print(f"round {number} {name}: raw COPY {copy.rate:,.0f} events/s (CPU per batch: client + server "
+                      f"{copy.cpu_ms_per_batch(batches)}); HTTP API {api.rate:,.0f} events/s (workers + server "
+                      f"{api.cpu_ms_per_batch(batches)}, senders {api.sender_cpu / batches * 1000:.1f} ms); "
+                      f"every event stored once; ratio {load.ratios[-1]:.2f}", flush=True)
         peaks = server.peak_rss_kib()
     finally:
         server.stop()
 
-    print(f"ratio HTTP / raw COPY, median of {args.rounds} rounds: {statistics.median(ratios):.2f} "
-          f"(min {min(ratios):.2f}, max {max(ratios):.2f}; goal >= 0.90)")
-    print(f"batch latency: p50 {percentile(latencies, 0.5) * 1000:.1f} ms, "
-          f"p99 {percentile(latencies, 0.99) * 1000:.1f} ms")
+    for name, load in loads.items():
+        p50, p99 = percentile(load.latencies, 0.5) * 1000, percentile(load.latencies, 0.99) * 1000
+        print(f"{name}: ratio HTTP / raw COPY, median of {args.rounds} rounds: {statistics.median(load.ratios):.2f} "
+              f"(min {min(load.ratios):.2f}, max {max(load.ratios):.2f}; goal >= 0.90); batch latency "
+              f"p50 {p50:.1f} ms, p99 {p99:.1f} ms")
     print("peak RSS of gunicorn workers (VmHWM): "
           + ", ".join(f"{kib / 1024:.0f} MiB" for kib in sorted(peaks.values())))
 

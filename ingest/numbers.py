@@ -15,10 +15,6 @@ import re
 from itertools import repeat
 from typing import Any
 
-import pydantic_core
-
-from core.errors import InvalidJson
-
 
 class JsonNumber(float):
     """A JSON number with a fraction or an exponent (or NaN, Infinity): a float to anything that reads
@@ -34,17 +30,10 @@ class JsonNumber(float):
 
 
 def loads_exact(body: bytes) -> Any:
-    """The document, with every JSON number that is not an integer a `JsonNumber` (integers are exact ints).
-
-    pydantic's own parser decides first whether it is JSON at all, so that both tiers agree on what a
-    body is: the standard library would take a lone surrogate (`\\ud800`) that no UTF-8 column can store.
-    """
-    try:
-        pydantic_core.from_json(body)
-        text = body.decode()
-    except ValueError as exc:  # UnicodeDecodeError included
-        raise InvalidJson(f"The body is not valid JSON: {exc}", field="body") from exc
-    return json.loads(text, parse_float=JsonNumber, parse_constant=JsonNumber)
+    """A body pydantic's parser has accepted, with every JSON number that is not an integer a `JsonNumber`
+    (integers are exact ints). pydantic decides what is JSON for both tiers: the standard library alone
+    would take a lone surrogate (`\\ud800`) that no UTF-8 column can store."""
+    return json.loads(body.decode(), parse_float=JsonNumber, parse_constant=JsonNumber)
 
 
 def exact_decimal(value: Any) -> Any:

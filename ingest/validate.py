@@ -21,7 +21,7 @@ from pydantic import (
     create_model,
 )
 
-from core.errors import DomainError, PayloadTooLarge
+from core.errors import DomainError, InvalidJson, PayloadTooLarge
 from ingest.numbers import QuotedNumbers, loads_exact
 
 EventT = TypeVar("EventT", bound=BaseModel)
@@ -166,7 +166,10 @@ class BatchValidator(Generic[EventT]):
         """
         try:
             events: list[EventT] = self.batch_adapter.validate_json(body).events
-        except ValidationError:
+        except ValidationError as exc:
+            first = exc.errors(include_url=False)[0]
+            if first["type"] == "json_invalid":  # the only error then: both tiers read JSON as pydantic does
+                raise InvalidJson(f"The body is not valid JSON: {first['msg']}", field="body") from exc
             return self._validate_each(body)
         if len(events) > settings.INGEST_MAX_BATCH:
             raise self._too_many(len(events))
@@ -193,7 +196,7 @@ class BatchValidator(Generic[EventT]):
                                field="events")
 
     def _validate_each(self, body: bytes) -> tuple[list[EventT], list[int], list[dict[str, Any]]]:
-        """The slow path, for a batch with an error somewhere or a number pydantic would read as a float:
+        """The slow path, for valid JSON with an error somewhere or a number pydantic would read as a float:
         parsed again keeping numbers' text, then the shape error or each bad event."""
         document = loads_exact(body)
         if not isinstance(document, dict) or not isinstance(document.get("events"), list):

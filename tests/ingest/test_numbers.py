@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from core.errors import InvalidJson
 from ingest.numbers import JsonNumber, QuotedNumbers, exact_decimal, loads_exact
+from metering.ingestion import USAGE_EVENTS
 
 quantities = QuotedNumbers("quantity")
 
@@ -74,10 +75,12 @@ def test_the_exact_parse_keeps_every_digit() -> None:
     assert document["a"] == 12345678901234567890.123456789012  # a float to whatever reads floats
 
 
-@pytest.mark.parametrize("body", [b'{"a": "\\ud800"}', b'{"a": "\xff"}', b"{", b'{"a": 01}'])
-def test_the_exact_parse_refuses_what_pydantic_refuses(body: bytes) -> None:
+@pytest.mark.parametrize("body", [b'{"events": [{"customer": "\\ud800"}]}', b'{"events": [{"customer": "\xff"}]}',
+                                  b'{"events": [', b'{"events": [{"quantity": 01}]}', b'\xef\xbb\xbf{"events": []}'])
+def test_what_pydantic_refuses_as_json_is_refused_by_both_tiers(body: bytes) -> None:
+    assert USAGE_EVENTS.plain_validator.validate(body) is None
     with pytest.raises(InvalidJson):
-        loads_exact(body)
+        USAGE_EVENTS.full_validator.validate(body)
 
 
 def test_a_decimal_field_takes_the_text_and_refuses_a_float() -> None:
