@@ -18,14 +18,23 @@ class AudienceOutput(serializers.Serializer):
         return visible_fields(super().to_representation(instance), audience=audience)
 
 
+class VendorAmountField(AmountField):
+    """An amount only the vendor audience gets. Output fields are documented as always present; this one
+    is not read-only (these serializers only ever write answers) so the schema shows it optional."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(required=False, **kwargs)
+        self.read_only = False
+
+
 class InvoiceLineOutput(AudienceOutput, serializers.ModelSerializer):
     outcome = serializers.SerializerMethodField()
     service_period = serializers.SerializerMethodField()
     quantity = AmountField(currency=lambda line: "")
     unit_price = AmountField(currency=lambda line: line.invoice.currency)
     amount = AmountField(currency=lambda line: line.invoice.currency)
-    cost = AmountField(currency=lambda line: "", allow_null=True, required=False,
-                       help_text=f"The task's cost to serve. {VENDOR_ONLY}")
+    cost = VendorAmountField(currency=lambda line: "", allow_null=True,
+                             help_text=f"The task's cost to serve. {VENDOR_ONLY}")
     cost_currency = serializers.CharField(required=False, help_text=VENDOR_ONLY)
 
     class Meta:
