@@ -98,7 +98,7 @@ def test_void_of_a_credited_invoice_is_refused_on_the_page(priced: Priced) -> No
 
     assert "Void invoice failed: Invoice INV-000001 was credited (CN-000001" in void.content.decode()
     assert Invoice.objects.get(pk=priced.october.pk).status == "finalized"
-    assert OutcomeEvent.objects.get(pk=line.outcome_event_id).status == OutcomeEvent.Status.CREDITED
+    assert OutcomeEvent.objects.get(invoiceline=line).status == OutcomeEvent.Status.CREDITED
 
 
 def test_void_returns_the_outcomes_to_billing(priced: Priced) -> None:
@@ -202,7 +202,7 @@ def test_credit_note_for_chosen_lines_and_an_amount(priced: Priced) -> None:
     assert "Credit note CN-000001 issued for 3.25 USD." in html
     assert "Two tickets were duplicates" in html and "Goodwill" in html and "credited by CN-000001" in html
     assert line.outcome_event_id is not None
-    assert OutcomeEvent.objects.get(pk=line.outcome_event_id).status == OutcomeEvent.Status.CREDITED
+    assert OutcomeEvent.objects.get(invoiceline=line).status == OutcomeEvent.Status.CREDITED
     assert line.pk not in {offered_line.pk for offered_line in client.get(url).context["lines"]}
 
 
