@@ -13,6 +13,8 @@ from core.errors import (
     InvalidState,
     NotFound,
     PayloadTooLarge,
+    RateLimited,
+    ServiceUnavailable,
 )
 
 
@@ -33,5 +35,13 @@ def test_each_error_answers_its_status_with_its_code_and_field(error: type[Domai
 
 
 def test_every_code_belongs_to_exactly_one_error_class() -> None:
-    classes = [DomainError, InvalidJson, BadEncoding, PayloadTooLarge, NotFound, Conflict, InvalidState]
+    classes = [DomainError, InvalidJson, BadEncoding, PayloadTooLarge, NotFound, Conflict, InvalidState,
+               RateLimited, ServiceUnavailable]
     assert sorted(cls.code for cls in classes) == sorted(ErrorCode)
+
+
+@pytest.mark.parametrize(("error", "status"), [(RateLimited, 429), (ServiceUnavailable, 503)])
+def test_an_error_that_asks_to_wait_says_how_long_in_retry_after(error: type[RateLimited], status: int) -> None:
+    response = exception_handler(error("Later.", retry_after=7), {"request": APIRequestFactory().get("/")})
+    assert response is not None
+    assert (response.status_code, response["Retry-After"]) == (status, "7")
