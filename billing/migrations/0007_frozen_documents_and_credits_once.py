@@ -174,9 +174,16 @@ DROP TRIGGER IF EXISTS billing_invoiceline_truncate ON billing_invoiceline;
 DROP TRIGGER IF EXISTS billing_invoice_truncate ON billing_invoice;
 DROP FUNCTION IF EXISTS billing_truncate_guard();
 DROP TRIGGER IF EXISTS billing_invoice_frozen ON billing_invoice;
-CREATE TRIGGER billing_invoice_frozen BEFORE UPDATE OR DELETE ON billing_invoice
-  FOR EACH ROW EXECUTE FUNCTION billing_invoice_frozen();
+DROP FUNCTION IF EXISTS billing_invoice_frozen();
 """
+
+
+def _previous_invoice_guard() -> str:
+    """0003's guard, put back when this migration is reversed."""
+    from importlib import import_module
+
+    return import_module("billing.migrations.0003_frozen_invoice_triggers").SQL.split(
+        "CREATE FUNCTION billing_invoiceline_frozen()")[0]
 
 
 class Migration(migrations.Migration):
@@ -192,5 +199,5 @@ class Migration(migrations.Migration):
                 condition=models.Q(status__in=["draft", "finalized", "paid", "void"]), name="invoice_status_known"
             ),
         ),
-        migrations.RunSQL(SQL, REVERSE),
+        migrations.RunSQL(SQL, REVERSE + _previous_invoice_guard()),
     ]
