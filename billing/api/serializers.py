@@ -4,7 +4,7 @@ from rest_framework import serializers
 
 from billing.audience import Audience, visible_fields
 from billing.models import BillingRun, Invoice, InvoiceLine
-from core.api.fields import AmountField
+from core.api.fields import AmountField, PeriodField
 
 VENDOR_ONLY = "Vendor only: left out of the answers to a customer-scoped key."
 
@@ -74,7 +74,7 @@ class InvoiceOutput(InvoiceSummaryOutput):
 
 
 class BillingRunInput(serializers.Serializer):
-    period = serializers.CharField()
+    period = PeriodField()
     customer = serializers.CharField(required=False, allow_null=True, allow_blank=True)
 
 

@@ -19,6 +19,7 @@ from billing.selectors.roi import roi_figures, roi_get
 from billing.selectors.runs import billing_run_get
 from billing.services.runs import billing_run_create
 from core.api.exceptions import ErrorSerializer
+from core.api.fields import PERIOD_SCHEMA
 from core.errors import DomainError
 from core.periods import period_parse
 
@@ -59,7 +60,7 @@ class InvoiceListApi(APIView):
     @extend_schema(
         parameters=[
             OpenApiParameter("customer", str, description="customer external_id"),
-            OpenApiParameter("period", str, description="YYYY-MM"),
+            OpenApiParameter("period", PERIOD_SCHEMA, description="YYYY-MM"),
         ],
         responses=InvoiceSummaryOutput(many=True),
     )
@@ -88,7 +89,7 @@ class InvoiceDetailApi(APIView):
 class CustomerRoiApi(APIView):
     customer_readable = True
 
-    @extend_schema(parameters=[OpenApiParameter("period", str, required=True, description="YYYY-MM")],
+    @extend_schema(parameters=[OpenApiParameter("period", PERIOD_SCHEMA, required=True, description="YYYY-MM")],
                    responses=RoiOutput)
     def get(self, request: Request, external_id: str) -> Response:
         customer = scoped_customer_get(request, external_id)

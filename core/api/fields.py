@@ -3,12 +3,24 @@
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.money import CURRENCY_MINOR_UNITS
 
+# core.periods.period_parse: YYYY-MM, a year from 2000 and a month 01 to 12.
+PERIOD_PATTERN = r"^([2-9][0-9]{3})-(0[1-9]|1[0-2])$"
+PERIOD_SCHEMA = {"type": "string", "pattern": PERIOD_PATTERN, "example": "2026-11"}
 
+
+@extend_schema_field(PERIOD_SCHEMA)
+class PeriodField(serializers.CharField):
+    """A billing period YYYY-MM, parsed by the view (core.periods.period_parse) and documented here."""
+
+
+# The codes are documented upper case, as the API stores and answers them; it also takes lower case.
+@extend_schema_field({"type": "string", "enum": sorted(CURRENCY_MINOR_UNITS), "example": "USD"})
 class CurrencyField(serializers.CharField):
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("max_length", 3)
@@ -31,13 +43,18 @@ class CodeField(serializers.RegexField):
         super().__init__(r"^[A-Za-z0-9_.:-]+$", **kwargs)
 
 
-@extend_schema_field({"type": "string", "format": "decimal", "example": "0.99"})
 class DecimalStringField(serializers.Field):
-    """A decimal given as a string ("0.99"); JSON numbers are refused so no float ever enters."""
+    """A decimal given as a string ("0.99"); JSON numbers are refused so no float ever enters.
 
-    def __init__(self, *, min_value: Decimal | int | None = None, positive: bool = False, **kwargs: Any) -> None:
+    At most `integer_digits` digits before the point (the column's max_digits less its decimal_places)
+    and 12 after it.
+    """
+
+    def __init__(self, *, min_value: Decimal | int | None = None, positive: bool = False,
+                 integer_digits: int = 18, **kwargs: Any) -> None:
         self.min_value = min_value
         self.positive = positive
+        self.integer_digits = integer_digits
         super().__init__(**kwargs)
 
     def to_internal_value(self, data: Any) -> Decimal:
@@ -53,12 +70,37 @@ class DecimalStringField(serializers.Field):
             raise serializers.ValidationError("Must be greater than zero.")
         if self.min_value is not None and value < self.min_value:
             raise serializers.ValidationError(f"Must be at least {self.min_value}.")
-        if abs(value.as_tuple().exponent) > 12 or value.adjusted() > 17:  # type: ignore[arg-type]
-            raise serializers.ValidationError("Out of range: at most 18 integer and 12 decimal digits.")
+        if abs(value.as_tuple().exponent) > 12 or value.adjusted() >= self.integer_digits:  # type: ignore[arg-type]
+            raise serializers.ValidationError(
+                f"Out of range: at most {self.integer_digits} integer and 12 decimal digits.")
         return value
 
     def to_representation(self, value: Any) -> str:
         return format(Decimal(value), "f")
+
+
+class DecimalStringFieldSchema(OpenApiSerializerFieldExtension):
+    """DecimalStringField in the schema: a pattern the field's own checks accept (sign, digits, bounds).
+
+    The pattern is narrower than the field (no exponent, no leading zeros, no negative zero), never wider.
+    """
+
+    target_class = DecimalStringField
+
+    def map_serializer_field(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
+        field = self.target
+        digits = field.integer_digits
+        fraction = r"(\.[0-9]{1,12})?"
+        if field.positive:  # greater than zero: a non-zero integer part, or a fraction with a non-zero digit
+            pattern = rf"^([1-9][0-9]{{0,{digits - 1}}}{fraction}|0\.[0-9]{{0,11}}[1-9])$"
+            example = "1"
+        elif field.min_value == 0:
+            pattern = rf"^(0|[1-9][0-9]{{0,{digits - 1}}}){fraction}$"
+            example = "0.99"
+        else:
+            pattern = rf"^-?(0|[1-9][0-9]{{0,{digits - 1}}}){fraction}$"
+            example = "0.99"
+        return {"type": "string", "format": "decimal", "pattern": pattern, "example": example}
 
 
 def decimal_str(value: Decimal, min_places: int = 0) -> str:

@@ -38,4 +38,52 @@ def document_errors(result: dict[str, Any], generator: Any, request: Any, public
                 continue
             for status, description in _answers(method, operation).items():
                 operation["responses"].setdefault(status, {"description": description, "content": _ERROR})
+    return document_inputs(result)
+
+
+# PostgreSQL text cannot hold a NUL: the API refuses one in any path segment, query value or body string
+# (core.api.parsers, ingest), with a 400. The schema says so on every string it accepts.
+NO_NUL = r"^[^\x00]*$"
+# A free-form object of the input (a rate's dimensions, an event's properties): keys and string values
+# without NUL. Nested objects and lists are accepted too; the schema documents the flat form.
+_FREE_FORM_VALUE = {"oneOf": [
+    {"type": "string", "pattern": NO_NUL}, {"type": "number"}, {"type": "boolean"},
+]}
+
+
+def _no_nul(schema: Any) -> None:
+    """Mark the strings SCHEMA accepts as NUL-free (in place), through objects, lists and combinators."""
+    if not isinstance(schema, dict) or "$ref" in schema:
+        return
+    if schema.get("type") == "string" and not {"pattern", "enum", "format"} & schema.keys():
+        schema["pattern"] = NO_NUL
+    for key in ("oneOf", "anyOf", "allOf"):
+        for child in schema.get(key, []):
+            _no_nul(child)
+    _no_nul(schema.get("items"))
+    for child in schema.get("properties", {}).values():
+        _no_nul(child)
+    if schema.get("type") == "object" and schema.get("additionalProperties") in ({}, True):
+        schema["additionalProperties"] = _FREE_FORM_VALUE
+        schema["propertyNames"] = {"pattern": NO_NUL}
+
+
+def document_inputs(result: dict[str, Any]) -> dict[str, Any]:
+    """What the API accepts, said in full: NUL-free strings, no unknown body keys, and `Error`'s one
+    required key (a validation error answers `code` and `errors`, without `detail`)."""
+    schemas = result.get("components", {}).get("schemas", {})
+    if "Error" in schemas:
+        schemas["Error"]["required"] = ["code"]
+    for name, schema in schemas.items():
+        # COMPONENT_SPLIT_REQUEST: every request body is a "...Request" component. Batches refuse an
+        # unknown top-level key; the other bodies ignore one, so the contract is the documented keys.
+        if name.endswith("Request"):
+            _no_nul(schema)
+            if schema.get("type") == "object" and "properties" in schema:
+                schema.setdefault("additionalProperties", False)
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            if isinstance(operation, dict):
+                for parameter in operation.get("parameters", []):
+                    _no_nul(parameter.get("schema"))
     return result

@@ -33,6 +33,11 @@ class MeterOutput(serializers.ModelSerializer):
         model = Meter
         fields = ["code", "name", "unit", "aggregation", "unique_property", "created_at"]
 
+    # The model's SlugField would document a pattern without the "." and ":" a code may have (CodeField).
+    code = serializers.CharField()
+    # The model field's schema is oneOf(pattern, empty), which "" matches twice: one string says it.
+    unique_property = serializers.CharField(help_text=Meter._meta.get_field("unique_property").help_text)
+
 
 class MeterListApi(APIView):
     @extend_schema(responses=MeterOutput(many=True))

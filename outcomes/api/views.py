@@ -22,13 +22,16 @@ from outcomes.services import outcome_event_reverse, outcome_type_create
 class OutcomeTypeInput(serializers.Serializer):
     code = CodeField()
     name = serializers.CharField(max_length=200)
-    price = DecimalStringField(min_value=0)
+    # price and value are numeric(20, 6) columns: 14 integer digits.
+    price = DecimalStringField(min_value=0, integer_digits=14)
     currency = CurrencyField()
     verification_window_hours = serializers.IntegerField(min_value=0, max_value=24 * 366, default=0)
-    value = DecimalStringField(min_value=0)
+    value = DecimalStringField(min_value=0, integer_digits=14)
 
 
 class OutcomeTypeOutput(serializers.ModelSerializer):
+    # The model's SlugField would document a pattern without the "." and ":" a code may have (CodeField).
+    code = serializers.CharField()
     price = serializers.SerializerMethodField()
     value = serializers.SerializerMethodField(method_name="value_text")  # get_value is a Field method
 
