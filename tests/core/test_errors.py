@@ -35,8 +35,8 @@ def test_each_error_answers_its_status_with_its_code_and_field(error: type[Domai
 
 
 def test_every_code_belongs_to_exactly_one_error_class() -> None:
-    classes = [DomainError, InvalidJson, BadEncoding, PayloadTooLarge, NotFound, Conflict, InvalidState,
-               RateLimited, ServiceUnavailable]
+    classes: list[type[DomainError]] = [DomainError, InvalidJson, BadEncoding, PayloadTooLarge, NotFound,
+                                        Conflict, InvalidState, RateLimited, ServiceUnavailable]
     assert sorted(cls.code for cls in classes) == sorted(ErrorCode)
 
 
