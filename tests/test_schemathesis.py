@@ -11,6 +11,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from config.wsgi import application
 from tests.portal.conftest import billed, globex  # noqa: F401  (fixtures: a seeded database)
@@ -23,11 +24,22 @@ def _operations(schema: Any) -> list[Any]:
     return [result.ok() for result in schema.get_all_operations()]
 
 
-# Known open failures (issue 9), each a schema that promises less than the view checks or a response
-# the schema does not describe: ST202 (valid request rejected: `period`, `currency` and date ranges have
-# no pattern or bounds in the schema; unknown body keys; credit-note, dispute-resolve and billing-run
-# bodies) and ST108 (meters, rates, outcome types, customers answer fields the schema does not match).
-@pytest.mark.xfail(strict=False, reason="schemathesis still finds ST202/ST108 failures listed above (issue 9)")
+# "No valid request rejected" (ST202) takes 2xx, 404 and 409 as acceptance; these operations refuse some
+# schema-valid bodies with a 400 for a reason that depends on what else is true, which no schema states.
+# Every other check still runs on them.
+NOT_ALWAYS_ACCEPTED = {
+    # A period that has not started yet (the clock).
+    "POST /api/v1/billing-runs",
+    # An amount finer than its currency's minor unit (core.money.money_check: 0.001 USD, 1.5 JPY), the
+    # currency being another field, or the invoice's; a credit note also over what the line has left.
+    "POST /api/v1/customers/{external_id}/credit-grants",
+    "POST /api/v1/customers/{external_id}/price-books",
+    "POST /api/v1/invoices/{invoice_id}/credit-notes",
+    # A meter code the organization has not created (a 400 naming `meter`, metering.services.rate_create).
+    "POST /api/v1/rates",
+}
+
+
 @pytest.mark.django_db(transaction=True)
 def test_every_operation_holds_every_schemathesis_check(billed) -> None:  # noqa: F811
     schema = schemathesis.openapi.from_wsgi("/api/schema/", application)
@@ -43,7 +55,10 @@ def test_every_operation_holds_every_schemathesis_check(billed) -> None:  # noqa
             nonlocal cases
             case = data.draw(operation.as_strategy())
             cases += 1
-            case.call_and_validate(headers=headers)
+            # A cursor is valid only as a `next_cursor` the API answered; a generated one is refused (400).
+            not_always = operation.label in NOT_ALWAYS_ACCEPTED or "cursor" in (case.query or {})
+            excluded = [positive_data_acceptance] if not_always else []
+            case.call_and_validate(headers=headers, excluded_checks=excluded)
 
         return run
 

@@ -17,7 +17,7 @@ from billing.selectors.account import wallet_balances
 from billing.services.price_books import EntrySpec, MeterSpec, price_book_create
 from billing.services.wallet import credit_grant_create
 from core.api.exceptions import ErrorSerializer
-from core.api.fields import AmountField, CurrencyField, DecimalStringField, decimal_str
+from core.api.fields import CURRENCY_SCHEMA, AmountField, CurrencyField, DecimalStringField, PeriodField, decimal_str
 from core.errors import DomainError
 from core.money import CURRENCY_MINOR_UNITS
 from core.periods import period_parse
@@ -46,7 +46,7 @@ class MeterPriceInput(serializers.Serializer):
 
 
 class PriceBookInput(serializers.Serializer):
-    effective_from = serializers.CharField(help_text="The first period priced by this version, YYYY-MM.")
+    effective_from = PeriodField(help_text="The first period priced by this version, YYYY-MM.")
     currency = CurrencyField()
     platform_fee = DecimalStringField(min_value=Decimal(0), required=False, default=Decimal(0))
     included_outcomes = serializers.IntegerField(min_value=0, required=False, default=0)
@@ -153,7 +153,10 @@ class CreditGrantListApi(APIView):
 class WalletApi(APIView):
     customer_readable = True
 
-    @extend_schema(parameters=[OpenApiParameter("currency", str)], responses=dict)
+    @extend_schema(
+        parameters=[OpenApiParameter("currency", CURRENCY_SCHEMA, description="Defaults to the customer's currency.")],
+        responses=dict,
+    )
     def get(self, request: Request, external_id: str) -> Response:
         customer = scoped_customer_get(request, external_id)
         currency = (request.query_params.get("currency") or customer.currency).upper()

@@ -20,7 +20,10 @@ class PeriodField(serializers.CharField):
 
 
 # The codes are documented upper case, as the API stores and answers them; it also takes lower case.
-@extend_schema_field({"type": "string", "enum": sorted(CURRENCY_MINOR_UNITS), "example": "USD"})
+CURRENCY_SCHEMA = {"type": "string", "enum": sorted(CURRENCY_MINOR_UNITS), "example": "USD"}
+
+
+@extend_schema_field(CURRENCY_SCHEMA)
 class CurrencyField(serializers.CharField):
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("max_length", 3)

@@ -44,6 +44,9 @@ def document_errors(result: dict[str, Any], generator: Any, request: Any, public
 # PostgreSQL text cannot hold a NUL: the API refuses one in any path segment, query value or body string
 # (core.api.parsers, ingest), with a 400. The schema says so on every string it accepts.
 NO_NUL = r"^[^\x00]*$"
+# A required string (minLength 1) is read with its surrounding whitespace trimmed, so it needs one
+# character that is neither NUL nor whitespace.
+NOT_BLANK = r"^[^\x00]*[^\x00\s][^\x00]*$"
 # A free-form object of the input (a rate's dimensions, an event's properties): keys and string values
 # without NUL. Nested objects and lists are accepted too; the schema documents the flat form.
 _FREE_FORM_VALUE = {"oneOf": [
@@ -56,7 +59,7 @@ def _no_nul(schema: Any) -> None:
     if not isinstance(schema, dict) or "$ref" in schema:
         return
     if schema.get("type") == "string" and not {"pattern", "enum", "format"} & schema.keys():
-        schema["pattern"] = NO_NUL
+        schema["pattern"] = NOT_BLANK if schema.get("minLength", 0) >= 1 else NO_NUL
     for key in ("oneOf", "anyOf", "allOf"):
         for child in schema.get(key, []):
             _no_nul(child)
