@@ -45,6 +45,8 @@ def server_env(database_url: str) -> dict[str, str]:
         "CELERY_BROKER_URL": env.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0"),
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "LOG_LEVEL": "WARNING",
+        # Plain HTTP over loopback, as from a load balancer that ends TLS: not redirected to https.
+        "SECURE_SSL_REDIRECT": "0",
     })
     return env
 
@@ -104,17 +106,22 @@ class Gunicorn:
                 self.process.wait()
 
 
-def cpu_seconds(pids: list[int]) -> float:
-    """User plus system CPU time consumed so far by these processes (0 for one that has exited)."""
+def cpu_by_pid(pids: list[int]) -> dict[int, float]:
+    """User plus system CPU seconds consumed so far by each of these processes that is still running."""
     tick = os.sysconf("SC_CLK_TCK")
-    total = 0
+    seconds = {}
     for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of proc(5))
-    return total / tick
+        seconds[pid] = (int(fields[11]) + int(fields[12])) / tick  # utime, stime (fields 14 and 15 of proc(5))
+    return seconds
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User plus system CPU seconds consumed so far by these processes (0 for one that has exited)."""
+    return sum(cpu_by_pid(pids).values())
 
 
 def backend_pids(conn: "psycopg.Connection[Any]") -> list[int]:

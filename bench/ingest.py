@@ -48,6 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import (  # noqa: E402
     Gunicorn,
     backend_pids,
+    cpu_by_pid,
     cpu_seconds,
     database_recreate,
     percentile,
@@ -201,12 +202,13 @@ def sender(port: int, requests: list[bytes], start_at: float, results: "multipro
 class Round:
     rate: float
     client_cpu: float  # seconds of CPU, in the COPY client or the gunicorn workers
-    server_cpu: float  # seconds of CPU in the PostgreSQL backends serving them
+    server_cpu: float | None  # seconds of CPU in the PostgreSQL backends serving them, if none ended
     latencies: list[float] = field(default_factory=list)
     sender_cpu: float = 0.0
 
     def cpu_ms_per_batch(self, batches: int) -> str:
-        return f"{self.client_cpu / batches * 1000:.1f} + {self.server_cpu / batches * 1000:.1f} ms"
+        server = "n/a" if self.server_cpu is None else f"{self.server_cpu / batches * 1000:.1f}"
+        return f"{self.client_cpu / batches * 1000:.1f} + {server} ms"
 
 
 def warm_up(port: int, requests: list[bytes], senders: int) -> None:
@@ -244,7 +246,7 @@ def http_round(database_url: str, kind: Kind, server: Gunicorn, requests: list[b
         conn.execute(f"TRUNCATE {kind.tables}")
         conn.execute("CHECKPOINT")
         backends, workers = backend_pids(conn), server.worker_pids()  # workers keep their connections
-    server_began, workers_began = cpu_seconds(backends), cpu_seconds(workers)
+    server_began, workers_began = cpu_by_pid(backends), cpu_seconds(workers)
     port = server.port
     results: multiprocessing.Queue = multiprocessing.Queue()
     start_at = time.time() + 1.0
@@ -261,7 +263,13 @@ def http_round(database_url: str, kind: Kind, server: Gunicorn, requests: list[b
     finished = max(item[4] for item in outcomes)
     # The senders' clocks are perf_counter, comparable on one machine; start_at is wall time.
     elapsed = finished - (time.perf_counter() - (time.time() - start_at))
-    server_cpu, workers_cpu = cpu_seconds(backends) - server_began, cpu_seconds(workers) - workers_began
+    workers_cpu = cpu_seconds(workers) - workers_began
+    with psycopg.connect(database_url) as conn:
+        server_ended = cpu_by_pid(backend_pids(conn))
+    # A worker closes its connection after CONN_MAX_AGE (60 s) and opens another: a backend that started
+    # during the round counts whole; one that ended took its CPU with it, so then there is no figure.
+    server_cpu = (None if set(server_began) - set(server_ended)
+                  else sum(server_ended.values()) - sum(server_began.values()))
     accepted = sum(item[1] for item in outcomes)
     duplicates = sum(item[2] for item in outcomes)
     rejected = sum(item[3] for item in outcomes)
