@@ -4,7 +4,7 @@ Views document their success answers and any error with a specific meaning; this
 shared error shape (`Error`, core.api.exceptions), so a client and schemathesis know every status code:
 400 anywhere (a NUL in the path or a query value, a bad filter or body), 401 and 403 (the API key),
 404 where the path or a filter names an object, 409 on writes (a conflict or an object in the wrong
-state), 413 where there is a body.
+state), 413 where there is a body. It then states what the inputs accept (`document_inputs`).
 """
 
 from typing import Any
@@ -47,8 +47,9 @@ NO_NUL = r"^[^\x00]*$"
 # A required string (minLength 1) is read with its surrounding whitespace trimmed, so it needs one
 # character that is neither NUL nor whitespace.
 NOT_BLANK = r"^[^\x00]*[^\x00\s][^\x00]*$"
-# A free-form object of the input (a rate's dimensions, an event's properties): keys and string values
-# without NUL. Nested objects and lists are accepted too; the schema documents the flat form.
+# A free-form object of the input (a rate's dimensions, an event's properties): string values without
+# NUL (keys neither, which OpenAPI 3.0 has no `propertyNames` to say). Nested objects and lists are
+# accepted too; the schema documents the flat form.
 _FREE_FORM_VALUE = {"oneOf": [
     {"type": "string", "pattern": NO_NUL}, {"type": "number"}, {"type": "boolean"},
 ]}
@@ -68,7 +69,6 @@ def _no_nul(schema: Any) -> None:
         _no_nul(child)
     if schema.get("type") == "object" and schema.get("additionalProperties") in ({}, True):
         schema["additionalProperties"] = _FREE_FORM_VALUE
-        schema["propertyNames"] = {"pattern": NO_NUL}
 
 
 def document_inputs(result: dict[str, Any]) -> dict[str, Any]:
