@@ -47,6 +47,14 @@ def billing_refresh_open_drafts_task() -> int:
     return billing_refresh_open_drafts()
 
 
+@shared_task(name="billing.refresh_customer_drafts", **RETRY)
+def customer_drafts_refresh_task(customer_id: int) -> int:
+    """Sent by outcomes (by this name) after an outcome stops counting: see outcomes.services."""
+    from billing.services.reconcile import customer_drafts_refresh
+
+    return len(customer_drafts_refresh(customer_id=customer_id))
+
+
 @shared_task(name="billing.finalize_due", **RETRY)
 def invoices_finalize_due_task() -> int:
     from billing.services.finalize import invoices_finalize_due

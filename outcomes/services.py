@@ -2,6 +2,7 @@ from collections.abc import Collection
 from datetime import datetime
 from decimal import Decimal
 
+from celery import current_app
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -9,6 +10,16 @@ from accounts.models import Organization, User
 from core.errors import Conflict, InvalidState, NotFound
 from outcomes.enums import OutcomeStatus
 from outcomes.models import Dispute, OutcomeEvent, OutcomeTransition, OutcomeType
+
+# Billing keeps each customer's draft invoices; outcomes may not import it, so it is told by the name of
+# its Celery task, after commit, when an outcome stops counting (a reversal, an accepted dispute), and
+# the draft shows its pending credit or loses its line within a worker's round trip, not at the next run.
+DRAFTS_REFRESH_TASK = "billing.refresh_customer_drafts"
+
+
+def _drafts_refresh_on_commit(*, customer_id: int) -> None:
+    transaction.on_commit(lambda: current_app.tasks[DRAFTS_REFRESH_TASK].delay(customer_id))
+
 
 # Verification is done in chunks so one beat tick holds row locks briefly; 5,000 rows is ~50 ms.
 VERIFY_CHUNK = 5000
@@ -112,6 +123,7 @@ def outcome_event_reverse(
         event.reversed_at = now
         event.reversal_reason = reason
         event.save(update_fields=["status", "reversed_at", "reversal_reason"])
+        _drafts_refresh_on_commit(customer_id=event.customer_id)
         return event
 
 
@@ -197,5 +209,6 @@ def dispute_resolve(
         dispute.resolution_note, dispute.resolved_by, dispute.resolved_by_label = note, actor_user, actor_label
         dispute.resolved_at = timezone.now()
         dispute.save()
+        _drafts_refresh_on_commit(customer_id=event.customer_id)
         return dispute
 

@@ -357,8 +357,3 @@ def customer_drafts_refresh(*, customer_id: int) -> list[Invoice]:
     periods = [Period(start) for start in starts] or [Period.of(timezone.now())]
     return [reconcile_customer(customer_id=customer_id, period=period) for period in periods]
 
-
-def customer_drafts_refresh_on_commit(*, customer_id: int) -> None:
-    """Refresh the customer's drafts once the caller's transaction has committed (at once outside one):
-    the reconciliation must see the reversal or the accepted dispute."""
-    transaction.on_commit(lambda: customer_drafts_refresh(customer_id=customer_id))

@@ -6,7 +6,6 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from billing.selectors.disputes import dispute_list_with_invoices
-from billing.services.reconcile import customer_drafts_refresh_on_commit
 from core.errors import DomainError, NotFound
 from outcomes.services import dispute_resolve
 from portal.access import login_required, not_found_as_404, scope_of, vendor_admin_required
@@ -61,8 +60,6 @@ def dispute_resolve_action(request: HttpRequest, dispute_id: int) -> HttpRespons
         messages.error(request, f"The dispute was not resolved: {exc.message}")
         return redirect("portal:dispute-list")
     event = dispute.outcome_event
-    # The draft shows the decision at once: without the outcome's line, or with its pending credit.
-    customer_drafts_refresh_on_commit(customer_id=event.customer_id)
     if accept:
         messages.success(
             request,

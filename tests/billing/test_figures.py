@@ -184,3 +184,18 @@ def test_the_customer_sees_the_same_billed_figures_without_the_vendors_cost(octo
     exported = csv_rows(login(finance).get(reverse("portal:roi-csv")))
     assert exported[0]["billed"] == vendor_figures["billed"]
     assert not {"cost_to_serve", "cost_of_billed_tasks", "unbilled_cost", "margin"} & set(exported[0])
+
+
+def test_a_reversal_through_the_api_shows_its_pending_credit_on_the_draft_without_a_run(
+    october, django_capture_on_commit_callbacks
+) -> None:
+    invoice_finalize(invoice=Invoice.objects.get(customer=october.customer, period_start=OCTOBER.start))
+    assert not Invoice.objects.filter(customer=october.customer, period_start=NOVEMBER.start).exists()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = october.api.post("/api/v1/outcome-events/o1/reverse", {"reason": "ticket reopened"})
+
+    assert response.status_code == 200, response.content
+    draft = Invoice.objects.get(customer=october.customer, status=Invoice.Status.DRAFT)
+    credit = draft.lines.get(kind=InvoiceLine.Kind.CREDIT)
+    assert (credit.amount, credit.service_period_start) == (Decimal("-0.99"), OCTOBER.start)
