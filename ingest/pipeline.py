@@ -150,7 +150,7 @@ def _rows(organization_id: int, events: list[E], key: Callable[[E], str], ids: d
           received: datetime) -> Rows[E]:
     # Keys reach the unique index in one order, Python's (code points, as COLLATE "C" compares UTF-8), so
     # that concurrent batches sharing keys wait for each other instead of deadlocking: every batch of
-    # either tier and kind is sorted here (~0.1 ms for 1,000 events, ~0.02 ms when already in order).
+    # either tier and kind is sorted here (~0.1 ms per 1,000 random keys, ~0.03 ms when already in order).
     events.sort(key=key)
     return Rows(organization_id=organization_id, events=events, ids=ids, received=received)
 
