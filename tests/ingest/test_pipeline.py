@@ -38,8 +38,8 @@ def keys_seen(kind: EventKind[Any], monkeypatch: pytest.MonkeyPatch) -> list[lis
 @pytest.mark.parametrize("kind_name", KINDS)
 @pytest.mark.parametrize("offset", ["Z", "+05:30"])  # the plain tier, and the checked tier
 def test_rows_are_built_in_key_order_whatever_order_was_sent(vendor, monkeypatch, kind_name, offset) -> None:
-    MeterFactory(organization=vendor.organization)
-    OutcomeTypeFactory(organization=vendor.organization)
+    MeterFactory.create(organization=vendor.organization)
+    OutcomeTypeFactory.create(organization=vendor.organization)
     kind, url, event = KINDS[kind_name]
     seen = keys_seen(kind, monkeypatch)
     batch = {"events": [event(key, timestamp=f"2026-10-05T10:00:00{offset}") for key in KEYS]}

@@ -57,7 +57,7 @@ def post_json(raw_key: str, url: str, body: Mapping[str, object]) -> dict[str, A
 
 
 def test_the_same_batch_posted_from_four_connections_at_once_is_stored_once(vendor) -> None:
-    MeterFactory(organization=vendor.organization)
+    MeterFactory.create(organization=vendor.organization)
     batch = {"events": [usage(f"k{i}", quantity=str(i)) for i in range(300)]}
 
     answers = at_once(4, lambda n: post_json(vendor.api.raw_key, "/api/v1/usage-events", batch))
@@ -71,7 +71,7 @@ def test_the_same_batch_posted_from_four_connections_at_once_is_stored_once(vend
 
 
 def test_overlapping_batches_in_opposite_orders_neither_deadlock_nor_double(vendor) -> None:
-    MeterFactory(organization=vendor.organization)
+    MeterFactory.create(organization=vendor.organization)
     keys = [f"k{i:04d}" for i in range(400)]
     forward = {"events": [usage(key) for key in keys[:300]]}
     backward = {"events": [usage(key) for key in reversed(keys[100:])]}
@@ -86,7 +86,7 @@ def test_overlapping_batches_in_opposite_orders_neither_deadlock_nor_double(vend
 
 
 def test_the_same_outcome_batch_posted_at_once_is_stored_once(vendor) -> None:
-    OutcomeTypeFactory(organization=vendor.organization)
+    OutcomeTypeFactory.create(organization=vendor.organization)
     batch = {"events": [
         {"idempotency_key": f"o{i}", "customer": "acme", "outcome": "ticket_resolved", "task_id": f"t{i}",
          "timestamp": "2026-10-05T10:00:00Z"}
@@ -101,7 +101,7 @@ def test_the_same_outcome_batch_posted_at_once_is_stored_once(vendor) -> None:
 
 
 def test_a_batch_whose_names_are_all_cached_opens_its_own_connection(vendor) -> None:
-    MeterFactory(organization=vendor.organization)
+    MeterFactory.create(organization=vendor.organization)
     assert post_json(vendor.api.raw_key, "/api/v1/usage-events", {"events": [usage("warm")]})["accepted"] == 1
     connection.close()  # as CONN_MAX_AGE does between requests; the key, customer and meter stay cached
     body = {"events": [usage("cold1"), usage("warm")]}

@@ -37,8 +37,8 @@ outcome_event = st.fixed_dictionaries({**common, "outcome": st.sampled_from(["ti
 @given(kind=st.sampled_from(["usage", "outcome"]), data=st.data(), ascii_only=st.booleans())
 def test_any_batch_is_answered_with_every_event_accounted_for(vendor, kind, data, ascii_only) -> None:
     if not vendor.organization.meters.exists():
-        MeterFactory(organization=vendor.organization)
-        OutcomeTypeFactory(organization=vendor.organization)
+        MeterFactory.create(organization=vendor.organization)
+        OutcomeTypeFactory.create(organization=vendor.organization)
     events = data.draw(st.lists((usage_event if kind == "usage" else outcome_event) | json_values, max_size=6))
     body = json.dumps({"events": events}, ensure_ascii=ascii_only)
     response = vendor.api.post(URL if kind == "usage" else "/api/v1/outcome-events",

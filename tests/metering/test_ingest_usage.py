@@ -24,7 +24,7 @@ def usage(key: str, **overrides: object) -> dict[str, object]:
 
 @pytest.fixture
 def meter(vendor):
-    return MeterFactory(organization=vendor.organization)
+    return MeterFactory.create(organization=vendor.organization)
 
 
 def test_batch_keeps_valid_events_rejects_invalid_and_counts_duplicates(vendor, meter) -> None:
@@ -73,7 +73,7 @@ def test_the_same_key_in_two_months_is_stored_once(vendor, meter) -> None:
 
 
 def test_idempotency_keys_are_per_organization(vendor, stranger, meter) -> None:
-    MeterFactory(organization=stranger.organization)
+    MeterFactory.create(organization=stranger.organization)
     assert vendor.api.post(URL, {"events": [usage("shared")]}).json()["accepted"] == 1
     assert stranger.api.post(URL, {"events": [usage("shared")]}).json()["accepted"] == 1
 

@@ -20,7 +20,7 @@ def outcome(key: str, **overrides: object) -> dict[str, object]:
 
 @pytest.fixture
 def outcome_type(vendor):
-    return OutcomeTypeFactory(organization=vendor.organization, verification_window_hours=48)
+    return OutcomeTypeFactory.create(organization=vendor.organization, verification_window_hours=48)
 
 
 def test_outcome_batch_keeps_valid_and_rejects_invalid(vendor, outcome_type) -> None:
