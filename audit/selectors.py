@@ -10,18 +10,25 @@ from pghistory.models import Events
 from audit import models as events
 from billing.models import PriceBook
 
+
+def _event_model(name: str) -> type[Any]:
+    """An event model pghistory builds at import time (audit/models.py), which the type checker cannot see."""
+    model: type[Any] = getattr(events, name)
+    return model
+
+
 # The object types a vendor admin can filter by: key -> (label, event model).
 AUDITED: dict[str, tuple[str, type[Any]]] = {
-    "price_book": ("Price book", events.PriceBookEvent),  # type: ignore[attr-defined]
-    "price": ("Price (price-book entry)", events.PriceBookEntryEvent),  # type: ignore[attr-defined]
-    "meter_price": ("Usage price (price-book meter)", events.PriceBookMeterEvent),  # type: ignore[attr-defined]
-    "rate": ("Rate", events.RateEvent),  # type: ignore[attr-defined]
-    "outcome_type": ("Outcome type", events.OutcomeTypeEvent),  # type: ignore[attr-defined]
-    "invoice": ("Invoice", events.InvoiceEvent),  # type: ignore[attr-defined]
-    "credit_note": ("Credit note", events.CreditNoteEvent),  # type: ignore[attr-defined]
-    "dispute": ("Dispute", events.DisputeEvent),  # type: ignore[attr-defined]
-    "api_key": ("API key", events.ApiKeyEvent),  # type: ignore[attr-defined]
-    "user": ("User", events.UserEvent),  # type: ignore[attr-defined]
+    "price_book": ("Price book", _event_model("PriceBookEvent")),
+    "price": ("Price (price-book entry)", _event_model("PriceBookEntryEvent")),
+    "meter_price": ("Usage price (price-book meter)", _event_model("PriceBookMeterEvent")),
+    "rate": ("Rate", _event_model("RateEvent")),
+    "outcome_type": ("Outcome type", _event_model("OutcomeTypeEvent")),
+    "invoice": ("Invoice", _event_model("InvoiceEvent")),
+    "credit_note": ("Credit note", _event_model("CreditNoteEvent")),
+    "dispute": ("Dispute", _event_model("DisputeEvent")),
+    "api_key": ("API key", _event_model("ApiKeyEvent")),
+    "user": ("User", _event_model("UserEvent")),
 }
 # Price-book entries and meter prices carry no organization of their own: their price book's says.
 _THROUGH_PRICE_BOOK = {"price", "meter_price"}
