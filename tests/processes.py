@@ -106,14 +106,19 @@ def _killpg(pgid: int, sig: int) -> None:
         pass
 
 
-def _answers_http(port: int) -> bool:
-    """True once anything on the port speaks HTTP (any status counts)."""
+def _answers(port: int, request: bytes, reply: bytes) -> bool:
+    """True once the server on the port answers `request` with something starting with `reply`."""
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
-            sock.sendall(b"GET /api/v1/meters HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
-            return sock.recv(16).startswith(b"HTTP/")
+            sock.sendall(request)
+            return sock.recv(16).startswith(reply)
     except OSError:
         return False
+
+
+def _answers_http(port: int) -> bool:
+    """True once anything on the port speaks HTTP (any status counts)."""
+    return _answers(port, b"GET /api/v1/meters HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", b"HTTP/")
 
 
 # -- throwaway servers for fault tests: never the machine's own PostgreSQL or Redis ---------------------
@@ -211,9 +216,4 @@ class PrivateRedis:
 
 
 def _answers_ping(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(16).startswith(b"+PONG")
-    except OSError:
-        return False
+    return _answers(port, b"PING\r\n", b"+PONG")
