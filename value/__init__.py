@@ -1,0 +1,1 @@
+"""Baselines the customer approves, sealed value receipts, the pricing simulator and the efficiency report."""

@@ -1,0 +1,1 @@
+"""Signed webhook deliveries to the vendor's endpoints, written to an outbox in the transaction of the change they announce."""
