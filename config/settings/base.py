@@ -222,6 +222,10 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "tally")
+# Queues of their own, so a slow Stripe or a dead webhook receiver never delays a billing run:
+# one line per task name (payments.*: "payments", webhooks.*: "webhooks"). `make worker` consumes them all.
+CELERY_TASK_ROUTES: dict[str, dict[str, str]] = {
+}
 # How long Redis waits for the ack of a delivered task before giving it to another worker (acks are
 # late, so a task whose worker died is delivered again after this). It must exceed the longest task:
 # a billing-run chunk of 25 customers with 40 outcomes each took 1.3 s here, ~4 s at 150 ms a customer;
