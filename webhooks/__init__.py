@@ -1,1 +1,1 @@
-"""Signed webhook deliveries to the vendor's endpoints, written to an outbox in the transaction of the change they announce."""
+"""Signed webhook deliveries to the vendor's endpoints, from an outbox written with the change they announce."""
