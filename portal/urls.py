@@ -1,5 +1,7 @@
 from django.contrib.auth import views as auth_views
+from django.templatetags.static import static
 from django.urls import path
+from django.views.generic import RedirectView
 
 from portal.views import audit, customers, disputes, events, exports, invoice_actions, invoices, keys, runs, tasks
 
@@ -7,6 +9,8 @@ app_name = "portal"
 
 urlpatterns = [
     path("", invoices.home, name="home"),
+    # Pages link the icon themselves; this answers browsers and tools that ask the conventional address.
+    path("favicon.ico", RedirectView.as_view(url=static("portal/favicon.svg"), permanent=True), name="favicon"),
     path("login/", auth_views.LoginView.as_view(template_name="portal/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     # Both sides: each page scopes its rows to the viewer's organization and, for a customer user, customer.

@@ -56,6 +56,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "portal.middleware.PortalErrorPagesMiddleware",  # the portal's 404/500 pages with DEBUG on too
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Groups a request's writes under one audit context (the user, the URL); API keys add themselves.
     "audit.middleware.AuditContextMiddleware",
@@ -225,6 +226,7 @@ CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "tally")
 # Queues of their own, so a slow Stripe or a dead webhook receiver never delays a billing run:
 # one line per task name (payments.*: "payments", webhooks.*: "webhooks"). `make worker` consumes them all.
 CELERY_TASK_ROUTES: dict[str, dict[str, str]] = {
+    "webhooks.*": {"queue": "webhooks"},
 }
 # How long Redis waits for the ack of a delivered task before giving it to another worker (acks are
 # late, so a task whose worker died is delivered again after this). It must exceed the longest task:
@@ -232,11 +234,24 @@ CELERY_TASK_ROUTES: dict[str, dict[str, str]] = {
 # retries wait at most 16 s. Redis's default, an hour, stalled a run that long when its worker died.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 300)}
 
+# Outbound webhooks (webhooks/): deliveries to private or loopback addresses are refused unless this is
+# on (tests, the demo); attempts wait these many seconds after each failure (x3 each time, ~27 h in all,
+# with up to 10% jitter) and an endpoint whose delivery fails them all is disabled.
+WEBHOOKS_ALLOW_PRIVATE_NETWORKS = env_bool("WEBHOOKS_ALLOW_PRIVATE_NETWORKS", False)
+WEBHOOKS_RETRY_DELAYS = [float(s) for s in env_list("WEBHOOKS_RETRY_DELAYS", ["90", "270", "810", "2430", "7290",
+                                                                                 "21870", "65610"])]
+WEBHOOKS_TIMEOUT_SECONDS = float(env_int("WEBHOOKS_TIMEOUT_SECONDS", 10))
+
 # Billing runs: customers per chunk (see billing.services.runs), starts per organization a minute,
 # and how long a running run may go without a finished chunk before the reaper sends its chunks again.
 BILLING_RUN_CHUNK_SIZE = env_int("BILLING_RUN_CHUNK_SIZE", 25)
 BILLING_RUN_STARTS_PER_MINUTE = env_int("BILLING_RUN_STARTS_PER_MINUTE", 10)
 BILLING_RUN_STALL_SECONDS = env_int("BILLING_RUN_STALL_SECONDS", 600)
+# What one outcome is worth to its customer in the ROI figures: the value app's baselines in force
+# (empty: each outcome type's value estimate). VALUE_SIGNING_SECRET derives the receipt signing keys
+# (empty: SECRET_KEY).
+ROI_VALUE_BASIS = "value.selectors.baselines.value_basis_expression"
+VALUE_SIGNING_SECRET = env_str("VALUE_SIGNING_SECRET", "")
 CELERY_TIMEZONE = "UTC"
 
 # Ingestion limits (the API contract).

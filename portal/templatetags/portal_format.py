@@ -1,14 +1,19 @@
 """Display of money, costs and ratios: rounding here is for reading only, never stored."""
 
 from collections.abc import Iterable
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django import template
 from django.db import models
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 from billing.models import InvoiceLine, PriceBookEntry
 from core.money import minor_unit, round_money
+from core.periods import Period
 
 register = template.Library()
 
@@ -127,3 +132,51 @@ def get_item(mapping: object, key: object) -> object:
 def nonzero(value: object) -> bool:
     amount = _decimal(value)
     return amount is not None and amount != 0
+
+
+def _period_text(value: object) -> str:
+    if isinstance(value, Period):
+        return value.label
+    if isinstance(value, date):
+        return value.strftime("%Y-%m")
+    return "" if value is None else str(value)
+
+
+def is_current_period(value: object) -> bool:
+    return _period_text(value) == Period.of(timezone.now()).label
+
+
+@register.filter
+def period(value: object) -> SafeString:
+    """A period (`Period`, a date in it, or "YYYY-MM") as YYYY-MM; the current one says it is month to
+    date, since its figures still grow."""
+    text = _period_text(value)
+    if is_current_period(value):
+        return format_html('{} <span class="mtd">month to date</span>', text)
+    return format_html("{}", text)
+
+
+@register.filter
+def volume_tiers(tiers: object, currency: str) -> list[str]:
+    """Volume tiers as they price: every outcome of the month at the price of the tier its count reaches
+    ("all at 4.00 up to 500", "all at 3.50 once the month passes 500")."""
+    if not isinstance(tiers, list):
+        return []
+    phrases = []
+    previous_up_to: int | None = 0
+    for index, tier in enumerate(tiers):
+        unit = price(tier.get("unit_price"), currency)
+        fee = tier.get("flat_fee")
+        extra = f" + {price(fee, currency)} {currency} flat" if nonzero(fee) else ""
+        up_to = None if tier.get("up_to") is None else int(tier["up_to"])
+        if index == 0 and up_to is not None:
+            phrases.append(f"all at {unit} {currency}{extra} while the month stays within {up_to:,}")
+        elif index == 0:
+            phrases.append(f"all at {unit} {currency}{extra}")
+        elif up_to is None:
+            phrases.append(f"all at {unit} {currency}{extra} once the month passes {previous_up_to:,}")
+        else:
+            passes = f"once the month passes {previous_up_to:,} (up to {up_to:,})"
+            phrases.append(f"all at {unit} {currency}{extra} {passes}")
+        previous_up_to = up_to
+    return phrases

@@ -4,12 +4,19 @@ from django.shortcuts import render
 from core.errors import DomainError
 
 
-def _error(request: HttpRequest, status: int, title: str, message: str) -> HttpResponse:
+def _error(request: HttpRequest, status: int, title: str, message: str, *, bare: bool = False) -> HttpResponse:
     if request.path.startswith("/api/"):
         return JsonResponse({"code": title.lower().replace(" ", "_"), "detail": message}, status=status)
-    return render(
-        request, "portal/error.html", {"status": status, "title": title, "message": message}, status=status
+    # `bare` leaves out what needs the session or the database (the user's menu, queued messages): a 500
+    # page must render when the database is what broke.
+    response = render(
+        request,
+        "portal/error.html",
+        {"status": status, "title": title, "message": message, "bare": bare},
+        status=status,
     )
+    response.portal_page = True  # type: ignore[attr-defined]  # read by portal.middleware
+    return response
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
@@ -27,4 +34,4 @@ def forbidden(request: HttpRequest, exception: Exception | None = None) -> HttpR
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    return _error(request, 500, "Server error", "Something broke on our side; it has been logged.")
+    return _error(request, 500, "Server error", "Something broke on our side; it has been logged.", bare=True)

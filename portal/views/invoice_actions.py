@@ -11,6 +11,7 @@ from django.contrib import messages
 from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 
 from billing.models import Invoice
 from billing.selectors.invoices import invoice_get, invoice_line_creditable_list
@@ -33,6 +34,7 @@ class Action:
     explanation: str
     done: str
     run: Callable[[Invoice, HttpRequest], Invoice]
+    confirm: str  # the confirmation page's button
     danger: bool = False
 
 
@@ -51,15 +53,17 @@ ACTIONS: dict[str, Action] = {
             ),
             done="Invoice {number} finalized.",
             run=lambda invoice, request: invoice_finalize(invoice=invoice, acting_user=request.user),  # type: ignore[arg-type]
+            confirm="Finalize invoice",
         ),
         Action(
             slug="mark-paid",
-            title="Mark invoice paid",
-            button="Mark paid",
+            title="Mark invoice as paid",
+            button="Mark as paid",
             allowed_from=(Invoice.Status.FINALIZED,),
             explanation="Records that the customer has paid this invoice in full, as of now.",
             done="Invoice {number} marked paid.",
             run=lambda invoice, request: invoice_mark_paid(invoice=invoice),
+            confirm="Mark as paid",
         ),
         Action(
             slug="void",
@@ -73,6 +77,7 @@ ACTIONS: dict[str, Action] = {
             ),
             done="Invoice {number} voided.",
             run=lambda invoice, request: invoice_void(invoice=invoice, acting_user=request.user),  # type: ignore[arg-type]
+            confirm="Void invoice",
             danger=True,
         ),
     )
@@ -102,6 +107,8 @@ def invoice_action(request: HttpRequest, invoice_id: int, action: str) -> HttpRe
                 "invoice": invoice,
                 "action": chosen,
                 "allowed": invoice.status in chosen.allowed_from,
+                # Finalizing before the period has ended freezes an invoice that may still grow.
+                "period_open": chosen.slug == "finalize" and invoice.period_end > timezone.now().date(),
             },
         )
     try:
