@@ -67,7 +67,19 @@ class DisputeForm(forms.Form):
 
 
 class BillingRunForm(forms.Form):
+    """A billing run for a period: every customer, or the one picked."""
+
     period = PeriodField()
+    customer = forms.ModelChoiceField(
+        queryset=Customer.objects.none(),
+        required=False,
+        to_field_name="external_id",
+        empty_label="All customers",
+    )
+
+    def __init__(self, *args: Any, customers: QuerySet[Customer], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _field(self, "customer", forms.ModelChoiceField).queryset = customers
 
 
 class CreditNoteForm(forms.Form):

@@ -4,13 +4,15 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from accounts.selectors import customer_list
 from billing.models import BillingRun
 from billing.selectors.runs import billing_run_get, billing_run_list
 from billing.services.runs import billing_run_create
-from core.errors import RateLimited
+from core.errors import DomainError
 from portal.access import not_found_as_404, scope_of, vendor_required
 from portal.forms import BillingRunForm
 from portal.pagination import paginate
+from portal.runs import RESULT_LIMIT, billing_run_results
 
 # While a run is queued or running its page asks for progress this often.
 REFRESH_SECONDS = 3
@@ -44,7 +46,11 @@ def run_list_page(request: HttpRequest) -> HttpResponse:
         {
             "scope": scope,
             "page": paginate(request, billing_run_list(organization=scope.organization)),
-            "form": BillingRunForm(),
+            # ?customer=<external id> (from a customer's page) preselects that customer.
+            "form": BillingRunForm(
+                initial={"customer": request.GET.get("customer", "")},
+                customers=customer_list(organization=scope.organization),
+            ),
         },
     )
 
@@ -55,13 +61,18 @@ def run_start(request: HttpRequest) -> HttpResponse:
     scope = scope_of(request)
     if not scope.is_vendor_admin:
         raise PermissionDenied("Only a vendor admin may start a billing run.")
-    form = BillingRunForm(request.POST)
+    form = BillingRunForm(request.POST, customers=customer_list(organization=scope.organization))
     if not form.is_valid():
-        messages.error(request, "Pick a period (YYYY-MM) to run billing for.")
+        problems = [f"{name}: {' '.join(str(error) for error in errors)}" for name, errors in form.errors.items()]
+        messages.error(request, " ".join(problems))
         return redirect("portal:run-list")
-    try:  # a run of the same period already queued or running is joined: its page is shown
-        run = billing_run_create(organization=scope.organization, period=form.cleaned_data["period"])
-    except RateLimited as exc:
+    try:  # a run of the same period and scope already queued or running is joined: its page is shown
+        run = billing_run_create(
+            organization=scope.organization,
+            period=form.cleaned_data["period"],
+            customer=form.cleaned_data.get("customer"),
+        )
+    except DomainError as exc:  # RateLimited, a period not started yet
         messages.error(request, exc.message)
         return redirect("portal:run-list")
     return redirect("portal:run-detail", run.pk)
@@ -80,6 +91,8 @@ def run_page(request: HttpRequest, run_id: int) -> HttpResponse:
             "run": run,
             "progress": _progress(run),
             "refresh_seconds": REFRESH_SECONDS,
+            "results": billing_run_results(run=run),
+            "result_limit": RESULT_LIMIT,
         },
     )
 
