@@ -1,6 +1,32 @@
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 
+# ISO 3166-1 alpha-2 country codes and the first-level subdivision (state, province) as free text:
+# tax rates match a customer by (country, region), region blank meaning the whole country.
+COUNTRY_HELP = "ISO 3166-1 alpha-2 code, e.g. DE, US."
+REGION_HELP = "State, province or region as written in tax rates (e.g. CA for California); blank for none."
+
+
+class Address(models.Model):
+    """Postal address columns shared by the vendor's billing profile and a customer's billing details."""
+
+    address_line1 = models.CharField(max_length=200, blank=True)
+    address_line2 = models.CharField(max_length=200, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    postal_code = models.CharField(max_length=20, blank=True)
+    region = models.CharField(max_length=100, blank=True, help_text=REGION_HELP)
+    country = models.CharField(max_length=2, blank=True, help_text=COUNTRY_HELP)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def address_lines(self) -> list[str]:
+        """The address as printed on an invoice, empty parts left out."""
+        place = " ".join(part for part in [self.postal_code, self.city] if part)
+        tail = ", ".join(part for part in [place, self.region] if part)
+        return [line for line in [self.address_line1, self.address_line2, tail, self.country] if line]
+
 
 class Organization(models.Model):
     """A vendor using the platform: the tenant. Every other row belongs to exactly one."""
@@ -24,14 +50,54 @@ class Organization(models.Model):
         return self.name
 
 
-class Customer(models.Model):
+class BillingProfile(Address):
+    """The organization as it appears on its invoices: the seller's party, terms and printed texts.
+    Kept apart from Organization so the logo's bytes are read only by the documents that print it."""
+
+    organization = models.OneToOneField(
+        Organization, on_delete=models.CASCADE, primary_key=True, related_name="billing_profile"
+    )
+    legal_name = models.CharField(max_length=200, blank=True, help_text="Printed as the seller; the name if blank.")
+    tax_id = models.CharField(max_length=64, blank=True, help_text="VAT number, EIN, ABN …")
+    email = models.EmailField(blank=True, help_text="Where customers write about invoices.")
+    logo = models.BinaryField(blank=True, default=b"", editable=True, help_text="PNG or JPEG, at most 512 KB.")
+    logo_content_type = models.CharField(max_length=32, blank=True)
+    logo_url = models.URLField(max_length=500, blank=True, help_text="Shown on the web page when no logo is uploaded.")
+    payment_terms_days = models.PositiveSmallIntegerField(
+        default=30, help_text="Net days: an invoice is due this many days after it is issued."
+    )
+    memo = models.TextField(blank=True, help_text="Printed under the summary of every invoice.")
+    footer = models.TextField(blank=True, help_text="Printed at the foot of every invoice.")
+    payment_instructions = models.TextField(blank=True, help_text="Bank details or how to pay.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return self.legal_name or str(self.organization_id)
+
+
+class Customer(Address):
     """An account the organization bills, known by the organization's own external_id."""
+
+    class TaxStatus(models.TextChoices):
+        STANDARD = "standard", "Standard: the rates of its country/region or those assigned"
+        EXEMPT = "exempt", "Exempt: no tax"
+        REVERSE_CHARGE = "reverse_charge", "Reverse charge: the customer accounts for the tax"
 
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="customers")
     external_id = models.CharField(max_length=200)
     name = models.CharField(max_length=200)
     currency = models.CharField(max_length=3)
     email = models.EmailField(blank=True)
+    billing_name = models.CharField(max_length=200, blank=True, help_text="Printed as the buyer; the name if blank.")
+    billing_email = models.EmailField(blank=True, help_text="Where invoices go; the email if blank.")
+    tax_id = models.CharField(max_length=64, blank=True)
+    tax_status = models.CharField(max_length=16, choices=TaxStatus.choices, default=TaxStatus.STANDARD)
+    tax_exemption_reference = models.CharField(
+        max_length=200, blank=True, help_text="Certificate or legal reference printed on an exempt invoice."
+    )
+    payment_terms_days = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Net days for this customer; the organization's terms if blank."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -1,3 +1,4 @@
+from datetime import date
 from decimal import Decimal
 from typing import Any, Literal, overload
 
@@ -95,6 +96,17 @@ class Invoice(models.Model):
     credits_applied = money_field(default=0)
     total = money_field(default=0)
     price_book = models.ForeignKey("PriceBook", on_delete=models.PROTECT, null=True, blank=True)
+    tax_total = money_field(
+        default=0, help_text="Tax of all rates; exclusive rates add theirs to the total. Frozen with the invoice."
+    )
+    tax_note = models.CharField(max_length=300, blank=True,
+                                help_text="Printed with the tax: reverse charge or exemption, set with the tax.")
+    amount_paid = money_field(default=0, help_text="Sum of the invoice's payments (InvoicePayment).")
+    payment_url = models.URLField(max_length=1000, blank=True, help_text="Where the customer pays, once a link exists.")
+    issue_date = models.DateField(null=True, blank=True, help_text="Set when finalized.")
+    due_date = models.DateField(null=True, blank=True, help_text="Issue date plus the payment terms.")
+    bill_from = models.JSONField(default=dict, blank=True, help_text="The seller as issued (frozen at finalize).")
+    bill_to = models.JSONField(default=dict, blank=True, help_text="The buyer as issued (frozen at finalize).")
     paid_at = models.DateTimeField(null=True, blank=True)
     voided_at = models.DateTimeField(null=True, blank=True)
     cutoff = models.DateTimeField(help_text="Events received after this are not in this version.")
@@ -123,6 +135,106 @@ class Invoice(models.Model):
     @property
     def is_frozen(self) -> bool:
         return self.status != self.Status.DRAFT
+
+    @property
+    def amount_due(self) -> Decimal:
+        """What is left to pay: the total (tax included) less what was paid; nothing for a void invoice."""
+        if self.status == self.Status.VOID:
+            return Decimal(0)
+        return self.total - self.amount_paid
+
+    def is_overdue(self, today: date) -> bool:
+        """Past its due date with something left to pay."""
+        return (self.status == self.Status.FINALIZED and self.due_date is not None and today > self.due_date
+                and self.amount_due > 0)
+
+
+class InvoiceTax(models.Model):
+    """One tax rate's amount on an invoice, computed on its summary lines at reconciliation and frozen
+    with the invoice (a database trigger refuses changes once it is not a draft)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT)
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="taxes")
+    position = models.PositiveSmallIntegerField()
+    tax_rate = models.ForeignKey("TaxRate", on_delete=models.PROTECT, null=True, blank=True,
+                                 help_text="Blank when an external calculator supplied the tax.")
+    name = models.CharField(max_length=100)
+    jurisdiction = models.CharField(max_length=100, blank=True)
+    rate = models.DecimalField(max_digits=7, decimal_places=4, help_text="Percent, e.g. 19.0000.")
+    inclusive = models.BooleanField(default=False)
+    taxable_amount = money_field()
+    amount = money_field(help_text="Rounded once to the currency's minor unit.")
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [models.UniqueConstraint(fields=["invoice", "position"], name="invoice_tax_position_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.rate}% on {self.invoice_id}"
+
+
+class InvoicePayment(models.Model):
+    """Append-only: one payment received against an invoice. `reference` (a Stripe payment intent, a
+    bank transfer id) makes recording idempotent: the same (invoice, source, reference) is kept once."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT)
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="payments")
+    amount = money_field()
+    currency = models.CharField(max_length=3)
+    paid_at = models.DateTimeField()
+    source = models.CharField(max_length=32, help_text="manual, stripe, bank_transfer …")
+    reference = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["invoice", "source", "reference"], condition=~models.Q(reference=""),
+                                    name="invoice_payment_reference_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.currency} on {self.invoice_id} ({self.source})"
+
+
+class TaxRate(models.Model):
+    """A tax the organization charges: applied to a customer assigned to it, or else to every standard
+    customer of its country (and region, when the rate names one)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="tax_rates")
+    name = models.CharField(max_length=100, help_text="Printed on the invoice: VAT, Sales tax …")
+    jurisdiction = models.CharField(max_length=100, blank=True,
+                                    help_text="Printed with the name: Germany, California …")
+    country = models.CharField(max_length=2, help_text="ISO 3166-1 alpha-2 code of the customers it applies to.")
+    region = models.CharField(max_length=100, blank=True,
+                              help_text="Only customers of this region; blank: the whole country.")
+    percentage = models.DecimalField(max_digits=7, decimal_places=4)
+    inclusive = models.BooleanField(default=False, help_text="Prices already include this tax.")
+    active = models.BooleanField(default=True, help_text="Inactive rates apply to no new draft.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(percentage__gte=0, percentage__lte=100),
+                                   name="tax_rate_percentage_range"),
+        ]
+        indexes = [models.Index(fields=["organization", "country"])]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.percentage.normalize():f}%"
+
+
+class CustomerTaxRate(models.Model):
+    """A rate assigned to a customer: assigned rates replace the country/region match for it."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT)
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="tax_rate_assignments")
+    tax_rate = models.ForeignKey(TaxRate, on_delete=models.CASCADE, related_name="assignments")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["customer", "tax_rate"], name="customer_tax_rate_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.tax_rate_id} for {self.customer_id}"
 
 
 class InvoiceLine(models.Model):

@@ -8,6 +8,8 @@ from django.utils import timezone
 from accounts.models import Customer, Organization, User
 from billing.models import CreditLedgerEntry, Invoice, InvoiceLine
 from billing.selectors.invoices import invoice_due_list
+from billing.services.document import invoice_issue_set
+from billing.services.payments import invoice_paid_in_full
 from billing.services.reconcile import reconcile_customer
 from billing.services.sequences import sequence_next
 from billing.services.wallet import wallet_draw_down
@@ -55,20 +57,14 @@ def invoice_finalize(*, invoice: Invoice, acting_user: User | None = None, now: 
         current.number = sequence_next(organization_id=current.organization_id, kind="invoice")
         current.status = Invoice.Status.FINALIZED
         current.finalized_at = now
-        current.save(update_fields=["number", "status", "finalized_at", "updated_at"])
+        issued = invoice_issue_set(invoice=current, at=now)  # issue and due dates, parties (billing.services.document)
+        current.save(update_fields=["number", "status", "finalized_at", "updated_at", *issued])
         return current
 
 
 def invoice_mark_paid(*, invoice: Invoice, paid_at: datetime | None = None) -> Invoice:
-    with transaction.atomic():
-        current = Invoice.objects.select_for_update().get(pk=invoice.pk)
-        if current.status == Invoice.Status.PAID:
-            return current
-        if current.status != Invoice.Status.FINALIZED:
-            raise InvalidState(f"A {current.status} invoice cannot be paid.", field="status")
-        current.status, current.paid_at = Invoice.Status.PAID, paid_at or timezone.now()
-        current.save(update_fields=["status", "paid_at", "updated_at"])
-        return current
+    # What is left to pay is recorded as a manual payment, so amount_paid and amount due agree with the status.
+    return invoice_paid_in_full(invoice=invoice, paid_at=paid_at, source="manual")
 
 
 def _standing_credits(invoice: Invoice) -> list[str]:

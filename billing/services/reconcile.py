@@ -23,6 +23,7 @@ from billing.selectors import late
 from billing.selectors.account import outcome_prices, price_book_in_force, wallet_balances
 from billing.services.credit_notes import credit_note_for_reversals
 from billing.services.notifications import spend_alerts_record
+from billing.services.tax import invoice_tax_apply
 from core.errors import DomainError
 from core.money import round_money
 from core.periods import Period
@@ -268,6 +269,7 @@ def reconcile_customer(*, customer_id: int, period: Period, cutoff: datetime | N
         writer.write()
         invoice.subtotal, invoice.credits_applied, invoice.total = subtotal, prepaid, writer.total
         invoice.save(update_fields=["subtotal", "credits_applied", "total", "updated_at"])
+        invoice_tax_apply(invoice=invoice, customer=customer)  # tax on the summary lines, stored per rate
         spend_alerts_record(customer=customer, period=period, book=book, charged=charges.charged)
         _roi_write(customer=customer, period=period, invoice=invoice, lines=writer.lines, billed=billed,
                    types=types, costs=costs, outcome_task_ids={o.task_id for o in outcomes}, cutoff=cutoff)

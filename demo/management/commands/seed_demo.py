@@ -152,7 +152,8 @@ class Command(BaseCommand):
             # invoices, credit notes and their lines): their guards are switched off inside this
             # transaction only (DDL is transactional, and the tables stay locked until the commit puts
             # them back).
-            frozen_tables = ["billing_invoice", "billing_invoiceline", "billing_creditnote", "billing_creditnoteline"]
+            frozen_tables = ["billing_invoice", "billing_invoiceline", "billing_creditnote", "billing_creditnoteline",
+                             "billing_invoicetax", "billing_invoicepayment"]
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # ALTER TABLE needs no pending checks
             for table in frozen_tables:
                 cursor.execute(f'ALTER TABLE "{table}" DISABLE TRIGGER USER')
