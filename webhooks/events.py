@@ -33,3 +33,6 @@ EVENT_DESCRIPTIONS: dict[str, str] = {
     EventType.SPEND_CAP_THRESHOLD_REACHED: "A customer's charges crossed 50, 80 or 100% of its spend cap.",
     EventType.BILLING_RUN_COMPLETED: "A billing run finished.",
 }
+
+# The event types as serializer choices, also named once for the API schema (ENUM_NAME_OVERRIDES).
+EVENT_CHOICES: list[tuple[str, str]] = [(event.value, event.value) for event in EventType]

@@ -81,6 +81,9 @@ class WebhookDelivery(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # Who may make the next attempt: set by the dispatcher when it queues one, replaced by the attempt that
+    # claims it. A queued task whose token is stale (sent twice, or outlived by a newer dispatch) does nothing.
+    lease_token = models.CharField(max_length=32, blank=True, default="")
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     last_status_code = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)

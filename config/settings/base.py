@@ -211,6 +211,7 @@ SPECTACULAR_SETTINGS = {
         "InvoiceStatusEnum": "billing.models.Invoice.Status",
         "BillingRunStatusEnum": "billing.models.BillingRun.Status",
         "OutcomeStatusEnum": "outcomes.models.OutcomeEvent.Status",
+        "WebhookEventTypeEnum": "webhooks.events.EVENT_CHOICES",
     },
 }
 
