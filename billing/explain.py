@@ -118,9 +118,12 @@ def _outcome_reason(event: "OutcomeEvent", billed: bool) -> dict[str, str | None
         return {"reason": "reversed", "detail": f"Reversed: {event.reversal_reason}"}
     if event.status == OutcomeStatus.DISPUTED:
         return {"reason": "disputed", "detail": "Disputed by the customer: held out of billing until resolved."}
-    if event.status == OutcomeStatus.PENDING and event.verifiable_at > timezone.now():
+    verifiable_at = event.verifiable_at
+    if event.status == OutcomeStatus.PENDING and verifiable_at is None:
+        return {"reason": "pending", "detail": "Pending until evidence verifies it (its type's silence does not)."}
+    if event.status == OutcomeStatus.PENDING and verifiable_at is not None and verifiable_at > timezone.now():
         return {"reason": "pending",
-                "detail": f"Pending until its verification window ends at {event.verifiable_at.isoformat()}."}
+                "detail": f"Pending until its verification window ends at {verifiable_at.isoformat()}."}
     period = Period.of(event.timestamp)
     return {"reason": "period_not_billed", "detail": f"Period {period.label} has not been billed yet."}
 

@@ -14,3 +14,19 @@ class OutcomeStatus(models.TextChoices):
     REVERSED = "reversed"
     DISPUTED = "disputed"
     CREDITED = "credited"
+
+
+class VerificationMethod(models.TextChoices):
+    """How an outcome type's outcomes are verified; a type lists one or more, and any one suffices."""
+
+    WINDOW = "window", "Window passes with no reversal"
+    CUSTOMER_CONFIRMATION = "customer_confirmation", "The customer confirms"
+    SYSTEM_OF_RECORD = "system_of_record", "A signed callback from the system of record"
+    EVALUATOR = "evaluator", "An evaluator's score reaches the threshold"
+
+
+class Assurance(models.TextChoices):
+    """How sure a billed outcome is: confirmed by evidence, or assumed from silence (the window)."""
+
+    CONFIRMED = "confirmed"
+    ASSUMED = "assumed"

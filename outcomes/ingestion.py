@@ -20,13 +20,13 @@ _types = HitCache(seconds=60)
 _PENDING = OutcomeEvent.Status.PENDING.value
 
 
-def _type_ids(organization_id: int, codes: set[str]) -> dict[str, tuple[int, timedelta]]:
-    """Outcome type code -> (id, verification window), from the per-process cache of hits."""
+def _type_ids(organization_id: int, codes: set[str]) -> dict[str, tuple[int, timedelta | None]]:
+    """Outcome type code -> (id, verification window), from the per-process cache of hits. The window is
+    None for a type that silence does not verify: its outcomes await evidence (verifiable_at NULL)."""
     return _types.get_many(organization_id, codes, lambda missing: {
-        code: (type_id, timedelta(hours=hours))
-        for code, type_id, hours in OutcomeType.objects.filter(
-            organization_id=organization_id, code__in=missing
-        ).values_list("code", "id", "verification_window_hours")
+        t.code: (t.pk, t.verification_window if t.verified_by_silence else None)
+        for t in OutcomeType.objects.filter(organization_id=organization_id, code__in=missing).only(
+            "code", "id", "verification_window_hours", "verification_methods", "silence_is_consent")
     })
 
 
@@ -37,9 +37,10 @@ def _plain_lines(rows: Rows[dict[str, Any]]) -> list[str] | None:
     for e in rows.events:
         type_id, window = types[e["outcome"]]
         try:
-            verifiable_at = (datetime.fromisoformat(e["timestamp"]) + window).isoformat()
+            moment = datetime.fromisoformat(e["timestamp"])
         except ValueError:
             return None  # a date the pattern let through but the calendar has not (2 February 30)
+        verifiable_at = r"\N" if window is None else (moment + window).isoformat()
         properties = json_text(e["properties"]) if e.get("properties") else "{}"
         if properties is None:
             return None  # NaN or an infinite number: the checked tier names the event
@@ -58,7 +59,7 @@ def _full_lines(rows: Rows[OutcomeEventIn]) -> list[str]:
         lines.append(copy_line((
             rows.organization_id, customer_ids[e.customer], type_id, e.task_id, e.timestamp,
             json_text(e.properties) if e.properties else "{}", e.idempotency_key, rows.received, _PENDING,
-            e.timestamp + window, "",
+            None if window is None else e.timestamp + window, "",
         )))
     return lines
 

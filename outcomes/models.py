@@ -1,9 +1,10 @@
 from datetime import timedelta
 
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
 from accounts.models import Customer, Organization, User
-from outcomes.enums import OutcomeStatus
+from outcomes.enums import Assurance, OutcomeStatus, VerificationMethod
 
 
 class OutcomeType(models.Model):
@@ -18,12 +19,26 @@ class OutcomeType(models.Model):
     value = models.DecimalField(
         max_digits=20, decimal_places=6, default=0, help_text="What one outcome is worth to the customer (ROI)."
     )
+    verification_methods = ArrayField(
+        models.CharField(max_length=24, choices=VerificationMethod.choices), default=list, blank=True,
+        help_text="How its outcomes are verified; any one suffices. Empty means ['window'].",
+    )
+    silence_is_consent = models.BooleanField(
+        default=False, help_text="customer_confirmation: the window passing unanswered verifies (assumed).")
+    evaluator_threshold = models.DecimalField(
+        max_digits=12, decimal_places=6, null=True, blank=True,
+        help_text="evaluator: the lowest score that verifies an outcome.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["organization", "code"], name="outcome_type_code_unique"),
             models.CheckConstraint(condition=models.Q(price__gte=0), name="outcome_price_not_negative"),
+            models.CheckConstraint(
+                condition=~models.Q(verification_methods__contains=["evaluator"])
+                | models.Q(evaluator_threshold__isnull=False),
+                name="outcome_type_evaluator_has_threshold",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -32,6 +47,16 @@ class OutcomeType(models.Model):
     @property
     def verification_window(self) -> timedelta:
         return timedelta(hours=self.verification_window_hours)
+
+    @property
+    def methods(self) -> list[str]:
+        return list(self.verification_methods) or [VerificationMethod.WINDOW]
+
+    @property
+    def verified_by_silence(self) -> bool:
+        """Whether the window passing, with no reversal or rejection, verifies an outcome (as assumed)."""
+        return VerificationMethod.WINDOW in self.methods or (
+            VerificationMethod.CUSTOMER_CONFIRMATION in self.methods and self.silence_is_consent)
 
 
 class OutcomeEvent(models.Model):
@@ -48,7 +73,15 @@ class OutcomeEvent(models.Model):
     idempotency_key = models.CharField(max_length=200)
     received_at = models.DateTimeField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    verifiable_at = models.DateTimeField(help_text="timestamp + the type's verification window")
+    verifiable_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="timestamp + the type's verification window; null while it awaits evidence (a type that "
+                  "silence does not verify), then the moment evidence verified it.")
+    confirmed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When evidence (not silence) first confirmed it: billed as confirmed.")
+    # A database default: ingestion writes rows by COPY, which Django's defaults never reach.
+    verified_by = models.CharField(max_length=24, choices=VerificationMethod.choices, blank=True, default="",
+                                   db_default="", help_text="The method that verified it.")
     reversed_at = models.DateTimeField(null=True, blank=True)
     reversal_reason = models.TextField(blank=True)
 
@@ -68,6 +101,10 @@ class OutcomeEvent(models.Model):
     @property
     def is_reversed(self) -> bool:
         return self.reversed_at is not None
+
+    @property
+    def assurance(self) -> str:
+        return Assurance.CONFIRMED if self.confirmed_at is not None else Assurance.ASSUMED
 
 
 class OutcomeTransition(models.Model):
@@ -119,3 +156,64 @@ class Dispute(models.Model):
 
     def __str__(self) -> str:
         return f"dispute {self.pk} ({self.status})"
+
+
+class VerificationSource(models.Model):
+    """A system that reports outcomes' fate by signed callbacks: a help desk, a code host (system of
+    record), or an evaluator (an LLM judge, a CSAT survey). Its secret signs every callback."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="verification_sources")
+    code = models.SlugField(max_length=100)
+    name = models.CharField(max_length=200)
+    method = models.CharField(
+        max_length=24, default=VerificationMethod.SYSTEM_OF_RECORD,
+        choices=[(VerificationMethod.SYSTEM_OF_RECORD, "System of record"),
+                 (VerificationMethod.EVALUATOR, "Evaluator")],
+    )
+    secret = models.CharField(max_length=100, help_text="HMAC-SHA256 key of its callbacks' signatures.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    disabled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "code"], name="verification_source_code_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} ({self.method})"
+
+
+class OutcomeEvidence(models.Model):
+    """Append-only: one piece of evidence about an outcome: who or what said it happened (or not), how,
+    when, with what score, link or id. A callback delivery is recorded once (source, delivery_id)."""
+
+    class Verdict(models.TextChoices):
+        CONFIRMED = "confirmed"
+        REJECTED = "rejected"
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT)
+    outcome_event = models.ForeignKey(OutcomeEvent, on_delete=models.PROTECT, related_name="evidence")
+    method = models.CharField(max_length=24, choices=VerificationMethod.choices)
+    verdict = models.CharField(max_length=16, choices=Verdict.choices)
+    source = models.ForeignKey(VerificationSource, on_delete=models.PROTECT, null=True, blank=True)
+    delivery_id = models.CharField(max_length=200, blank=True, help_text="The source's id of this callback.")
+    score = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
+    threshold = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
+    evaluator = models.CharField(max_length=200, blank=True, help_text="Who scored: a judge model, a survey.")
+    external_id = models.CharField(max_length=200, blank=True, help_text="The ticket, PR or survey id.")
+    url = models.URLField(max_length=1000, blank=True)
+    note = models.TextField(blank=True)
+    actor_user = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    actor_label = models.CharField(max_length=100, blank=True, help_text="api key prefix, source code, user")
+    occurred_at = models.DateTimeField(help_text="When the source says it happened.")
+    recorded_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["source", "delivery_id"], condition=~models.Q(delivery_id=""),
+                                    name="evidence_delivery_once"),
+        ]
+        indexes = [models.Index(fields=["outcome_event", "recorded_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.verdict} on {self.outcome_event_id}"

@@ -1,11 +1,21 @@
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from django.db import connection
 from django.db.models import Prefetch, QuerySet
+from django.utils import timezone
 
-from outcomes.enums import OutcomeStatus
-from outcomes.models import Dispute, OutcomeEvent, OutcomeTransition, OutcomeType
+from outcomes.enums import Assurance, OutcomeStatus, VerificationMethod
+from outcomes.models import (
+    Dispute,
+    OutcomeEvent,
+    OutcomeEvidence,
+    OutcomeTransition,
+    OutcomeType,
+    VerificationSource,
+)
 
 
 @dataclass(frozen=True)
@@ -15,6 +25,7 @@ class BillableOutcome:
     task_id: str
     timestamp: datetime | None  # None when read with timestamps=False
     outcome_type_id: int
+    confirmed: bool = False  # evidence confirmed it by the cutoff (assurance pricing); else assumed
 
 
 def outcome_types_by_id(*, organization_id: int) -> dict[int, OutcomeType]:
@@ -25,7 +36,8 @@ def billable_outcomes(
     *, customer_id: int, start: datetime, end: datetime, cutoff: datetime, timestamps: bool = True
 ) -> list[BillableOutcome]:
     """Outcomes billable in [start, end) as of `cutoff`: received and verifiable by then, not reversed,
-    not disputed, and not already billed on a finalized invoice.
+    not disputed, and not already billed on a finalized invoice; each confirmed if evidence confirmed it
+    by then (an outcome awaiting evidence has no `verifiable_at` and is not billable).
 
     Plain SQL rather than the ORM: a customer's month can hold thousands of rows, read on every run.
     `timestamps=False` leaves the timestamp out (None) for callers that only need the order: converting
@@ -33,14 +45,15 @@ def billable_outcomes(
     """
     timestamp_sql = "timestamp" if timestamps else "NULL"
     sql = f"""
-        SELECT id, idempotency_key, task_id, {timestamp_sql}, outcome_type_id FROM {OutcomeEvent._meta.db_table}
+        SELECT id, idempotency_key, task_id, {timestamp_sql}, outcome_type_id,
+               coalesce(confirmed_at <= %s, false) FROM {OutcomeEvent._meta.db_table}
         WHERE customer_id = %s AND timestamp >= %s AND timestamp < %s
           AND received_at <= %s AND verifiable_at <= %s AND (reversed_at IS NULL OR reversed_at > %s)
           AND status NOT IN (%s, %s, %s)
         ORDER BY timestamp, id
     """
     params: list[int | datetime | str] = [
-        customer_id, start, end, cutoff, cutoff, cutoff,
+        cutoff, customer_id, start, end, cutoff, cutoff, cutoff,
         OutcomeStatus.DISPUTED, OutcomeStatus.BILLED, OutcomeStatus.CREDITED,
     ]
     with connection.cursor() as cursor:
@@ -86,3 +99,112 @@ def dispute_list(*, organization_id: int, customer_id: int | None = None, open_:
     return disputes.select_related(
         "outcome_event__customer", "outcome_event__outcome_type", "opened_by", "resolved_by"
     )
+
+
+@dataclass(frozen=True)
+class EvidenceItem:
+    """One piece of evidence as every audience may see it (it holds no cost or margin)."""
+
+    method: str
+    method_label: str
+    verdict: str
+    who: str
+    at: datetime
+    recorded_at: datetime
+    score: Decimal | None
+    threshold: Decimal | None
+    evaluator: str
+    external_id: str
+    url: str
+    note: str
+
+
+@dataclass(frozen=True)
+class OutcomeProof:
+    """An outcome's assurance and its evidence, oldest first."""
+
+    event_id: int
+    idempotency_key: str
+    status: str
+    assurance: str  # "confirmed", "assumed" (verified by silence), or "" while it awaits verification
+    verified_by: str
+    confirmed_at: datetime | None
+    items: tuple[EvidenceItem, ...]
+
+    @property
+    def summary(self) -> str:
+        """One line for itemizations and exports: the assurance and what it rests on."""
+        if self.assurance == Assurance.CONFIRMED:
+            item = next((i for i in self.items if i.verdict == "confirmed"), None)
+            if item is None:
+                return "confirmed"
+            detail = item.external_id or (f"score {item.score.normalize():f}" if item.score is not None else item.who)
+            return f"confirmed · {item.method_label.lower()}" + (f" · {detail}" if detail else "")
+        if self.assurance == Assurance.ASSUMED:
+            return "assumed · window passed"
+        rejected = next((i for i in reversed(self.items) if i.verdict == "rejected"), None)
+        if rejected is not None:
+            return f"rejected · {rejected.method_label.lower()}"
+        return "awaiting verification"
+
+
+METHOD_LABELS: dict[str, str] = {
+    VerificationMethod.WINDOW: "Window", VerificationMethod.CUSTOMER_CONFIRMATION: "Customer",
+    VerificationMethod.SYSTEM_OF_RECORD: "System of record", VerificationMethod.EVALUATOR: "Evaluator",
+}
+_ASSUMED_STATUSES = {OutcomeStatus.VERIFIED, OutcomeStatus.BILLED}
+
+
+def _assurance(event: OutcomeEvent, now: datetime) -> str:
+    if event.confirmed_at is not None:
+        return Assurance.CONFIRMED
+    if event.status in _ASSUMED_STATUSES or (
+            event.status == OutcomeStatus.PENDING and event.verifiable_at is not None and event.verifiable_at <= now):
+        return Assurance.ASSUMED
+    return ""
+
+
+def outcome_evidence(*, organization_id: int, event_ids: Iterable[int]) -> dict[int, OutcomeProof]:
+    """Each outcome's proof, by event id, in two queries: for the task page, the itemization, exports
+    and the API alike (one definition of what an outcome's assurance is). Ids of another organization
+    are left out."""
+    ids = sorted(set(event_ids))
+    if not ids:
+        return {}
+    events = list(OutcomeEvent.objects.filter(organization_id=organization_id, pk__in=ids).only(
+        "pk", "idempotency_key", "status", "verifiable_at", "confirmed_at", "verified_by"))
+    items: dict[int, list[EvidenceItem]] = {event.pk: [] for event in events}
+    rows = (OutcomeEvidence.objects.filter(organization_id=organization_id, outcome_event_id__in=list(items))
+            .select_related("actor_user").order_by("recorded_at", "pk"))
+    for row in rows:
+        who = row.actor_user.get_full_name() or row.actor_user.username if row.actor_user else row.actor_label
+        items[row.outcome_event_id].append(EvidenceItem(
+            method=row.method, method_label=METHOD_LABELS.get(row.method, row.method), verdict=row.verdict,
+            who=who or row.method, at=row.occurred_at, recorded_at=row.recorded_at, score=row.score,
+            threshold=row.threshold, evaluator=row.evaluator, external_id=row.external_id, url=row.url, note=row.note,
+        ))
+    now = timezone.now()
+    return {
+        event.pk: OutcomeProof(
+            event_id=event.pk, idempotency_key=event.idempotency_key, status=event.status,
+            assurance=_assurance(event, now), verified_by=event.verified_by, confirmed_at=event.confirmed_at,
+            items=tuple(items[event.pk]),
+        )
+        for event in events
+    }
+
+
+def outcomes_awaiting_confirmation(*, organization_id: int, customer_id: int, limit: int = 200) -> list[OutcomeEvent]:
+    """A customer's outcomes it may still confirm or reject, oldest first: of types the customer confirms,
+    pending, or verified by silence and not billed yet."""
+    return list(
+        OutcomeEvent.objects.filter(
+            organization_id=organization_id, customer_id=customer_id,
+            outcome_type__verification_methods__contains=[VerificationMethod.CUSTOMER_CONFIRMATION],
+            status__in=[OutcomeStatus.PENDING, OutcomeStatus.VERIFIED], confirmed_at__isnull=True,
+        ).select_related("outcome_type").order_by("timestamp", "pk")[:limit]
+    )
+
+
+def verification_source_list(*, organization_id: int) -> QuerySet[VerificationSource]:
+    return VerificationSource.objects.filter(organization_id=organization_id).order_by("code")

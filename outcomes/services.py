@@ -7,8 +7,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import Organization, User
-from core.errors import Conflict, InvalidState, NotFound
-from outcomes.enums import OutcomeStatus
+from core.errors import Conflict, DomainError, InvalidState, NotFound
+from outcomes.enums import OutcomeStatus, VerificationMethod
 from outcomes.models import Dispute, OutcomeEvent, OutcomeTransition, OutcomeType
 
 # Billing keeps each customer's draft invoices; outcomes may not import it, so it is told by the name of
@@ -25,6 +25,17 @@ def _drafts_refresh_on_commit(*, customer_id: int) -> None:
 VERIFY_CHUNK = 5000
 
 
+def verification_methods_check(*, methods: list[str], evaluator_threshold: Decimal | None) -> list[str]:
+    """The methods as stored (unique, in the enum's order), or a 400 naming the field."""
+    unknown = sorted(set(methods) - set(VerificationMethod.values))
+    if unknown:
+        raise DomainError(f"Unknown verification method(s): {', '.join(unknown)}; use "
+                          f"{', '.join(VerificationMethod.values)}.", field="verification_methods")
+    if VerificationMethod.EVALUATOR in methods and evaluator_threshold is None:
+        raise DomainError("The evaluator method needs an evaluator_threshold.", field="evaluator_threshold")
+    return [m for m in VerificationMethod.values if m in methods]
+
+
 def outcome_type_create(
     *,
     organization: Organization,
@@ -34,12 +45,18 @@ def outcome_type_create(
     currency: str,
     verification_window_hours: int,
     value: Decimal,
+    verification_methods: list[str] | None = None,
+    silence_is_consent: bool = False,
+    evaluator_threshold: Decimal | None = None,
 ) -> OutcomeType:
+    methods = verification_methods_check(methods=verification_methods or [VerificationMethod.WINDOW],
+                                         evaluator_threshold=evaluator_threshold)
     try:
         with transaction.atomic():
             return OutcomeType.objects.create(
                 organization=organization, code=code, name=name, price=price, currency=currency,
-                verification_window_hours=verification_window_hours, value=value,
+                verification_window_hours=verification_window_hours, value=value, verification_methods=methods,
+                silence_is_consent=silence_is_consent, evaluator_threshold=evaluator_threshold,
             )
     except IntegrityError as exc:
         raise Conflict(f"An outcome type with code {code!r} already exists.", field="code") from exc
@@ -141,10 +158,14 @@ def outcomes_verify_due(*, now: datetime | None = None) -> int:
         if not chunk:
             return verified
         after = chunk[-1]
-        verified += outcome_events_move(
-            event_ids=chunk, from_statuses=[OutcomeStatus.PENDING], to_status=OutcomeStatus.VERIFIED,
-            reason="verification window passed", actor_label="system", skip_locked=True,
-        )
+        with transaction.atomic():
+            verified += outcome_events_move(
+                event_ids=chunk, from_statuses=[OutcomeStatus.PENDING], to_status=OutcomeStatus.VERIFIED,
+                reason="verification window passed", actor_label="system", skip_locked=True,
+            )
+            # Silence verified them: billed as assumed unless evidence confirms them before billing.
+            OutcomeEvent.objects.filter(pk__in=chunk, status=OutcomeStatus.VERIFIED, verified_by="").update(
+                verified_by=VerificationMethod.WINDOW)
 
 
 def outcome_event_dispute(

@@ -74,7 +74,7 @@ class TraceOutcomeEventOutput(serializers.Serializer):
     task_id = serializers.CharField()
     timestamp = serializers.DateTimeField()
     status = serializers.CharField()
-    verifiable_at = serializers.DateTimeField()
+    verifiable_at = serializers.DateTimeField(allow_null=True)
     received_at = serializers.DateTimeField()
 
 

@@ -13,6 +13,7 @@ from core.api.cursor import EventQuery, cursor_decode, event_page_schema, page_r
 from core.api.fields import CodeField, CurrencyField, DecimalStringField, decimal_str
 from core.errors import NotFound
 from ingest.http import BatchPostApiView, batch_schema
+from outcomes.enums import VerificationMethod
 from outcomes.ingestion import outcome_events_ingest
 from outcomes.models import OutcomeEvent, OutcomeType
 from outcomes.selectors import outcome_event_list
@@ -27,6 +28,15 @@ class OutcomeTypeInput(serializers.Serializer):
     currency = CurrencyField()
     verification_window_hours = serializers.IntegerField(min_value=0, max_value=24 * 366, default=0)
     value = DecimalStringField(min_value=0, integer_digits=14)
+    verification_methods = serializers.ListField(
+        child=serializers.ChoiceField(choices=VerificationMethod.choices), min_length=1, max_length=4,
+        required=False, default=[VerificationMethod.WINDOW],
+        help_text="How outcomes are verified; any one suffices (docs/proof.md).")
+    silence_is_consent = serializers.BooleanField(
+        required=False, default=False, help_text="customer_confirmation: the window passing verifies (assumed).")
+    # evaluator_threshold is a numeric(12, 6) column: 6 integer digits.
+    evaluator_threshold = DecimalStringField(integer_digits=6, required=False, allow_null=True, default=None,
+                                             help_text="Required with the evaluator method.")
 
 
 class OutcomeTypeOutput(serializers.ModelSerializer):
@@ -34,10 +44,18 @@ class OutcomeTypeOutput(serializers.ModelSerializer):
     code = serializers.CharField()
     price = serializers.SerializerMethodField()
     value = serializers.SerializerMethodField(method_name="value_text")  # get_value is a Field method
+    verification_methods = serializers.ListField(child=serializers.ChoiceField(choices=VerificationMethod.choices),
+                                                 source="methods")
+    evaluator_threshold = serializers.SerializerMethodField()
 
     class Meta:
         model = OutcomeType
-        fields = ["code", "name", "price", "currency", "verification_window_hours", "value", "created_at"]
+        fields = ["code", "name", "price", "currency", "verification_window_hours", "value", "verification_methods",
+                  "silence_is_consent", "evaluator_threshold", "created_at"]
+
+    def get_evaluator_threshold(self, outcome_type: OutcomeType) -> str | None:
+        threshold = outcome_type.evaluator_threshold
+        return None if threshold is None else decimal_str(threshold)
 
     def get_price(self, outcome_type: OutcomeType) -> str:
         return decimal_str(outcome_type.price)
@@ -67,7 +85,7 @@ class OutcomeEventOutput(serializers.ModelSerializer):
     class Meta:
         model = OutcomeEvent
         fields = ["idempotency_key", "customer", "outcome", "task_id", "timestamp", "status", "properties",
-                  "received_at", "verifiable_at", "reversed_at", "reversal_reason"]
+                  "received_at", "verifiable_at", "verified_by", "confirmed_at", "reversed_at", "reversal_reason"]
 
 
 class OutcomeEventQuery(EventQuery):

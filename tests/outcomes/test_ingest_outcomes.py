@@ -35,6 +35,7 @@ def test_outcome_batch_keeps_valid_and_rejects_invalid(vendor, outcome_type) -> 
     assert "task_id" in rejected[4]
     event = OutcomeEvent.objects.get(idempotency_key="o1")
     assert event.status == OutcomeEvent.Status.PENDING
+    assert event.verifiable_at is not None
     assert (event.verifiable_at - event.timestamp).total_seconds() == 48 * 3600
 
 
