@@ -4,7 +4,7 @@ from typing import Any, TypeVar
 
 from django import forms
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from accounts.models import Customer
 from billing.models import Invoice, InvoiceLine
@@ -130,6 +130,65 @@ class CreditNoteForm(forms.Form):
                 )
             )
         return items
+
+
+# "Select all matching" takes at most this many lines at once; a larger correction is an amount.
+SELECT_ALL_LIMIT = 2000
+
+
+def creditable_outcome_types(lines: QuerySet[InvoiceLine]) -> list[tuple[str, str]]:
+    """(code, name) of the outcome types among `lines`, for the search's type filter."""
+    return list(
+        lines.filter(outcome_type__isnull=False)
+        .order_by("outcome_type__name", "outcome_type__code")
+        .values_list("outcome_type__code", "outcome_type__name")
+        .distinct()
+    )
+
+
+class CreditLineSearchForm(forms.Form):
+    """The credit-note form's line search: by task id or description, outcome type and kind."""
+
+    q = forms.CharField(max_length=200, required=False, strip=True, label="Task id or description")
+    outcome_type = forms.ChoiceField(required=False, label="Outcome type")
+    kind = forms.ChoiceField(required=False, choices=[("", "Any kind"), *InvoiceLine.Kind.choices])
+
+    def __init__(self, data: Any, *, types: list[tuple[str, str]]) -> None:
+        super().__init__(data)
+        _field(self, "outcome_type", forms.ChoiceField).choices = [("", "All outcome types"), *types]
+
+    def filter(self, lines: QuerySet[InvoiceLine]) -> QuerySet[InvoiceLine]:
+        if not self.is_valid():
+            return lines
+        if text := self.cleaned_data.get("q"):
+            lines = lines.filter(Q(task_id__icontains=text) | Q(description__icontains=text))
+        if code := self.cleaned_data.get("outcome_type"):
+            lines = lines.filter(outcome_type__code=code)
+        if kind := self.cleaned_data.get("kind"):
+            lines = lines.filter(kind=kind)
+        return lines
+
+    @staticmethod
+    def chosen_ids(data: Any, *, lines: QuerySet[InvoiceLine], matching: QuerySet[InvoiceLine]) -> list[int]:
+        """The lines chosen so far (posted checkboxes and hidden fields), changed by the button pressed;
+        only creditable lines of this invoice count."""
+        if data is None:
+            return []
+        # Ids only: digits that fit a bigint (a longer number would make the database refuse the query).
+        ids = {int(value) for value in data.getlist("lines") if str(value).isdigit() and len(str(value)) < 19}
+        action = data.get("action")
+        if action == "select_all":
+            ids |= set(matching.values_list("pk", flat=True)[:SELECT_ALL_LIMIT])
+        elif action == "clear":
+            ids = set()
+        if not ids:
+            return []
+        return sorted(lines.filter(pk__in=ids).values_list("pk", flat=True))
+
+    def page_number(self, data: Any) -> str | None:
+        source = data if data is not None else self.data
+        value = source.get("page")
+        return str(value) if value is not None else None
 
 
 class DisputeResolveForm(forms.Form):

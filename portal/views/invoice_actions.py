@@ -6,8 +6,11 @@ a refusal from a service (a `DomainError`) comes back to the page as a message, 
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
 
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -19,10 +22,10 @@ from billing.services.credit_notes import credit_note_create
 from billing.services.finalize import invoice_finalize, invoice_mark_paid, invoice_void
 from core.errors import DomainError
 from portal.access import not_found_as_404, scope_of, vendor_admin_required
-from portal.forms import CreditNoteForm
+from portal.forms import CreditLineSearchForm, CreditNoteForm, creditable_outcome_types
 
-# The credit-note form lists this many creditable lines; a larger correction is credited as an amount.
-CREDITABLE_LIMIT = 300
+# The credit-note form shows creditable lines a page at a time; search narrows them down.
+CREDIT_LINES_PER_PAGE = 50
 
 
 @dataclass(frozen=True)
@@ -127,6 +130,8 @@ def invoice_action(request: HttpRequest, invoice_id: int, action: str) -> HttpRe
 @vendor_admin_required
 @not_found_as_404
 def credit_note_new(request: HttpRequest, invoice_id: int) -> HttpResponse:
+    """One form, posted to itself: its search and page buttons re-render it with the chosen lines kept
+    (hidden fields for those not on the page shown), its issue button issues the credit note."""
     scope = scope_of(request)
     invoice = invoice_get(organization=scope.organization, invoice_id=invoice_id)
     if not can_credit(invoice):
@@ -135,8 +140,14 @@ def credit_note_new(request: HttpRequest, invoice_id: int) -> HttpResponse:
         )
         return redirect("portal:invoice-detail", invoice.pk)
     lines = invoice_line_creditable_list(invoice=invoice)
-    form = CreditNoteForm(request.POST or None, lines=lines, currency=invoice.currency)
-    if request.method == "POST" and form.is_valid():
+    data = request.POST if request.method == "POST" else None
+    issuing = data is not None and data.get("action", "issue") == "issue"
+    search = CreditLineSearchForm(data if data is not None else request.GET, types=creditable_outcome_types(lines))
+    matching = search.filter(lines)
+    chosen = search.chosen_ids(data, lines=lines, matching=matching)
+    form = CreditNoteForm(data if issuing else None, lines=lines, currency=invoice.currency,
+                          initial=_carried(data) if data is not None and not issuing else None)
+    if issuing and form.is_valid():
         try:
             note = credit_note_create(invoice=invoice, reason=form.cleaned_data["reason"], items=form.items())
         except DomainError as exc:
@@ -149,8 +160,9 @@ def credit_note_new(request: HttpRequest, invoice_id: int) -> HttpResponse:
                 request, f"Credit note {note.number} issued for {note.total.normalize():f} {note.currency}."
             )
             return redirect("portal:invoice-detail", invoice.pk)
-    listed = list(lines[: CREDITABLE_LIMIT + 1])
-    chosen = {str(pk) for pk in form["lines"].value() or []}
+    page = Paginator(matching, CREDIT_LINES_PER_PAGE).get_page(search.page_number(data))
+    shown = {line.pk for line in page.object_list}
+    selected = list(lines.filter(pk__in=chosen)) if chosen else []
     return render(
         request,
         "portal/credit_note_form.html",
@@ -158,9 +170,19 @@ def credit_note_new(request: HttpRequest, invoice_id: int) -> HttpResponse:
             "scope": scope,
             "invoice": invoice,
             "form": form,
-            "lines": listed[:CREDITABLE_LIMIT],
-            "more_lines": len(listed) > CREDITABLE_LIMIT,
-            "chosen": chosen,
+            "search": search,
+            "page": page,
+            "lines": page.object_list,
+            "chosen": {str(pk) for pk in chosen},
+            "selected": selected,
+            "selected_total": sum((line.amount for line in selected), Decimal(0)),
+            "kept": [pk for pk in chosen if pk not in shown],  # chosen lines not on this page: hidden fields
+            "creditable_count": lines.count(),
         },
-        status=400 if request.method == "POST" else 200,
+        status=400 if issuing else 200,
     )
+
+
+def _carried(data: Any) -> dict[str, Any]:
+    """What the person typed, carried through a search: shown again, not validated yet."""
+    return {name: data.get(name, "") for name in ("reason", "amount", "description")}
