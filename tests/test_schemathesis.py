@@ -37,6 +37,10 @@ NOT_ALWAYS_ACCEPTED = {
     "POST /api/v1/invoices/{invoice_id}/credit-notes",
     # A meter code the organization has not created (a 400 naming `meter`, metering.services.rate_create).
     "POST /api/v1/rates",
+    # A webhook URL whose host does not resolve, or resolves to a private or loopback address (the SSRF
+    # guard, webhooks.network), or that the schema's `uri` format allows but is no http(s) URL.
+    "POST /api/v1/webhook-endpoints",
+    "PATCH /api/v1/webhook-endpoints/{endpoint_id}",
 }
 
 
