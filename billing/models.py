@@ -351,10 +351,20 @@ class PriceBookEntry(models.Model):
                              '{"up_to": null, "unit_price": "0.80", "flat_fee": "0"}]')
     package_size = models.PositiveIntegerField(null=True, blank=True)
     package_price = money_field(null=True, blank=True)
+    assumed_price_factor = models.DecimalField(
+        max_digits=5, decimal_places=4, null=True, blank=True,
+        help_text="Price by assurance: the share of the price an assumed outcome (verified by silence, not "
+                  "confirmed by evidence) pays, 0.8 = 80%. Empty: confirmed and assumed pay the same.",
+    )
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["price_book", "outcome_type"], name="price_book_entry_unique")
+            models.UniqueConstraint(fields=["price_book", "outcome_type"], name="price_book_entry_unique"),
+            models.CheckConstraint(
+                condition=models.Q(assumed_price_factor__isnull=True)
+                | models.Q(assumed_price_factor__gte=0, assumed_price_factor__lte=1),
+                name="assumed_price_factor_0_to_1",
+            ),
         ]
 
     def __str__(self) -> str:

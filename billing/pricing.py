@@ -10,6 +10,10 @@ Rules (documented in the README):
   `package_price`, carried by the first outcome of each package.
 - The spend cap is hard: once outcome and usage charges of a period reach it, further outcomes are
   recorded at zero, and the outcome that crosses it is charged only up to the cap.
+- Price by assurance: an entry with `assumed_price_factor` charges an outcome that no evidence
+  confirmed by the cutoff (assumed: verified by its window's silence) that share of what it would
+  cost confirmed, tiers, packages and fees included; it still takes its rank in the tiers. Its line's
+  note says "assumed"; a confirmed outcome's says "confirmed" (included ones stay "included").
 - A line's amount is computed exactly, then rounded once, half-up, to the currency's minor unit.
 """
 
@@ -40,16 +44,28 @@ class OutcomePrice:
     tiers: tuple[Tier, ...] = ()
     package_size: int = 1
     package_price: Decimal = ZERO
+    assumed_factor: Decimal | None = None  # price by assurance: the share an assumed outcome pays
 
     @classmethod
     def from_entry(cls, entry: PriceBookEntry) -> "OutcomePrice":
         """The price a price-book entry charges: it reads the fields `EntrySpec.entry_fields` writes."""
         model = PricingModel(entry.model)
+        factor = entry.assumed_price_factor
         if model == PricingModel.FLAT:
-            return cls(unit_price=entry.unit_price or ZERO)
+            return cls(unit_price=entry.unit_price or ZERO, assumed_factor=factor)
         if model in TIERED:
-            return cls(model=model, tiers=tiers_parse(entry.tiers, field="tiers"))
-        return cls(model=model, package_size=entry.package_size or 1, package_price=entry.package_price or ZERO)
+            return cls(model=model, tiers=tiers_parse(entry.tiers, field="tiers"), assumed_factor=factor)
+        return cls(model=model, package_size=entry.package_size or 1, package_price=entry.package_price or ZERO,
+                   assumed_factor=factor)
+
+    def assured(self, exact: Decimal, unit_price: Decimal, note: str, *, confirmed: bool
+                ) -> tuple[Decimal, Decimal, str]:
+        """(amount, unit price, note) once the outcome's assurance is applied (exact, not yet rounded)."""
+        if confirmed:
+            return exact, unit_price, _joined(note, "confirmed")
+        if self.assumed_factor is None:
+            return exact, unit_price, note
+        return exact * self.assumed_factor, unit_price * self.assumed_factor, _joined(note, "assumed")
 
     def tier_index(self, rank: int) -> int:
         for index, tier in enumerate(self.tiers):
@@ -78,6 +94,10 @@ class OutcomePrice:
             amount = self.package_price if starts_package else ZERO
             return amount, self.package_price / self.package_size, f"package {package}"
         raise ValueError(f"unknown pricing model {self.model!r}")
+
+
+def _joined(note: str, assurance: str) -> str:
+    return f"{note} · {assurance}" if note else assurance
 
 
 def tiers_parse(raw: list[dict[str, Any]], *, field: str) -> tuple[Tier, ...]:
@@ -135,14 +155,16 @@ class PeriodCharges:
         self.charged += amount
         return amount, capped
 
-    def price_outcome(self, type_id: int, price: OutcomePrice, period_count: int) -> tuple[Decimal, Decimal, str]:
-        """(amount, unit price, note) for the next outcome of a type in this period."""
+    def price_outcome(self, type_id: int, price: OutcomePrice, period_count: int, confirmed: bool = False
+                      ) -> tuple[Decimal, Decimal, str]:
+        """(amount, unit price, note) for the next outcome of a type in this period; `confirmed`: evidence
+        confirmed it by the cutoff (else it is assumed, and an assurance price charges it less)."""
         if self.included_used < self.included:
             self.included_used += 1
             return ZERO, ZERO, "included"
         rank = self.ranks.get(type_id, 0) + 1
         self.ranks[type_id] = rank
-        exact, unit_price, note = price.exact_amount(rank, period_count)
+        exact, unit_price, note = price.assured(*price.exact_amount(rank, period_count), confirmed=confirmed)
         amount, capped = self.charge(exact)
         if capped:
             note = "spend cap reached" if amount == 0 else "charged up to the spend cap"

@@ -36,6 +36,10 @@ class EntryInput(serializers.Serializer):
     tiers = TierInput(many=True, required=False)
     package_size = serializers.IntegerField(min_value=1, required=False, allow_null=True, default=None)
     package_price = DecimalStringField(min_value=Decimal(0), required=False, allow_null=True, default=None)
+    assumed_price_factor = DecimalStringField(
+        min_value=Decimal(0), integer_digits=1, required=False, allow_null=True, default=None,
+        help_text="Price by assurance: the share of the price an assumed outcome (verified by silence, not "
+                  "confirmed by evidence) pays, from 0 to 1 (0.8 = 80%). Null: the same price.")
 
 
 class MeterPriceInput(serializers.Serializer):
@@ -79,7 +83,8 @@ class PriceBookOutput(serializers.ModelSerializer):
             {"outcome": e.outcome_type.code, "model": e.model,
              "unit_price": decimal_str(e.unit_price) if e.unit_price is not None else None,
              "tiers": e.tiers, "package_size": e.package_size,
-             "package_price": decimal_str(e.package_price) if e.package_price is not None else None}
+             "package_price": decimal_str(e.package_price) if e.package_price is not None else None,
+             "assumed_price_factor": None if e.assumed_price_factor is None else decimal_str(e.assumed_price_factor)}
             for e in book.entries.all()
         ]
 
@@ -111,7 +116,8 @@ class PriceBookListApi(APIView):
             EntrySpec(outcome=e["outcome"], model=e["model"], unit_price=e.get("unit_price"),
                       tiers=[{"up_to": t["up_to"], "unit_price": str(t["unit_price"]),
                               "flat_fee": str(t.get("flat_fee", 0))} for t in e.get("tiers", [])] or None,
-                      package_size=e.get("package_size"), package_price=e.get("package_price"))
+                      package_size=e.get("package_size"), package_price=e.get("package_price"),
+                      assumed_price_factor=e.get("assumed_price_factor"))
             for e in values["entries"]
         ]
         meters = [MeterSpec(**m) for m in values["meters"]]

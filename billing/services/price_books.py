@@ -25,10 +25,18 @@ class EntrySpec:
     tiers: list[dict[str, Any]] | None = None
     package_size: int | None = None
     package_price: Decimal | None = None
+    assumed_price_factor: Decimal | None = None  # price by assurance (billing.pricing)
 
     def entry_fields(self, field: str) -> dict[str, Any]:
         """The price-book entry fields of this price, as `OutcomePrice.from_entry` reads them; refused,
         naming the part of `field` at fault, when they could not price an outcome."""
+        factor = self.assumed_price_factor
+        if factor is not None and not (0 <= factor <= 1 and factor == round(factor, 4)):
+            raise DomainError("assumed_price_factor is a share from 0 to 1 with at most 4 decimals (0.8 = 80%).",
+                              field=f"{field}.assumed_price_factor")
+        return {**self._model_fields(field), "assumed_price_factor": factor}
+
+    def _model_fields(self, field: str) -> dict[str, Any]:
         if self.model not in PricingModel.values:
             raise DomainError(f"Unknown pricing model {self.model!r}.", field=f"{field}.model")
         model = PricingModel(self.model)
