@@ -168,7 +168,7 @@ def outcome_lines(*, writer: LineWriter, outcomes: list[BillableOutcome], types:
     for outcome in outcomes:
         type_id, task_id = outcome.outcome_type_id, outcome.task_id
         outcome_type = types[type_id]
-        amount, unit_price, note = price_outcome(type_id, prices[type_id], counts[type_id])
+        amount, unit_price, note = price_outcome(type_id, prices[type_id], counts[type_id], outcome.confirmed)
         label = f"{prefix}{outcome_type.name}: {task_id}"
         lines.append(DraftLine(
             kind=kind, task_id=task_id, outcome_type_id=outcome_type.pk, outcome_event_id=outcome.event_id,
