@@ -228,6 +228,7 @@ CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "tally")
 # one line per task name (payments.*: "payments", webhooks.*: "webhooks"). `make worker` consumes them all.
 CELERY_TASK_ROUTES: dict[str, dict[str, str]] = {
     "webhooks.*": {"queue": "webhooks"},
+    "payments.*": {"queue": "payments"},
 }
 # How long Redis waits for the ack of a delivered task before giving it to another worker (acks are
 # late, so a task whose worker died is delivered again after this). It must exceed the longest task:
@@ -254,6 +255,14 @@ BILLING_RUN_STALL_SECONDS = env_int("BILLING_RUN_STALL_SECONDS", 600)
 ROI_VALUE_BASIS = "value.selectors.baselines.value_basis_expression"
 VALUE_SIGNING_SECRET = env_str("VALUE_SIGNING_SECRET", "")
 CELERY_TIMEZONE = "UTC"
+
+# Collection through Stripe (payments/). Each organization's Stripe keys are stored encrypted with the first
+# of these Fernet keys (any of them decrypts, so keys rotate); unset, one key is derived from SECRET_KEY.
+PAYMENTS_ENCRYPTION_KEYS = env_list("PAYMENTS_ENCRYPTION_KEYS", [])
+# Stripe's API address: blank is Stripe itself; tests and the demo point it at the stand-in (payments.standin).
+STRIPE_API_BASE = env_str("STRIPE_API_BASE", "")
+# The portal's public address, for the link to an invoice's per-task detail printed on its Stripe invoice.
+PORTAL_PUBLIC_URL = env_str("PORTAL_PUBLIC_URL", "http://127.0.0.1:8000")
 
 # Ingestion limits (the API contract).
 INGEST_MAX_BATCH = 1000

@@ -117,11 +117,12 @@ class StripeStandIn(Resources):
         return hold
 
     def fail_next(self, method: str, path_regex: str, status: int, message: str, *, type: str = "api_error",
-                  code: str | None = None) -> None:
-        """The next matching request fails with this error before doing anything (nothing is stored for
-        its idempotency key, as Stripe stores nothing for a request that did not run)."""
-        self.failures.append((method.upper(), re.compile(path_regex), StripeError(status, message, type=type,
-                                                                                  code=code)))
+                  code: str | None = None, times: int = 1) -> None:
+        """The next `times` matching requests fail with this error before doing anything (nothing is stored
+        for their idempotency key, as Stripe stores nothing for a request that did not run). The SDK
+        retries a 5xx once by itself (same key): fail it twice to reach the caller."""
+        error = StripeError(status, message, type=type, code=code)
+        self.failures += [(method.upper(), re.compile(path_regex), error)] * times
 
     def requests(self, method: str, path_regex: str) -> list[Logged]:
         pattern = re.compile(path_regex)
@@ -298,6 +299,7 @@ class StripeStandIn(Resources):
             ("GET", "invoices", "search"): lambda: self._search(account, "invoice", "/v1/invoices/search", params),
             ("GET", "invoices", "{id}"): lambda: self._get(account, object_id, "invoice", params),
             ("POST", "invoices", "{id}", "add_lines"): lambda: self._invoice_add_lines(account, object_id, params),
+            ("GET", "invoices", "{id}", "lines"): lambda: self._invoice_lines(account, object_id, params),
             ("POST", "invoices", "{id}", "finalize"): lambda: self._invoice_finalize(account, object_id, params),
             ("POST", "invoices", "{id}", "void"): lambda: self._invoice_void(account, object_id, params),
             ("POST", "credit_notes"): lambda: self._credit_note_create(account, params),

@@ -183,7 +183,8 @@ class Resources:
                                    "voided_at": None},
             "subtotal": 0, "subtotal_excluding_tax": 0, "total": 0, "total_excluding_tax": 0, "total_taxes": [],
             "next_payment_attempt": None, "webhooks_delivered_at": now,
-            "_days_until_due": int(params.get("days_until_due") or 0), "_lines": [],
+            "_days_until_due": as_int(params.get("days_until_due") or 0, "days_until_due"),
+            "_due_date": as_int(params["due_date"], "due_date") if params.get("due_date") else None, "_lines": [],
         }
         account.objects[invoice["id"]] = invoice
         return public(invoice)
@@ -213,6 +214,16 @@ class Resources:
         self._totals(account, invoice)
         return public(invoice)
 
+    def _invoice_lines(self, account: Account, invoice_id: str, params: Json) -> Json:
+        allowed(params, {"limit", "starting_after", "ending_before", "expand"})
+        lines = self._invoice(account, invoice_id)["_lines"]
+        if params.get("starting_after"):
+            ids = [line["id"] for line in lines]
+            lines = lines[ids.index(params["starting_after"]) + 1:] if params["starting_after"] in ids else []
+        limit = as_int(params.get("limit", "10"), "limit")
+        return {"object": "list", "data": lines[:limit], "has_more": len(lines) > limit,
+                "url": f"/v1/invoices/{invoice_id}/lines"}
+
     def _totals(self, account: Account, invoice: Json) -> None:
         subtotal = sum(line["amount"] for line in invoice["_lines"])
         tax = 0
@@ -241,7 +252,7 @@ class Resources:
         if invoice["status"] == "paid":
             invoice["status_transitions"]["paid_at"] = now
         if invoice["collection_method"] == "send_invoice":
-            invoice["due_date"] = now + invoice["_days_until_due"] * 86400
+            invoice["due_date"] = invoice["_due_date"] or now + invoice["_days_until_due"] * 86400
         invoice["hosted_invoice_url"] = f"{self.url}/i/{account.id}/{invoice['id']}"
         invoice["invoice_pdf"] = f"{self.url}/i/{account.id}/{invoice['id']}/pdf"
         return public(invoice)

@@ -53,10 +53,11 @@ def signature_header(payload: str, secret: str, timestamp: int) -> str:
 
 
 def public(obj: Json) -> Json:
-    """The object as Stripe answers it: private bookkeeping keys dropped, an invoice's lines as a list."""
+    """The object as Stripe answers it: private bookkeeping keys dropped, an invoice's lines as a list of
+    the first ten (the rest are listed at GET /v1/invoices/{id}/lines, as Stripe does)."""
     public = {key: value for key, value in obj.items() if not key.startswith("_")}
     if obj["object"] == "invoice":
-        public["lines"] = {"object": "list", "data": obj["_lines"], "has_more": False,
+        public["lines"] = {"object": "list", "data": obj["_lines"][:10], "has_more": len(obj["_lines"]) > 10,
                            "total_count": len(obj["_lines"]), "url": f"/v1/invoices/{obj['id']}/lines"}
     return public
 
