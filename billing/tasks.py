@@ -55,6 +55,13 @@ def customer_drafts_refresh_task(customer_id: int) -> int:
     return len(customer_drafts_refresh(customer_id=customer_id))
 
 
+@shared_task(name="billing.refresh_live_drafts", **RETRY)
+def live_drafts_refresh_task() -> int:
+    from billing.services.live_drafts import live_drafts_refresh
+
+    return live_drafts_refresh()
+
+
 @shared_task(name="billing.finalize_due", **RETRY)
 def invoices_finalize_due_task() -> int:
     from billing.services.finalize import invoices_finalize_due

@@ -20,5 +20,8 @@ app.conf.beat_schedule = {
     "reap-billing-runs": {"task": "billing.reap_runs", "schedule": float(env_int("BILLING_RUN_REAP_SECONDS", 60))},
     "finalize-after-grace": {"task": "billing.finalize_due", "schedule": crontab(minute=45)},
     "expire-credits": {"task": "billing.expire_credits", "schedule": crontab(minute=5)},
+    # Rollups folded and the drafts of customers they changed refreshed: the live figures' freshness.
+    "refresh-live-drafts": {"task": "billing.refresh_live_drafts",
+                            "schedule": float(env_int("LIVE_DRAFTS_SECONDS", 10))},
     "ensure-usage-partitions": {"task": "metering.ensure_partitions", "schedule": crontab(hour=1, minute=0)},
 }

@@ -35,7 +35,8 @@ _Param = str | int | datetime
 _Sql = tuple[str, dict[str, _Param]]
 
 _EVENTS_SQL = """metering_usageevent e
-    WHERE e.customer_id = %(customer_id)s AND e.timestamp >= %(start)s AND e.timestamp < %(end)s
+    WHERE e.organization_id = %(organization_id)s AND e.customer_id = %(customer_id)s
+      AND e.timestamp >= %(start)s AND e.timestamp < %(end)s
       AND e.received_at <= %(cutoff)s"""
 
 
@@ -194,7 +195,8 @@ def task_costs(
         JOIN rated r ON r.meter_id = g.meter_id AND r.dims = g.dims AND r.asof = g.asof
         GROUP BY g.task_id, r.currency
     """
-    params = {**grouped_params, "customer_id": customer_id, "start": start, "end": end, "cutoff": cutoff}
+    params = {**grouped_params, "organization_id": organization_id, "customer_id": customer_id, "start": start,
+              "end": end, "cutoff": cutoff}
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return [TaskCost(task_id, currency, cost, int(events)) for task_id, currency, cost, events in cursor.fetchall()]

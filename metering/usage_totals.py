@@ -28,11 +28,12 @@ def usage_totals(*, customer_id: int, start: datetime, end: datetime, cutoff: da
     sql = f"""
         SELECT e.meter_id, m.aggregation, {_aggregates("true")}
         FROM metering_usageevent e JOIN metering_meter m ON m.id = e.meter_id
-        WHERE e.customer_id = %s AND e.timestamp >= %s AND e.timestamp < %s AND e.received_at <= %s
+        WHERE e.organization_id = (SELECT organization_id FROM accounts_customer WHERE id = %s)
+          AND e.customer_id = %s AND e.timestamp >= %s AND e.timestamp < %s AND e.received_at <= %s
         GROUP BY e.meter_id, m.aggregation, m.unique_property
     """
     with connection.cursor() as cursor:
-        cursor.execute(sql, [customer_id, start, end, cutoff])
+        cursor.execute(sql, [customer_id, customer_id, start, end, cutoff])
         return {row[0]: _quantity(row[1], *row[2:]) for row in cursor.fetchall()}
 
 

@@ -1,1 +1,2 @@
-"""Usage and outcome figures per customer, period and task, maintained as events arrive, so billing never rescans raw events."""
+"""Usage and outcome figures per customer, period and task, kept as events arrive: billing never rescans
+raw events."""

@@ -30,11 +30,38 @@ from core.periods import Period
 from metering.selectors import TaskCost, meters_by_id, task_costs
 from metering.usage_totals import usage_totals
 from outcomes.selectors import BillableOutcome, billable_outcomes, outcome_types_by_id
+from rollups.selectors import task_costs_rolled, usage_totals_rolled
 
 if TYPE_CHECKING:  # a type for annotations only: outcome types come from outcomes.selectors
     from outcomes.models import OutcomeType
 
 ZERO = Decimal(0)
+
+
+# Where reconciliation reads usage: the rollups (rollups.selectors, each read the rollups plus the events
+# the job has not folded yet), or the raw events ("events": today's path, kept to check the rollups
+# against: tests/rollups and verify_rollups). A rollup read that cannot answer as the raw events would
+# (a rate card just reshaped, a cutoff older than an event folded in) falls back to the raw events.
+ROLLUPS, EVENTS = "rollups", "events"
+
+
+def _task_costs(*, customer: Customer, period: Period, cutoff: datetime, source: str) -> list[TaskCost]:
+    if source == ROLLUPS:
+        rolled = task_costs_rolled(organization_id=customer.organization_id, customer_id=customer.pk,
+                                   period=period, cutoff=cutoff)
+        if rolled is not None:
+            return rolled
+    return task_costs(organization_id=customer.organization_id, customer_id=customer.pk, start=period.start_at,
+                      end=period.end_at, cutoff=cutoff)
+
+
+def _usage_totals(*, customer: Customer, period: Period, cutoff: datetime, source: str) -> dict[int, Decimal]:
+    if source == ROLLUPS:
+        rolled = usage_totals_rolled(organization_id=customer.organization_id, customer_id=customer.pk,
+                                     period=period, cutoff=cutoff)
+        if rolled is not None:
+            return rolled
+    return usage_totals(customer_id=customer.pk, start=period.start_at, end=period.end_at, cutoff=cutoff)
 
 
 @dataclass(frozen=True)
@@ -209,7 +236,7 @@ def usage_lines(*, writer: LineWriter, book: PriceBook | None, totals: dict[int,
 
 
 def reconcile_customer(*, customer_id: int, period: Period, cutoff: datetime | None = None,
-                       finalizing: bool = False) -> Invoice:
+                       finalizing: bool = False, source: str = ROLLUPS) -> Invoice:
     cutoff = cutoff or timezone.now()
     with transaction.atomic():
         # The customer row lock serialises runs for one customer: two at once yield one invoice.
@@ -236,19 +263,19 @@ def reconcile_customer(*, customer_id: int, period: Period, cutoff: datetime | N
         )
         # Reversals to credit and late events need a frozen invoice: without one there is nothing to look up.
         if earliest_draft and any(i.is_frozen for i in invoices):
-            _late_lines(customer=customer, writer=writer, types=types, before=period, cutoff=cutoff)
+            _late_lines(customer=customer, writer=writer, types=types, before=period, cutoff=cutoff,
+                        source=source)
 
         outcomes = billable_outcomes(customer_id=customer.pk, start=period.start_at, end=period.end_at, cutoff=cutoff,
                                      timestamps=False)
         _check_currency(types, outcomes, book, currency, customer)
-        costs = _cost_index(task_costs(organization_id=customer.organization_id, customer_id=customer.pk,
-                                       start=period.start_at, end=period.end_at, cutoff=cutoff), currency)
+        costs = _cost_index(_task_costs(customer=customer, period=period, cutoff=cutoff, source=source), currency)
         charges = PeriodCharges(currency=currency, included=book.included_outcomes if book else 0,
                                 spend_cap=book.spend_cap if book else None)
         billed = outcome_lines(writer=writer, outcomes=outcomes, types=types, book=book, charges=charges,
                                costs=costs, period=period)
         if book is not None and book.meter_prices.all():  # usage overage only: spare the second scan
-            totals = usage_totals(customer_id=customer.pk, start=period.start_at, end=period.end_at, cutoff=cutoff)
+            totals = _usage_totals(customer=customer, period=period, cutoff=cutoff, source=source)
             usage_lines(writer=writer, book=book, totals=totals, charges=charges, period=period)
         if book is not None and book.minimum_commit > 0:
             true_up = commit_true_up(minimum_commit=book.minimum_commit, charged=charges.charged, currency=currency)
@@ -277,7 +304,7 @@ def reconcile_customer(*, customer_id: int, period: Period, cutoff: datetime | N
 
 
 def _late_lines(*, customer: Customer, writer: LineWriter, types: dict[int, "OutcomeType"], before: Period,
-                cutoff: datetime) -> None:
+                cutoff: datetime, source: str) -> None:
     """Prior-period lines on the customer's earliest draft: credits for reversals after billing, then
     late outcomes and late usage of each frozen period, priced by that period's book and state."""
     reversals = late.uncredited_reversals(customer_id=customer.pk)
@@ -309,8 +336,7 @@ def _late_lines(*, customer: Customer, writer: LineWriter, types: dict[int, "Out
         outcomes = outcomes_by_period.get(period, [])
         if outcomes:
             _check_currency(types, outcomes, book, writer.invoice.currency, customer)
-            costs = _cost_index(task_costs(organization_id=customer.organization_id, customer_id=customer.pk,
-                                           start=period.start_at, end=period.end_at, cutoff=cutoff),
+            costs = _cost_index(_task_costs(customer=customer, period=period, cutoff=cutoff, source=source),
                                 writer.invoice.currency)
             outcome_lines(writer=writer, outcomes=outcomes, types=types, book=book, charges=charges, costs=costs,
                           period=period, prior=True)
@@ -320,7 +346,7 @@ def _late_lines(*, customer: Customer, writer: LineWriter, types: dict[int, "Out
                 cost_to_serve=costs.total, cost_currency=costs.currency,
             )
         if book is not None and book.meter_prices.exists():
-            totals = usage_totals(customer_id=customer.pk, start=period.start_at, end=period.end_at, cutoff=cutoff)
+            totals = _usage_totals(customer=customer, period=period, cutoff=cutoff, source=source)
             usage_lines(writer=writer, book=book, totals=totals, charges=charges, period=period,
                         already_billed=late.usage_billed_so_far(customer_id=customer.pk, period=period))
 
