@@ -10,6 +10,7 @@ api_v1 = [
     path("", include("outcomes.api.urls")),
     path("", include("billing.api.urls")),
     path("", include("billing.api.explain_urls")),
+    path("", include("value.api.urls")),
     path("", include("webhooks.api.urls")),
 ]
 

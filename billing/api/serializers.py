@@ -94,6 +94,22 @@ class BillingRunOutput(serializers.ModelSerializer):
         return round(run.customers_done / run.customers_total, 4) if run.customers_total else 0.0
 
 
+class BaselineUsedOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    version = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=["proposed", "approved"], help_text="Approved by the customer, or only proposed.")
+    effective_from = serializers.CharField(help_text="YYYY-MM")
+
+
+class ValueBasisOutput(serializers.Serializer):
+    count = serializers.IntegerField()
+    unit_value = serializers.CharField(help_text="What one outcome is worth to the customer.")
+    value = serializers.CharField()
+    basis = serializers.ChoiceField(choices=["baseline", "estimate"],
+                                    help_text="The customer's baseline in force, or the outcome type's estimate.")
+    baseline = BaselineUsedOutput(allow_null=True)
+
+
 class RoiOutput(AudienceOutput):
     """billing.selectors.roi.PeriodFigures: the same figures as the portal's pages and CSV exports."""
 
@@ -104,6 +120,7 @@ class RoiOutput(AudienceOutput):
     )
     tasks = serializers.IntegerField()
     value_delivered = serializers.CharField()
+    value_basis = serializers.DictField(child=ValueBasisOutput(), help_text="Per outcome type: how its value was set.")
     billed = serializers.CharField(help_text="billed_on_invoice + billed_later + credited.")
     billed_on_invoice = serializers.CharField(help_text="Charged for the period on its own invoice.")
     billed_later = serializers.CharField(help_text="Late charges for the period on later invoices.")

@@ -8,18 +8,22 @@ One definition, computed by `period_figures_list` from the documents themselves:
   (reversal credit lines on later invoices, credit notes). Void invoices and their credit notes count
   for nothing.
 - outcomes and value delivered: the period's outcome lines still standing: an outcome reversed,
-  credited by a later line or by a credit note leaves its period's count and value.
+  credited by a later line or by a credit note leaves its period's count and value. One outcome is worth
+  the customer's baseline in force for its type and period (the value app's, named by the setting
+  ROI_VALUE_BASIS; `value_basis` says which version and whether it was approved), else the type's estimate.
 - cost to serve: all usage of the period, billed tasks or not (as of the period's last reconciliation,
   kept on its RoiReport), in two labelled parts: the cost of the tasks billed (each standing outcome
   line's task, once) and the unbilled cost (the rest).
 - margin: billed minus cost to serve.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import (
     BooleanField,
@@ -35,12 +39,14 @@ from django.db.models import (
     Sum,
 )
 from django.db.models.functions import Coalesce
+from django.utils.module_loading import import_string
 
 from accounts.models import Customer, Organization
 from billing.audience import Audience, visible_fields
 from billing.models import CreditNoteLine, Invoice, InvoiceLine, RoiReport
+from core.api.fields import decimal_str
 from core.errors import NotFound
-from core.money import round_money
+from core.money import minor_unit, round_money
 from core.periods import Period
 from outcomes.enums import OutcomeStatus
 
@@ -66,6 +72,8 @@ class PeriodFigures:
     credited: Decimal = ZERO  # zero or negative
     cost_of_billed_tasks: Decimal = ZERO
     billed_tasks: int = 0
+    # Per outcome type: count, unit_value, value, basis ("baseline" or "estimate") and the baseline used.
+    value_basis: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def billed(self) -> Decimal:
@@ -74,6 +82,23 @@ class PeriodFigures:
     @property
     def outcome_count(self) -> int:
         return sum(self.outcomes.values())
+
+    def add_value(self, *, code: str, count: int, estimate: Decimal, baseline: dict[str, Any] | None) -> None:
+        """`count` standing outcomes of a type: valued at the customer's baseline in force (a JSON object
+        from ROI_VALUE_BASIS, used when it is in the report's currency), else at the type's estimate."""
+        unit = estimate or ZERO
+        used = baseline if baseline and baseline.get("currency") == self.currency else None
+        if used is not None:
+            unit = Decimal(used["unit_value"])
+        self.value_delivered += unit * count
+        basis = self.value_basis.setdefault(code, {"count": 0, "unit_value": unit, "value": ZERO})
+        basis["count"] += count
+        basis["value"] += unit * count
+        basis["basis"] = "baseline" if used else "estimate"
+        basis["baseline"] = (
+            {"id": used["id"], "version": used["version"], "status": used["status"],
+             "effective_from": str(used["effective_from"])[:7]} if used else None
+        )
 
     def as_dict(self) -> dict[str, Any]:
         """Every figure, money rounded to the minor unit once; the cost's parts and the margin are derived
@@ -90,6 +115,11 @@ class PeriodFigures:
             "outcomes": dict(sorted(self.outcomes.items())),
             "tasks": self.tasks,
             "value_delivered": round_money(self.value_delivered, currency),
+            "value_basis": {
+                code: {**basis, "unit_value": decimal_str(basis["unit_value"], minor_unit(currency)),
+                       "value": round_money(basis["value"], currency)}
+                for code, basis in sorted(self.value_basis.items())
+            },
             "billed": billed,
             "billed_on_invoice": round_money(self.billed_on_invoice, currency),
             "billed_later": round_money(self.billed_later, currency),
@@ -161,13 +191,18 @@ def period_figures_list(*, reports: list[RoiReport]) -> list[PeriodFigures]:
     standing = _standing_outcome_lines(lines)
     by_type = (
         standing.filter(outcome_type__isnull=False)
-        .values_list("invoice__customer_id", "service_period_start", "outcome_type__code")
-        .annotate(count=Count("pk"), value=Sum("outcome_type__value"))
+        .values_list("invoice__customer_id", "service_period_start", "outcome_type_id", "outcome_type__code",
+                     "outcome_type__value")
+        .annotate(count=Count("pk"))
     )
-    for customer_id, start, code, count, value in by_type:
+    basis = _value_basis()
+    if basis is not None:  # the baseline in force per group, read in the same query
+        by_type = by_type.annotate(basis=basis(customer="invoice__customer_id", outcome_type="outcome_type_id",
+                                               period_start="service_period_start"))
+    for customer_id, start, _type_id, code, estimate, count, *found in by_type:
         if (item := figures.get((customer_id, start))) is not None:
-            item.outcomes[code] = count
-            item.value_delivered += value or ZERO
+            item.outcomes[code] = item.outcomes.get(code, 0) + count
+            item.add_value(code=code, count=count, estimate=estimate, baseline=found[0] if found else None)
 
     for customer_id, start, currency, tasks, cost in _billed_task_costs(standing):
         item = figures.get((customer_id, start))
@@ -176,6 +211,13 @@ def period_figures_list(*, reports: list[RoiReport]) -> list[PeriodFigures]:
         elif item is not None:
             item.billed_tasks += tasks
     return [figures[(r.customer_id, r.period_start)] for r in reports]
+
+
+def _value_basis() -> Callable[..., Any] | None:
+    """What one outcome of a type is worth to its customer in a period, when an app provides it (setting
+    ROI_VALUE_BASIS: the value app's customer-approved baselines); else each type's value estimate."""
+    path = getattr(settings, "ROI_VALUE_BASIS", "")
+    return import_string(path) if path else None
 
 
 def _standing_outcome_lines(lines: QuerySet[InvoiceLine]) -> QuerySet[InvoiceLine]:

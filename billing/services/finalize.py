@@ -2,6 +2,7 @@
 
 from datetime import datetime
 
+from celery import current_app
 from django.db import transaction
 from django.utils import timezone
 
@@ -19,6 +20,7 @@ from outcomes.enums import OutcomeStatus
 from outcomes.services import outcome_events_move
 
 BILLABLE = [OutcomeStatus.PENDING, OutcomeStatus.VERIFIED]
+RECEIPT_TASK = "value.receipt_issue"
 
 
 def _event_ids(lines: list[InvoiceLine], kind: str) -> list[int]:
@@ -59,6 +61,9 @@ def invoice_finalize(*, invoice: Invoice, acting_user: User | None = None, now: 
         current.finalized_at = now
         issued = invoice_issue_set(invoice=current, at=now)  # issue and due dates, parties (billing.services.document)
         current.save(update_fields=["number", "status", "finalized_at", "updated_at", *issued])
+        # The value app seals the period's value receipt; by name, as billing may not import it.
+        invoice_id = current.pk
+        transaction.on_commit(lambda: current_app.tasks[RECEIPT_TASK].delay(invoice_id))
         return current
 
 

@@ -62,6 +62,8 @@ def test_roi_joins_value_billed_and_cost(october) -> None:
     assert roi == {
         "period": "2026-10", "currency": "USD", "cost_currency": "USD", "outcomes": {"ticket_resolved": 2},
         "tasks": 3, "unbilled_tasks": 1, "value_delivered": "13.00",
+        "value_basis": {"ticket_resolved": {"count": 2, "unit_value": "6.50", "value": "13.00", "basis": "estimate",
+                                            "baseline": None}},
         "billed": "1.98", "billed_on_invoice": "1.98", "billed_later": "0.00", "credited": "0.00",
         "cost_to_serve": "2.35", "cost_of_billed_tasks": "1.35", "unbilled_cost": "1.00", "margin": "-0.37",
         "cost_per_outcome": "1.18", "roi": "6.5657",

@@ -1,0 +1,5 @@
+"""Margin guardrails (placeholder until step 5)."""
+
+
+def guardrails_scan() -> int:
+    return 0
