@@ -47,6 +47,8 @@ class InvoiceFilterForm(forms.Form):
     )
     period = PeriodField(required=False)
     status = forms.ChoiceField(choices=[("", "Any status"), *Invoice.Status.choices], required=False)
+    overdue = forms.BooleanField(required=False, label="Overdue only",
+                                 help_text="Past the due date with something left to pay.")
 
     def __init__(self, *args: Any, customers: QuerySet[Customer] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -3,8 +3,20 @@ from django.templatetags.static import static
 from django.urls import path
 from django.views.generic import RedirectView
 
-from portal.views import audit, customers, disputes, events, exports, invoice_actions, invoices, keys, runs, tasks
-from portal.views import value as value_pages
+from portal.views import (
+    aging,
+    audit,
+    customers,
+    dashboard,
+    disputes,
+    events,
+    exports,
+    invoice_actions,
+    invoices,
+    keys,
+    runs,
+    tasks,
+)
 
 app_name = "portal"
 
@@ -50,7 +62,10 @@ urlpatterns = [
     # The customer portal's ROI dashboard.
     path("roi/", customers.roi_page, name="roi"),
     path("roi/roi.csv", exports.roi_csv, name="roi-csv"),
-    # The vendor console.
+    # The vendor console: its home (the organization's dashboard), receivables by age.
+    path("dashboard/", dashboard.dashboard_page, name="dashboard"),
+    path("aging/", aging.aging_page, name="aging"),
+    path("aging/aging.csv", aging.aging_csv, name="aging-csv"),
     path("customers/", customers.customer_list_page, name="customer-list"),
     # External ids are the vendor's own strings too (slashes allowed); the export pattern is tried first.
     path("customers/<path:external_id>/roi.csv", exports.customer_roi_csv, name="customer-roi-csv"),
@@ -59,18 +74,6 @@ urlpatterns = [
     path("customers/<path:external_id>/events/usage.csv", events.customer_events_csv, name="customer-events-csv"),
     path("customers/<path:external_id>/events/", events.customer_events_page, name="customer-events"),
     path("customers/<path:external_id>/", customers.customer_page, name="customer-detail"),
-    # Value (value app): baselines, sealed receipts and their share links (no login: the token is the key).
-    path("value/baselines/", value_pages.baseline_list_page, name="value-baselines"),
-    path("value/baselines/propose/", value_pages.baseline_propose_action, name="value-baseline-propose"),
-    path("value/baselines/<int:baseline_id>/decide/", value_pages.baseline_decide_action,
-         name="value-baseline-decide"),
-    path("value/receipts/", value_pages.receipt_list_page, name="value-receipts"),
-    path("value/receipts/<int:receipt_id>/", value_pages.receipt_page, name="value-receipt"),
-    path("value/receipts/share/<str:token>/", value_pages.receipt_share_page, name="value-receipt-share"),
-    path("value/receipts/share/<str:token>/receipt.json", value_pages.receipt_share_json,
-         name="value-receipt-share-json"),
-    path("value/receipts/share/<str:token>/receipt.pdf", value_pages.receipt_share_pdf,
-         name="value-receipt-share-pdf"),
     path("runs/", runs.run_list_page, name="run-list"),
     path("runs/start/", runs.run_start, name="run-start"),
     path("runs/<int:run_id>/", runs.run_page, name="run-detail"),

@@ -14,11 +14,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from django.db.models import Case, DecimalField, ExpressionWrapper, F, Q, QuerySet, Value, When
+from django.db.models import F, Q, QuerySet
 
 from accounts.models import Customer, Organization
 from billing.models import Invoice
-from core.money import round_money
 
 ZERO = Decimal(0)
 
@@ -33,8 +32,6 @@ BUCKETS: tuple[tuple[str, str, int, int | None], ...] = (
 BUCKET_KEYS = tuple(key for key, *_ in BUCKETS)
 BUCKET_LABELS = {key: label for key, label, *_ in BUCKETS}
 
-PAYMENT_STATUSES = ("open", "overdue", "paid", "draft", "void")
-
 
 def invoice_open_q() -> Q:
     """Finalized with something still due."""
@@ -42,39 +39,9 @@ def invoice_open_q() -> Q:
 
 
 def invoice_overdue_q(today: date) -> Q:
-    """Open and past its due date as of `today`: the one overdue predicate (pages, API, dashboard)."""
+    """Open and past its due date as of `today`: the one overdue predicate (pages, API, dashboard), the
+    query form of `Invoice.is_overdue(today)` (a test holds the two together)."""
     return invoice_open_q() & Q(due_date__lt=today)
-
-
-def payment_status_q(status: str, *, today: date) -> Q:
-    """The invoice lists' payment filter: open (due, not yet overdue or overdue), overdue, paid, draft, void."""
-    if status == "open":
-        return invoice_open_q()
-    if status == "overdue":
-        return invoice_overdue_q(today)
-    return Q(status=status)
-
-
-def with_amount_due(invoices: QuerySet[Invoice]) -> QuerySet[Invoice]:
-    """Each invoice with `amount_due` (total − amount paid; zero for drafts and void invoices)."""
-    due = ExpressionWrapper(F("total") - F("amount_paid"), output_field=DecimalField(max_digits=20, decimal_places=6))
-    return invoices.annotate(
-        amount_due=Case(
-            When(status__in=[Invoice.Status.FINALIZED, Invoice.Status.PAID], then=due),
-            default=Value(ZERO),
-            output_field=DecimalField(max_digits=20, decimal_places=6),
-        )
-    )
-
-
-def invoice_is_overdue(invoice: Invoice, *, today: date) -> bool:
-    """The same rule as `invoice_overdue_q`, for one invoice already read."""
-    return (
-        invoice.status == Invoice.Status.FINALIZED
-        and invoice.total > invoice.amount_paid
-        and invoice.due_date is not None
-        and invoice.due_date < today
-    )
 
 
 def days_past_due(invoice: Invoice, *, today: date) -> int:
@@ -113,8 +80,11 @@ class Aging:
     # Per currency: bucket -> amount; amounts of different currencies are never added together.
     totals: dict[str, dict[str, Decimal]]
 
-    def rounded(self, amount: Decimal, currency: str) -> Decimal:
-        return round_money(amount, currency)
+    def total_of(self, currency: str) -> Decimal:
+        return sum(self.totals.get(currency, {}).values(), ZERO)
+
+    def overdue_of(self, currency: str) -> Decimal:
+        return self.total_of(currency) - self.totals.get(currency, {}).get("current", ZERO)
 
 
 def open_invoice_list(

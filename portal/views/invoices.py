@@ -3,9 +3,11 @@ from decimal import Decimal
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 
 from accounts.selectors import customer_list
 from billing.models import InvoiceLine
+from billing.selectors.aging import invoice_overdue_q
 from billing.selectors.invoices import (
     SECTION_INVOICE,
     SECTION_PRIOR,
@@ -31,7 +33,7 @@ LINES_PER_PAGE = 100
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     if scope_of(request).is_vendor:
-        return redirect("portal:customer-list")
+        return redirect("portal:dashboard")
     return redirect("portal:invoice-list")
 
 
@@ -47,13 +49,20 @@ def invoice_list_page(request: HttpRequest) -> HttpResponse:
         period=filters.get("period"),
         status=filters.get("status"),
     )
+    today = timezone.now().date()
+    if filters.get("overdue"):
+        invoices = invoices.filter(invoice_overdue_q(today))
+    page = paginate(request, invoices)
+    for invoice in page.object_list:
+        invoice.overdue = invoice.is_overdue(today)  # the same rule as the filter (billing.selectors.aging)
     return render(
         request,
         "portal/invoice_list.html",
         {
             "scope": scope,
             "form": form,
-            "page": paginate(request, invoices),
+            "page": page,
+            "today": today,
             "periods": invoice_period_list(organization=scope.organization, customer=scope.customer),
             "filtered": bool(filters and any(filters.values())),
         },

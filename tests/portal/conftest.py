@@ -280,3 +280,26 @@ def build_priced(vendor: Vendor, *, finalize_october: bool = True) -> Priced:
 @pytest.fixture
 def priced(vendor: Vendor) -> Priced:
     return build_priced(vendor)
+
+
+@pytest.fixture
+def receivables(billed: Billed) -> Billed:
+    """August and September finalized for both customers, issued long enough ago to be overdue (net 30:
+    August due 50 days ago, September 10 days ago); Globex paid August in full and 0.50 of September;
+    October stays a draft."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from billing.services.finalize import invoice_finalize
+    from billing.services.payments import invoice_payment_record
+
+    now = timezone.now()
+    for customer in ("acme", "globex"):
+        invoice_finalize(invoice=billed.invoice(customer, "2026-08"), now=now - timedelta(days=80))
+        invoice_finalize(invoice=billed.invoice(customer, "2026-09"), now=now - timedelta(days=40))
+    august = Invoice.objects.get(customer=billed.globex, period_start="2026-08-01")
+    invoice_payment_record(invoice=august, amount=august.total, paid_at=now, source="manual", reference="aug")
+    september = Invoice.objects.get(customer=billed.globex, period_start="2026-09-01")
+    invoice_payment_record(invoice=september, amount=Decimal("0.50"), paid_at=now, source="manual", reference="sep")
+    return billed
