@@ -7,6 +7,7 @@ from django.db import connection
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
+from core.errors import NotFound
 from outcomes.enums import Assurance, OutcomeStatus, VerificationMethod
 from outcomes.models import (
     Dispute,
@@ -164,15 +165,19 @@ def _assurance(event: OutcomeEvent, now: datetime) -> str:
     return ""
 
 
-def outcome_evidence(*, organization_id: int, event_ids: Iterable[int]) -> dict[int, OutcomeProof]:
-    """Each outcome's proof, by event id, in two queries: for the task page, the itemization, exports
-    and the API alike (one definition of what an outcome's assurance is). Ids of another organization
-    are left out."""
-    ids = sorted(set(event_ids))
-    if not ids:
+def outcome_evidence(*, organization_id: int, event_ids: Iterable[int] = (),
+                     events: Iterable[OutcomeEvent] = ()) -> dict[int, OutcomeProof]:
+    """Each outcome's proof, by event id, in two queries (one when the caller has the `events` loaded):
+    for the task page, the dispute queue, the itemization, exports and the API alike (one definition of
+    what an outcome's assurance is). Outcomes of another organization are left out."""
+    loaded = [event for event in events if event.organization_id == organization_id]
+    ids = sorted(set(event_ids) - {event.pk for event in loaded})
+    if ids:
+        loaded += OutcomeEvent.objects.filter(organization_id=organization_id, pk__in=ids).only(
+            "pk", "organization_id", "idempotency_key", "status", "verifiable_at", "confirmed_at", "verified_by")
+    if not loaded:
         return {}
-    events = list(OutcomeEvent.objects.filter(organization_id=organization_id, pk__in=ids).only(
-        "pk", "idempotency_key", "status", "verifiable_at", "confirmed_at", "verified_by"))
+    events = {event.pk: event for event in loaded}.values()
     items: dict[int, list[EvidenceItem]] = {event.pk: [] for event in events}
     rows = (OutcomeEvidence.objects.filter(organization_id=organization_id, outcome_event_id__in=list(items))
             .select_related("actor_user").order_by("recorded_at", "pk"))
@@ -208,3 +213,12 @@ def outcomes_awaiting_confirmation(*, organization_id: int, customer_id: int, li
 
 def verification_source_list(*, organization_id: int) -> QuerySet[VerificationSource]:
     return VerificationSource.objects.filter(organization_id=organization_id).order_by("code")
+
+
+def outcome_for_customer(*, organization_id: int, customer_id: int, event_id: int) -> OutcomeEvent:
+    """One outcome of one customer (a signed link's, a portal button's), or NotFound."""
+    event = (OutcomeEvent.objects.filter(organization_id=organization_id, customer_id=customer_id, pk=event_id)
+             .select_related("outcome_type", "customer", "organization").first())
+    if event is None:
+        raise NotFound("No such outcome.", field="outcome")
+    return event

@@ -6,6 +6,7 @@ from django.views.generic import RedirectView
 from portal.views import (
     aging,
     audit,
+    confirm,
     customers,
     dashboard,
     disputes,
@@ -62,6 +63,13 @@ urlpatterns = [
     # The customer portal's ROI dashboard.
     path("roi/", customers.roi_page, name="roi"),
     path("roi/roi.csv", exports.roi_csv, name="roi-csv"),
+    # The customer's word on its outcomes: confirm or reject (a dispute); the emailed one-click link needs no login.
+    path("confirmations/", confirm.confirm_list_page, name="confirm-list"),
+    path("confirmations/<int:event_id>/confirm/", confirm.confirm_action, {"decision": "confirm"},
+         name="confirm-outcome"),
+    path("confirmations/<int:event_id>/reject/", confirm.confirm_action, {"decision": "reject"},
+         name="reject-outcome"),
+    path("confirm/<str:token>/", confirm.confirm_link_page, name="confirm-link"),
     # The vendor console: its home (the organization's dashboard), receivables by age.
     path("dashboard/", dashboard.dashboard_page, name="dashboard"),
     path("aging/", aging.aging_page, name="aging"),

@@ -7,6 +7,7 @@ from django.views.decorators.http import require_POST
 
 from billing.selectors.disputes import dispute_list_with_invoices
 from core.errors import DomainError, NotFound
+from outcomes.selectors import outcome_evidence
 from outcomes.services import dispute_resolve
 from portal.access import login_required, not_found_as_404, scope_of, vendor_admin_required
 from portal.forms import DisputeResolveForm
@@ -31,6 +32,8 @@ def dispute_list_page(request: HttpRequest) -> HttpResponse:
             "open_page": open_disputes,
             "resolved_page": resolved_page,
             "can_resolve": scope.is_vendor_admin,
+            "proofs": outcome_evidence(organization_id=scope.organization.pk,
+                                       events=[dispute.outcome_event for dispute in open_disputes]),
         },
     )
 

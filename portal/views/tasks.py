@@ -12,6 +12,7 @@ from billing.models import InvoiceLine
 from billing.selectors.invoices import invoice_get, invoice_line_get
 from billing.selectors.tasks import task_get
 from core.errors import DomainError
+from outcomes.selectors import outcome_evidence
 from outcomes.services import outcome_event_dispute
 from portal import disputes
 from portal.access import login_required, not_found_as_404, scope_of
@@ -37,6 +38,7 @@ def task_page(request: HttpRequest, invoice_id: int, task_id: str) -> HttpRespon
             "disputable": disputable,
             "form": DisputeForm(),
             "task_cost": _task_cost(task.lines),
+            "proofs": outcome_evidence(organization_id=scope.organization.pk, events=task.outcomes),
         },
     )
 

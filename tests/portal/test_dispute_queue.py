@@ -179,8 +179,8 @@ def test_disputes_page_query_count_does_not_grow_with_disputes(
         note="no",
         actor_user=billed.vendor.admin,
     )
-    # session, user, organization, open count, open page, resolved count, resolved page
-    with django_assert_num_queries(7):
+    # session, user, organization, open count, open page, the open outcomes' evidence, resolved count, resolved page
+    with django_assert_num_queries(8):
         client.get(LIST)
     for index, key in enumerate(keys[2:]):
         dispute = _dispute(billed, key, finance_user)
@@ -192,6 +192,6 @@ def test_disputes_page_query_count_does_not_grow_with_disputes(
                 note="yes",
                 actor_user=billed.vendor.admin,
             )
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(8):
         response = client.get(LIST)
     assert len(response.context["open_page"]) + len(response.context["resolved_page"]) == len(keys)

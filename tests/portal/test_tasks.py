@@ -72,7 +72,7 @@ def test_unknown_task_is_not_found(billed, finance_user) -> None:
 
 def test_task_page_query_count_is_pinned(billed, finance_user, django_assert_num_queries) -> None:
     client = login(finance_user)
-    # session, user, organization, customer, invoice, lines, outcomes, transitions, disputes, usage
-    with django_assert_num_queries(10):
+    # session, user, organization, customer, invoice, lines, outcomes, transitions, disputes, evidence, usage
+    with django_assert_num_queries(11):
         response = client.get(_task_url(billed.invoice("acme", "2026-10"), "ticket-2026-10-1"))
     assert response.status_code == 200
