@@ -18,6 +18,7 @@ from portal.views import (
     runs,
     tasks,
 )
+from portal.views import payments as payments_pages
 
 app_name = "portal"
 
@@ -82,6 +83,11 @@ urlpatterns = [
     path("customers/<path:external_id>/events/usage.csv", events.customer_events_csv, name="customer-events-csv"),
     path("customers/<path:external_id>/events/", events.customer_events_page, name="customer-events"),
     path("customers/<path:external_id>/", customers.customer_page, name="customer-detail"),
+    # Stripe (payments app): the connection (vendor admins), the reconciliation, an invoice's push again.
+    path("settings/stripe/", payments_pages.stripe_settings_page, name="payments-settings"),
+    path("settings/stripe/disconnect/", payments_pages.stripe_disconnect_action, name="payments-disconnect"),
+    path("payments/reconciliation/", payments_pages.reconciliation_page, name="payments-reconciliation"),
+    path("invoices/<int:invoice_id>/stripe/retry/", payments_pages.invoice_stripe_retry, name="payments-retry"),
     path("runs/", runs.run_list_page, name="run-list"),
     path("runs/start/", runs.run_start, name="run-start"),
     path("runs/<int:run_id>/", runs.run_page, name="run-detail"),

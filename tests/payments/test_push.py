@@ -78,8 +78,8 @@ def test_a_push_retried_after_stripe_failed_mid_way_creates_no_second_invoice(
     standin.fail_next("POST", r"/v1/invoices/[^/]+/finalize", 500, "An unknown error occurred.", times=2)
     with pytest.raises(PushRetry):
         invoice_push(invoice_id=invoice.pk)
-    push = InvoicePush.objects.get(invoice=invoice)
-    assert push.status == PushStatus.PENDING and push.stripe_invoice_id and "unknown error" in push.last_error
+    pending = InvoicePush.objects.get(invoice=invoice)
+    assert pending.status == PushStatus.PENDING and pending.stripe_invoice_id and "unknown error" in pending.last_error
 
     push = invoice_push(invoice_id=invoice.pk)
     assert push is not None and push.status == PushStatus.PUSHED and push.attempts == 2 and push.last_error == ""
