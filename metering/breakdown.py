@@ -1,6 +1,7 @@
 """Cost to serve broken down for reports: per task, meter and rate dimensions (model, GPU type), and one
 task's cost so far. Rates are chosen exactly as `metering.selectors.task_costs` chooses them."""
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -57,11 +58,13 @@ def task_usage_costs(*, organization_id: int, customer_id: int, start: datetime,
         JOIN rated r ON r.meter_id = g.meter_id AND r.dims = g.dims AND r.asof = g.asof
         GROUP BY g.task_id, g.meter_id, g.dims, r.currency
     """
-    params = {**grouped_params, "customer_id": customer_id, "start": start, "end": end, "cutoff": cutoff}
+    params = {**grouped_params, "organization_id": organization_id, "customer_id": customer_id, "start": start,
+              "end": end, "cutoff": cutoff}
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return [
-            TaskUsageCost(task, meter, dims if isinstance(dims, dict) else {}, quantity, currency, cost)
+            TaskUsageCost(task, meter, json.loads(dims) if isinstance(dims, str) else dict(dims or {}), quantity,
+                          currency, cost)
             for task, meter, dims, quantity, currency, cost in cursor.fetchall()
         ]
 
@@ -95,7 +98,8 @@ def task_cost_so_far(*, organization_id: int, customer_id: int, task_id: str, no
         ) r ON true
         GROUP BY r.currency
     """
-    params = {**grouped_params, "customer_id": customer_id, "task_id": task_id, "start": start, "end": end,
+    params = {**grouped_params, "organization_id": organization_id, "customer_id": customer_id, "task_id": task_id,
+              "start": start, "end": end,
               "cutoff": now}
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

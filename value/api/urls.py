@@ -1,6 +1,6 @@
 from django.urls import path
 
-from value.api import baselines
+from value.api import baselines, tools
 
 urlpatterns = [
     path("customers/<str:external_id>/baselines", baselines.BaselineListApi.as_view(), name="baseline-list"),
@@ -10,4 +10,11 @@ urlpatterns = [
          name="baseline-decline"),
     path("customers/<str:external_id>/receipts", baselines.ReceiptListApi.as_view(), name="receipt-list"),
     path("receipts/<int:receipt_id>", baselines.ReceiptDetailApi.as_view(), name="receipt-detail"),
+]
+
+urlpatterns += [
+    path("simulations", tools.SimulationApi.as_view(), name="simulation"),
+    path("efficiency", tools.EfficiencyApi.as_view(), name="efficiency"),
+    path("guardrails", tools.GuardrailApi.as_view(), name="guardrail"),
+    path("customers/<str:external_id>/tasks/<str:task_id>/budget", tools.TaskBudgetApi.as_view(), name="task-budget"),
 ]
