@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from decimal import Decimal
 
+from celery import current_app
 from django.db import transaction
 
 from accounts.models import Customer
@@ -13,6 +14,9 @@ from core.money import money_check
 from outcomes.enums import OutcomeStatus
 from outcomes.services import outcome_events_move
 
+# Stripe collection (payments) mirrors each credit note on the invoice's Stripe invoice; by name, as billing
+# may not import payments. A no-op for an organization without Stripe or an invoice never pushed.
+STRIPE_CREDIT_NOTE_TASK = "payments.push_credit_note"
 # A credit note credits an outcome whatever became of it after billing (reversed, disputed, or still billed).
 CREDITABLE = [status for status in OutcomeStatus if status != OutcomeStatus.CREDITED]
 
@@ -91,6 +95,8 @@ def credit_note_create(*, invoice: Invoice, reason: str, items: list[CreditSpec]
             from_statuses=CREDITABLE, to_status=OutcomeStatus.CREDITED,
             reason=f"credit note {note.number}", actor_label="system",
         )
+        note_id = note.pk
+        transaction.on_commit(lambda: current_app.tasks[STRIPE_CREDIT_NOTE_TASK].delay(note_id))
         return note
 
 

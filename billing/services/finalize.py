@@ -21,6 +21,7 @@ from outcomes.services import outcome_events_move
 
 BILLABLE = [OutcomeStatus.PENDING, OutcomeStatus.VERIFIED]
 RECEIPT_TASK = "value.receipt_issue"
+STRIPE_PUSH_TASK = "payments.push_invoice"  # a no-op for an organization without Stripe
 
 
 def _event_ids(lines: list[InvoiceLine], kind: str) -> list[int]:
@@ -64,6 +65,8 @@ def invoice_finalize(*, invoice: Invoice, acting_user: User | None = None, now: 
         # The value app seals the period's value receipt; by name, as billing may not import it.
         invoice_id = current.pk
         transaction.on_commit(lambda: current_app.tasks[RECEIPT_TASK].delay(invoice_id))
+        # Collection: payments pushes it to the organization's Stripe, by name, on the payments queue.
+        transaction.on_commit(lambda: current_app.tasks[STRIPE_PUSH_TASK].delay(invoice_id))
         return current
 
 

@@ -7,7 +7,8 @@ from decimal import Decimal
 import pytest
 
 from billing.models import Invoice
-from payments.models import InvoicePush, PushStatus, StripeCustomer
+from billing.services.credit_notes import CreditSpec, credit_note_create
+from payments.models import CreditNotePush, InvoicePush, PushStatus, StripeCustomer
 from payments.services.push import PushRetry, invoice_push, invoice_push_queue, to_minor
 from payments.standin import StripeStandIn
 from tests.payments.scenario import billing_details, connect, finalized_invoice
@@ -138,3 +139,27 @@ def test_stripe_tax_on_sends_no_tax_lines_and_lets_stripe_compute_it(
 def test_nothing_is_pushed_for_an_organization_without_stripe(vendor, invoice: Invoice, standin: StripeStandIn) -> None:
     assert invoice_push(invoice_id=invoice.pk) is None
     assert not InvoicePush.objects.exists() and standin.log == []
+
+
+def test_finalizing_sends_the_push_and_a_credit_note_follows_it_to_stripe(
+    vendor, standin: StripeStandIn, stripe_base: str, django_capture_on_commit_callbacks
+) -> None:
+    """billing fires both tasks by name after commit (it may not import payments); they run in-process here."""
+    billing_details(vendor.customer)
+    connected = connect(standin, vendor.organization)
+    with django_capture_on_commit_callbacks(execute=True):
+        invoice = finalized_invoice(vendor.customer)
+    push = InvoicePush.objects.get(invoice=invoice)
+    assert push.status == PushStatus.PUSHED
+    [remote] = standin.objects(connected.api_key, "invoice")
+
+    line = invoice.lines.order_by("position").first()
+    assert line is not None
+    with django_capture_on_commit_callbacks(execute=True):
+        note = credit_note_create(invoice=invoice, reason="Ticket reopened",
+                                  items=[CreditSpec(line.amount, "Reopened ticket", line)])
+    [stripe_note] = standin.objects(connected.api_key, "credit_note")
+    assert stripe_note["invoice"] == remote["id"] and stripe_note["amount"] == to_minor(note.total, "USD") == 125
+    assert stripe_note["metadata"]["tally_credit_note_number"] == note.number
+    assert CreditNotePush.objects.get(credit_note=note).stripe_credit_note_id == stripe_note["id"]
+    assert standin.accounts[connected.api_key].objects[remote["id"]]["amount_remaining"] == 595 - 125
