@@ -15,6 +15,8 @@ app.autodiscover_tasks()
 
 app.conf.beat_schedule = {
     "verify-outcomes": {"task": "outcomes.verify_due", "schedule": 300.0},
+    # Yesterday's outcomes awaiting their customers' confirmation, one email per customer with signed links.
+    "ask-for-confirmations": {"task": "outcomes.send_confirmation_requests", "schedule": crontab(hour=7, minute=0)},
     "refresh-drafts": {"task": "billing.refresh_open_drafts", "schedule": crontab(minute=15)},
     # Runs whose worker died or whose chunks were never sent; BILLING_RUN_STALL_SECONDS decides when.
     "reap-billing-runs": {"task": "billing.reap_runs", "schedule": float(env_int("BILLING_RUN_REAP_SECONDS", 60))},

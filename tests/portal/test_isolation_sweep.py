@@ -78,6 +78,7 @@ def victim(billed: Billed) -> Victim:
         "run_id": str(run.pk), "api_key_id": str(key.pk),
         "code": "no-such-source",  # a verification source's code (Globex has none)
         "organization": globex.organization.slug, "source": "no-such-source",  # signed callbacks
+        "event_id": str(outcome.pk),  # the customer's confirm / reject buttons
     }
     numbers = [number for number in Invoice.objects.filter(customer=globex).values_list("number", flat=True)
                if number]
