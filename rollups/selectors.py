@@ -27,8 +27,8 @@ _FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 _CURSOR = "(SELECT {column} FROM rollups_cursor WHERE organization_id = %(organization_id)s)"
 # Events the job has not folded: visible here, and not at its last pass (no cursor yet: every event).
 _TAIL_SQL = f"""e.organization_id = %(organization_id)s
-    AND e.xid >= coalesce({_CURSOR.format(column="snap_xmin")}, '0'::xid8)
-    AND (e.xid >= coalesce({_CURSOR.format(column="snap_xmax")}, '0'::xid8)
+    AND e.xid >= coalesce({_CURSOR.format(column="snap_xmin")}, 0::bigint)
+    AND (e.xid >= coalesce({_CURSOR.format(column="snap_xmax")}, 0::bigint)
          OR e.xid = ANY(coalesce({_CURSOR.format(column="snap_xip")}, '{{}}')))
     AND e.customer_id = %(customer_id)s AND e.timestamp >= %(start)s AND e.timestamp < %(end)s
     AND e.received_at <= %(cutoff)s"""

@@ -64,9 +64,9 @@ def cursor_get(*, organization_id: int, lock: bool = False) -> Cursor:
 
 def _new_events_sql(previous: Cursor) -> tuple[str, dict[str, Any]]:
     """The condition on `e` for events folded by no earlier pass and visible to this one (own writes aside)."""
-    sql = """e.organization_id = %(organization_id)s AND e.xid >= %(prev_xmin)s::xid8
-        AND (e.xid >= %(prev_xmax)s::xid8 OR e.xid = ANY(%(prev_xip)s::text[]::xid8[]))
-        AND e.xid <> ALL(%(now_skip)s::text[]::xid8[])"""
+    sql = """e.organization_id = %(organization_id)s AND e.xid >= %(prev_xmin)s::bigint
+        AND (e.xid >= %(prev_xmax)s::bigint OR e.xid = ANY(%(prev_xip)s::text[]::bigint[]))
+        AND e.xid <> ALL(%(now_skip)s::text[]::bigint[])"""
     return sql, {"prev_xmin": previous.xmin, "prev_xmax": previous.xmax, "prev_xip": previous.xip}
 
 
@@ -151,7 +151,7 @@ def _regroup(*, organization_id: int, periods: list[Period], shape: RateShape, v
     starts = [p.start for p in periods]
     params = {**visible, **dims_params, **asof_params, "organization_id": organization_id, "starts": starts}
     where = f"""e.organization_id = %(organization_id)s AND {PERIOD_SQL} = ANY(%(starts)s::date[])
-        AND e.xid < %(now_xmax)s::xid8 AND e.xid <> ALL(%(now_skip)s::text[]::xid8[])"""
+        AND e.xid < %(now_xmax)s::bigint AND e.xid <> ALL(%(now_skip)s::text[]::bigint[])"""
     with connection.cursor() as cursor:
         for table in ("rollups_usage", "rollups_usage_value"):
             cursor.execute(f"DELETE FROM {table} WHERE organization_id = %s AND period_start = ANY(%s::date[])",
@@ -210,9 +210,9 @@ def _pass(*, organization_id: int, result: AdvanceResult) -> None:
     previous = cursor_get(organization_id=organization_id, lock=True)
     with connection.cursor() as cursor:
         cursor.execute("""
-            SELECT pg_snapshot_xmin(s)::text, pg_snapshot_xmax(s)::text,
-                   array(SELECT x::text FROM pg_snapshot_xip(s) x), pg_current_xact_id_if_assigned()::text
-            FROM pg_current_snapshot() s
+            SELECT txid_snapshot_xmin(s)::text, txid_snapshot_xmax(s)::text,
+                   array(SELECT x::text FROM txid_snapshot_xip(s) x), txid_current_if_assigned()::text
+            FROM txid_current_snapshot() s
         """)
         xmin, xmax, xip, own = cursor.fetchone()
     # This transaction's own uncommitted events (a caller inside a transaction that also wrote events)
@@ -231,7 +231,7 @@ def _pass(*, organization_id: int, result: AdvanceResult) -> None:
         regroup = sorted(changed, key=lambda p: p.start)
     where, params = _new_events_sql(previous)
     params = {**params, **now, "organization_id": organization_id}
-    result.events += _fold_usage(where=where + " AND e.xid < %(now_xmax)s::xid8", params=params, shape=shape,
+    result.events += _fold_usage(where=where + " AND e.xid < %(now_xmax)s::bigint", params=params, shape=shape,
                                  periods=[p.start.isoformat() for p in regroup] if regroup else None)
     if regroup:
         _regroup(organization_id=organization_id, periods=regroup, shape=shape, visible=now)
@@ -242,11 +242,22 @@ def _pass(*, organization_id: int, result: AdvanceResult) -> None:
     with connection.cursor() as cursor:
         cursor.execute("""
             INSERT INTO rollups_cursor (organization_id, snap_xmin, snap_xmax, snap_xip, shape, advanced_at)
-            VALUES (%s, %s::xid8, %s::xid8, %s::text[]::xid8[], %s, now())
+            VALUES (%s, %s::bigint, %s::bigint, %s::text[]::bigint[], %s, now())
             ON CONFLICT (organization_id) DO UPDATE SET snap_xmin = EXCLUDED.snap_xmin,
                 snap_xmax = EXCLUDED.snap_xmax, snap_xip = EXCLUDED.snap_xip, shape = EXCLUDED.shape,
                 advanced_at = EXCLUDED.advanced_at
         """, [organization_id, min([xmin, *stored_xip], key=int), xmax, stored_xip, json.dumps(shape.as_json())])
+
+
+def events_index_summarize() -> int:
+    """Summarise the block ranges of the events' xid index that filled since the last call (the job's and
+    the readers' tail scans read unsummarised ranges whole). Returns the ranges summarised."""
+    with connection.cursor() as cursor:
+        cursor.execute("""
+            SELECT coalesce(sum(brin_summarize_new_values(h.inhrelid)), 0) FROM pg_inherits h
+            WHERE h.inhparent = 'metering_usageevent_org_xid'::regclass
+        """)
+        return int(cursor.fetchone()[0])
 
 
 def rollups_advance(*, organization_id: int) -> AdvanceResult:
@@ -259,6 +270,7 @@ def rollups_advance(*, organization_id: int) -> AdvanceResult:
         with transaction.atomic():
             _pass(organization_id=organization_id, result=result)
     else:
+        events_index_summarize()
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_lock(%s, %s)", [LOCK_NAMESPACE, organization_id])
         try:
