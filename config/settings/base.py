@@ -268,6 +268,8 @@ PAYMENTS_ENCRYPTION_KEYS = env_list("PAYMENTS_ENCRYPTION_KEYS", [])
 STRIPE_API_BASE = env_str("STRIPE_API_BASE", "")
 # The portal's public address, for the link to an invoice's per-task detail printed on its Stripe invoice.
 PORTAL_PUBLIC_URL = env_str("PORTAL_PUBLIC_URL", "http://127.0.0.1:8000")
+# Invoice tax (billing.services.tax): Stripe Tax for organizations that turned it on, their own rates otherwise.
+TAX_CALCULATOR = "payments.tax.StripeTaxCalculator"
 
 # Ingestion limits (the API contract).
 INGEST_MAX_BATCH = 1000

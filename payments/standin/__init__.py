@@ -306,7 +306,7 @@ class StripeStandIn(Resources):
             ("GET", "credit_notes", "{id}"): lambda: self._get(account, object_id, "credit_note", params),
             ("POST", "tax", "calculations"): lambda: self._tax_calculation(account, params),
         }
-        handler = handlers.get(route)
+        handler = handlers.get((method, *parts[1:])) or handlers.get(route)  # a fixed path first: /v1/tax/...
         if handler is None:
             raise StripeError(404, f"Unrecognized request URL ({method}: {path}). Please see "
                               "https://stripe.com/docs or we can help at https://support.stripe.com/.")

@@ -322,6 +322,11 @@ class Resources:
     def _tax_calculation(self, account: Account, params: Json) -> Json:
         allowed(params, {"currency", "line_items", "customer_details", "customer", "expand", "tax_date"})
         details = params.get("customer_details") or {}
+        allowed(details, {"address", "address_source", "tax_ids", "taxability_override", "ip_address"},
+                prefix="customer_details")
+        for index, item in enumerate(params.get("line_items") or []):
+            allowed(item, {"amount", "reference", "tax_behavior", "tax_code", "quantity", "product", "metadata"},
+                    prefix=f"line_items[{index}]")
         country = ((details.get("address") or {}).get("country") or "").upper()
         if not country:
             raise StripeError(400, "The customer's location isn't recognized.", code="customer_tax_location_invalid",
