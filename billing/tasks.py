@@ -74,3 +74,13 @@ def credits_expire_task() -> int:
     from billing.services.wallet import credits_expire
 
     return credits_expire()
+
+
+@shared_task(name="billing.announce_overdue", **RETRY)
+def invoices_overdue_announce_task() -> int:
+    """Beat: `invoice.overdue` for each invoice that passed its due date unpaid, once per invoice."""
+    from django.utils import timezone
+
+    from billing.services.overdue import invoices_overdue_announce
+
+    return invoices_overdue_announce(today=timezone.now().date())

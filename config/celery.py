@@ -22,6 +22,10 @@ app.conf.beat_schedule = {
     "reap-billing-runs": {"task": "billing.reap_runs", "schedule": float(env_int("BILLING_RUN_REAP_SECONDS", 60))},
     "finalize-after-grace": {"task": "billing.finalize_due", "schedule": crontab(minute=45)},
     "expire-credits": {"task": "billing.expire_credits", "schedule": crontab(minute=5)},
+    "announce-overdue-invoices": {"task": "billing.announce_overdue", "schedule": crontab(minute=20)},
+    # The outbox sweep: events whose on-commit relay was lost, deliveries due for a retry or whose attempt
+    # died with its worker (webhooks.services.delivery).
+    "webhooks-sweep": {"task": "webhooks.relay", "schedule": float(env_int("WEBHOOKS_SWEEP_SECONDS", 15))},
     # Rollups folded and the drafts of customers they changed refreshed: the live figures' freshness.
     "refresh-live-drafts": {"task": "billing.refresh_live_drafts",
                             "schedule": float(env_int("LIVE_DRAFTS_SECONDS", 10))},

@@ -10,6 +10,13 @@ from accounts.models import Organization, User
 from core.errors import Conflict, DomainError, InvalidState, NotFound
 from outcomes.enums import OutcomeStatus, VerificationMethod
 from outcomes.models import Dispute, OutcomeEvent, OutcomeTransition, OutcomeType
+from outcomes.webhook_events import (
+    dispute_opened_emit,
+    dispute_resolved_emit,
+    disputes_closed_emit,
+    outcome_moved_emit,
+    outcomes_verified_emit,
+)
 
 # Billing keeps each customer's draft invoices; outcomes may not import it, so it is told by the name of
 # its Celery task, after commit, when an outcome stops counting (a reversal, an accepted dispute), and
@@ -79,6 +86,7 @@ def _move_one(
     status is set on the instance, and the caller saves it with its other fields."""
     _transition(event=event, to_status=to_status, reason=reason, actor_label=actor_label,
                 actor_user=actor_user).save()
+    outcome_moved_emit(event=event, from_status=event.status, to_status=to_status, reason=reason)
     event.status = to_status
 
 
@@ -107,7 +115,11 @@ def outcome_events_move(
                          actor_user=actor_user) for event in events],
             batch_size=2000,
         )
-        return OutcomeEvent.objects.filter(pk__in=[event.pk for event in events]).update(status=to_status)
+        moved = OutcomeEvent.objects.filter(pk__in=[event.pk for event in events]).update(status=to_status)
+        if to_status == OutcomeStatus.VERIFIED:
+            outcomes_verified_emit(event_ids=[e.pk for e in events if e.status == OutcomeStatus.PENDING],
+                                   reason=reason)
+        return moved
 
 
 def outcome_event_reverse(
@@ -135,6 +147,7 @@ def outcome_event_reverse(
             status=Dispute.Status.ACCEPTED, resolution_note=f"Closed by the vendor's reversal: {reason}",
             resolved_by=actor_user, resolved_by_label=actor_label, resolved_at=now,
         )
+        disputes_closed_emit(event=event, resolved_at=now)
         _move_one(event=event, to_status=OutcomeStatus.REVERSED, reason=reason, actor_label=actor_label,
                   actor_user=actor_user)
         event.reversed_at = now
@@ -191,6 +204,7 @@ def outcome_event_dispute(
         _move_one(event=event, to_status=OutcomeStatus.DISPUTED, reason=reason, actor_label=actor_label,
                   actor_user=actor_user)
         event.save(update_fields=["status"])
+        dispute_opened_emit(dispute=dispute, event=event)
         return dispute
 
 
@@ -230,6 +244,7 @@ def dispute_resolve(
         dispute.resolution_note, dispute.resolved_by, dispute.resolved_by_label = note, actor_user, actor_label
         dispute.resolved_at = timezone.now()
         dispute.save()
+        dispute_resolved_emit(dispute=dispute, event=event)
         _drafts_refresh_on_commit(customer_id=event.customer_id)
         return dispute
 

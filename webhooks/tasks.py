@@ -1,6 +1,6 @@
 """Celery entry points (queue `webhooks`): they take ids, call one service, and own their retry policy.
 
-Services fire these by name after commit; each imports its service in its body, so there is no cycle.
+Services fire these after commit; each imports its service in its body, so there is no cycle.
 """
 
 from celery import shared_task

@@ -9,6 +9,7 @@ from django.db import transaction
 from accounts.models import Customer
 from billing.models import CreditNote, CreditNoteLine, Invoice, InvoiceLine
 from billing.services.sequences import sequence_next
+from billing.webhook_events import credit_note_created_emit
 from core.errors import DomainError, InvalidState
 from core.money import money_check
 from outcomes.enums import OutcomeStatus
@@ -97,6 +98,7 @@ def credit_note_create(*, invoice: Invoice, reason: str, items: list[CreditSpec]
         )
         note_id = note.pk
         transaction.on_commit(lambda: current_app.tasks[STRIPE_CREDIT_NOTE_TASK].delay(note_id))
+        credit_note_created_emit(note=note)
         return note
 
 

@@ -14,10 +14,12 @@ from billing.services.payments import invoice_paid_in_full
 from billing.services.reconcile import reconcile_customer
 from billing.services.sequences import sequence_next
 from billing.services.wallet import wallet_draw_down
+from billing.webhook_events import invoice_event_emit
 from core.errors import InvalidState
 from core.periods import Period
 from outcomes.enums import OutcomeStatus
 from outcomes.services import outcome_events_move
+from webhooks.events import EventType
 
 BILLABLE = [OutcomeStatus.PENDING, OutcomeStatus.VERIFIED]
 RECEIPT_TASK = "value.receipt_issue"
@@ -62,6 +64,7 @@ def invoice_finalize(*, invoice: Invoice, acting_user: User | None = None, now: 
         current.finalized_at = now
         issued = invoice_issue_set(invoice=current, at=now)  # issue and due dates, parties (billing.services.document)
         current.save(update_fields=["number", "status", "finalized_at", "updated_at", *issued])
+        invoice_event_emit(invoice=current, type=EventType.INVOICE_FINALIZED)
         # The value app seals the period's value receipt; by name, as billing may not import it.
         invoice_id = current.pk
         transaction.on_commit(lambda: current_app.tasks[RECEIPT_TASK].delay(invoice_id))

@@ -4,6 +4,7 @@ from django.db import IntegrityError, transaction
 
 from accounts.models import Customer
 from billing.models import Notification, PriceBook
+from billing.webhook_events import spend_cap_threshold_emit
 from core.periods import Period
 
 SPEND_THRESHOLDS = (50, 80, 100)
@@ -19,7 +20,7 @@ def spend_alerts_record(*, customer: Customer, period: Period, book: PriceBook |
             break
         try:
             with transaction.atomic():
-                Notification.objects.create(
+                notification = Notification.objects.create(
                     organization_id=customer.organization_id, customer=customer, period_start=period.start,
                     kind=f"spend_cap_{threshold}",
                     message=f"{customer.name} reached {threshold}% of its {book.spend_cap.normalize():f} "
@@ -27,5 +28,6 @@ def spend_alerts_record(*, customer: Customer, period: Period, book: PriceBook |
                     data={"threshold": threshold, "charged": str(charged), "spend_cap": str(book.spend_cap),
                           "currency": book.currency, "period": period.label},
                 )
+                spend_cap_threshold_emit(notification=notification)
         except IntegrityError:
             continue  # recorded by an earlier run

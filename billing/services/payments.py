@@ -14,8 +14,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from billing.models import Invoice, InvoicePayment
+from billing.webhook_events import invoice_event_emit
 from core.errors import DomainError, InvalidState
 from core.money import money_check
+from webhooks.events import EventType
 
 ZERO = Decimal(0)
 
@@ -47,6 +49,8 @@ def invoice_payment_record(*, invoice: Invoice, amount: Decimal, paid_at: dateti
             current.status, current.paid_at = Invoice.Status.PAID, paid_at
             fields += ["status", "paid_at"]
         current.save(update_fields=fields)
+        if current.status == Invoice.Status.PAID:
+            invoice_event_emit(invoice=current, type=EventType.INVOICE_PAID)
         return current
 
 
@@ -65,6 +69,7 @@ def invoice_paid_in_full(*, invoice: Invoice, paid_at: datetime | None = None, s
                                           source=source, reference=reference)
         current.status, current.paid_at = Invoice.Status.PAID, paid_at
         current.save(update_fields=["status", "paid_at", "updated_at"])
+        invoice_event_emit(invoice=current, type=EventType.INVOICE_PAID)
         return current
 
 

@@ -20,6 +20,7 @@ from accounts.models import Customer, Organization
 from billing.models import BillingRun, BillingRunChunk
 from billing.services.reconcile import reconcile_customer
 from billing.tasks import billing_run_chunk_task, billing_run_start_task
+from billing.webhook_events import billing_run_completed_emit
 from core.errors import DomainError, RateLimited
 from core.periods import Period
 
@@ -103,6 +104,8 @@ def billing_run_start(*, run_id: int) -> list[int]:
         if not customer_ids:
             run.status, run.finished_at = BillingRun.Status.DONE, now
         run.save(update_fields=["status", "started_at", "customers_total", "customers_done", "finished_at"])
+        if run.status == BillingRun.Status.DONE:
+            billing_run_completed_emit(run=run)
         chunks = BillingRunChunk.objects.bulk_create(
             BillingRunChunk(run=run, position=position, customer_ids=customer_ids[i:i + size], sent_at=now)
             for position, i in enumerate(range(0, len(customer_ids), size))
@@ -142,6 +145,7 @@ def billing_run_chunk(*, chunk_id: int) -> bool:
             run.status = BillingRun.Status.FAILED if run.error else BillingRun.Status.DONE
             run.finished_at = now
             fields += ["status", "finished_at"]
+            billing_run_completed_emit(run=run)
         run.save(update_fields=fields)
     return True
 
@@ -193,6 +197,7 @@ def _run_resend_chunks(*, run_id: int, now: datetime, stalled_since: datetime) -
             run.error = (run.error + f"\nstalled: chunk {given_up[0].position} was sent {MAX_SENDS} times "
                          "and never finished").strip()[:10000]
             run.save(update_fields=["status", "finished_at", "error"])
+            billing_run_completed_emit(run=run)
             logger.error("billing run %s failed: a chunk was sent %s times and never finished", run_id, MAX_SENDS)
             return 0
         for chunk in chunks:

@@ -79,7 +79,7 @@ def test_relay_makes_one_delivery_per_subscribed_enabled_endpoint_once(vendor: V
 
 def test_many_events_at_once_are_written_in_bulk(vendor: Vendor, django_assert_max_num_queries) -> None:
     items = [(vendor.organization.pk, "outcome.verified", {"outcome_id": n}) for n in range(4500)]
-    with django_assert_max_num_queries(5), transaction.atomic():
+    with django_assert_max_num_queries(6), transaction.atomic():  # savepoint, 3 inserts, 1 lookup, release
         assert events_emit(events=items) == 4500
     assert OutboxEvent.objects.count() == 4500
     assert OutboxEvent.objects.values("event_id").distinct().count() == 4500

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import requests
-from celery import current_app
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
@@ -26,10 +25,10 @@ from accounts.models import User
 from webhooks.models import DeliveryAttempt, OutboxEvent, WebhookDelivery, WebhookEndpoint
 from webhooks.network import guarded_session
 from webhooks.services.endpoints import endpoint_disable
+from webhooks.tasks import webhooks_deliver_task
 
 logger = logging.getLogger(__name__)
 
-ATTEMPT_TASK = "webhooks.deliver"
 # Deliveries queued per dispatch transaction: a backlog after an outage drains in short transactions.
 DISPATCH_CHUNK = 500
 # A queued attempt not started within this long is queued again (its old task, once it runs, finds its
@@ -76,9 +75,8 @@ def _dispatch_chunk(*, now: datetime) -> int:
 
 
 def _queue(queued: list[tuple[int, str]]) -> None:
-    task = current_app.tasks[ATTEMPT_TASK]
     for pk, token in queued:
-        task.delay(pk, token)
+        webhooks_deliver_task.delay(pk, token)
 
 
 def payload_body(event: OutboxEvent) -> str:

@@ -1,7 +1,8 @@
 """The outbox: an event is a row written in the transaction of the change it announces.
 
 Both commit or neither does (no event without its change, no change without its event). After the
-commit the relay task is fired by name; if the process dies first, the periodic sweep finds the row.
+commit the relay task is fired when an endpoint listens; if the process dies first, or none listened,
+the periodic sweep (beat, `webhooks.relay`) finds the row.
 """
 
 import json
@@ -9,16 +10,15 @@ import secrets
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from celery import current_app
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
 
 from core.errors import DomainError
 from webhooks.events import EVENT_TYPES
-from webhooks.models import OutboxEvent
+from webhooks.models import OutboxEvent, WebhookEndpoint
+from webhooks.tasks import webhooks_relay_task
 
-RELAY_TASK = "webhooks.relay"
 # Rows per INSERT when many events are emitted at once (a verification sweep): large enough that the
 # round trips vanish next to the rows, small enough that one statement's parameters stay far below
 # PostgreSQL's 65,535 limit (7 columns a row).
@@ -41,8 +41,12 @@ def _require_transaction() -> None:
         raise RuntimeError("event_emit must be called inside the transaction.atomic() block that makes the change")
 
 
-def _relay_on_commit() -> None:
-    transaction.on_commit(lambda: current_app.tasks[RELAY_TASK].delay())
+def _relay_on_commit(*, organization_ids: set[int], types: set[str]) -> None:
+    """Relay after commit when an enabled endpoint listens; otherwise the sweep marks the rows relayed."""
+    listening = WebhookEndpoint.objects.filter(organization_id__in=organization_ids, enabled=True,
+                                               events__overlap=sorted(types))
+    if listening.exists():
+        transaction.on_commit(webhooks_relay_task.delay)
 
 
 def _check_type(type: str) -> None:
@@ -64,7 +68,7 @@ def event_emit(*, organization_id: int, type: str, data: Mapping[str, Any], once
         row.save(force_insert=True)
     else:
         OutboxEvent.objects.bulk_create([row], ignore_conflicts=True)
-    _relay_on_commit()
+    _relay_on_commit(organization_ids={organization_id}, types={type})
 
 
 def events_emit(*, events: Iterable[tuple[int, str, Mapping[str, Any]]]) -> int:
@@ -74,8 +78,12 @@ def events_emit(*, events: Iterable[tuple[int, str, Mapping[str, Any]]]) -> int:
     now = timezone.now()
     rows: list[OutboxEvent] = []
     written = 0
+    organization_ids: set[int] = set()
+    types: set[str] = set()
     for organization_id, type, data in events:
         _check_type(type)
+        organization_ids.add(organization_id)
+        types.add(type)
         rows.append(OutboxEvent(organization_id=organization_id, event_id=new_event_id(), type=type,
                                 data=_plain(data), created_at=now))
         if len(rows) >= EMIT_CHUNK:
@@ -86,5 +94,5 @@ def events_emit(*, events: Iterable[tuple[int, str, Mapping[str, Any]]]) -> int:
         OutboxEvent.objects.bulk_create(rows)
         written += len(rows)
     if written:
-        _relay_on_commit()
+        _relay_on_commit(organization_ids=organization_ids, types=types)
     return written

@@ -5,7 +5,6 @@ import secrets
 from collections.abc import Sequence
 from datetime import datetime
 
-from celery import current_app
 from django.db import transaction
 from django.utils import timezone
 
@@ -14,8 +13,7 @@ from core.errors import DomainError, InvalidState
 from webhooks.events import EVENT_TYPES
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 from webhooks.network import url_refusal
-
-DISPATCH_TASK = "webhooks.dispatch"
+from webhooks.tasks import webhooks_dispatch_task
 
 
 def secret_new() -> str:
@@ -86,7 +84,7 @@ def endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
 
 
 def dispatch_on_commit() -> None:
-    transaction.on_commit(lambda: current_app.tasks[DISPATCH_TASK].delay())
+    transaction.on_commit(webhooks_dispatch_task.delay)
 
 
 def delivery_resend(*, delivery: WebhookDelivery) -> WebhookDelivery:
