@@ -30,6 +30,7 @@ from billing.services.runs import billing_run_create
 from core.money import format_money
 from core.periods import Period
 from demo import data as demo
+from demo import seed_proof
 from ingest.store import json_default
 from ingest.validate import BatchResult
 from metering.ingestion import usage_events_ingest
@@ -101,6 +102,7 @@ class Command(BaseCommand):
             self._bill(organization, period)
         if not options["no_finalize"]:
             self._finalize_due(organization, now)
+        seed_proof.proof_seed(organization=organization, now=now, write=self.stdout.write)
         logins = self._logins(organization)
         self._report(organization, previous, logins, monotonic() - started)
 
