@@ -7,6 +7,15 @@ PYTHON ?= $(shell for p in python3.11 python3.12 python3; do $$p -c 'import sys;
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml sdk/pyproject.toml 2>/dev/null | cksum | cut -d' ' -f1)
+# `make demo PORT=8001`, `make serve PORT=8001`: where the web server listens.
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# When this make started: the demo's ready message counts the whole start, virtualenv and database included.
+STARTED := $(shell date +%s.%N)
+# The embedded PostgreSQL asks platformdirs for a runtime directory, which warns on every start when
+# XDG_RUNTIME_DIR is unset (containers, CI); a private one of our own keeps the output quiet.
+RUNTIME_DIR := $(or $(XDG_RUNTIME_DIR),/tmp/tally-runtime-$(shell id -u))
+QUIET_ENV = XDG_RUNTIME_DIR=$(RUNTIME_DIR)
 
 .PHONY: demo test venv lint serve worker beat bench-ingest bench-reconcile stop-db clean-db
 
@@ -22,9 +31,8 @@ $(STAMP):
 	touch $@
 
 demo: venv
-	$(BIN)/python manage.py migrate --no-input
-	$(BIN)/python manage.py seed_demo
-	$(BIN)/python manage.py runserver 127.0.0.1:8000
+	@mkdir -p -m 700 $(RUNTIME_DIR)
+	@$(QUIET_ENV) $(BIN)/python manage.py run_demo --host $(HOST) --port $(PORT) --started $(STARTED)
 
 test: venv
 	$(BIN)/python -m pytest
@@ -35,7 +43,8 @@ lint: venv
 	$(BIN)/lint-imports
 
 serve: venv
-	$(BIN)/gunicorn -c config/gunicorn.py config.wsgi:application --bind 127.0.0.1:8000 --workers 2
+	@mkdir -p -m 700 $(RUNTIME_DIR)
+	$(QUIET_ENV) $(BIN)/gunicorn -c config/gunicorn.py config.wsgi:application --bind $(HOST):$(PORT) --workers 2
 
 worker: venv
 	$(BIN)/celery -A config worker --loglevel=INFO --concurrency=2 -Q tally
@@ -50,7 +59,9 @@ bench-reconcile: venv
 	$(BIN)/python bench/reconcile.py
 
 stop-db:
-	@test -d .pgdata && $(BIN)/python -c "import pgserver; pgserver.get_server('.pgdata', cleanup_mode='stop').cleanup()" 2>/dev/null; true
+	@mkdir -p -m 700 $(RUNTIME_DIR)
+	@$(QUIET_ENV) $(BIN)/python -m demo.db stop
 
 clean-db: stop-db
 	rm -rf .pgdata
+	@echo "Deleted the embedded database's data (.pgdata/); the next start creates it empty."

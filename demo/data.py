@@ -103,6 +103,7 @@ class PriceBookSpec:
     entries: tuple[dict[str, Any], ...]  # keyword arguments of billing's EntrySpec
     platform_fee: Decimal = Decimal(0)
     minimum_commit: Decimal = Decimal(0)
+    spend_cap: Decimal | None = None
 
 
 PRICE_BOOKS = (
@@ -111,12 +112,15 @@ PRICE_BOOKS = (
         {"outcome": "ticket_resolved", "model": "graduated",
          "tiers": [{"up_to": 800, "unit_price": "0.99"}, {"up_to": None, "unit_price": "0.79"}]},
         {"outcome": "document_summarized", "model": "flat", "unit_price": Decimal("0.25")},
-    ), platform_fee=Decimal("250.00")),
+    # A spend cap on outcome charges a little above a month's tickets: the 50% and 80% alerts fire.
+    ), platform_fee=Decimal("250.00"), spend_cap=Decimal("1200.00")),
     # Initech: a volume discount on every review once a month passes 500, and a minimum commit.
     PriceBookSpec("initech", (
         {"outcome": "code_review_completed", "model": "volume",
          "tiers": [{"up_to": 500, "unit_price": "4.00"}, {"up_to": None, "unit_price": "3.50"}]},
     ), minimum_commit=Decimal("2000.00")),
+    # Umbrella: list prices, with a minimum commit above what it uses, so each invoice has a true-up line.
+    PriceBookSpec("umbrella", (), minimum_commit=Decimal("400.00")),
 )
 
 

@@ -5,11 +5,19 @@ from io import StringIO
 from django.core.management import call_command
 
 from accounts.models import ApiKey, Customer, Organization, User
-from billing.models import Invoice, InvoiceLine
+from billing.models import (
+    CreditGrant,
+    CreditLedgerEntry,
+    CreditNote,
+    Invoice,
+    InvoiceLine,
+    InvoicePayment,
+    Notification,
+)
 from billing.selectors.roi import roi_figures, roi_get
 from core.periods import Period
 from metering.models import Meter, Rate, UsageEvent
-from outcomes.models import OutcomeEvent, OutcomeType
+from outcomes.models import Dispute, OutcomeEvent, OutcomeType
 
 
 def _seed(*extra: str) -> str:
@@ -25,6 +33,9 @@ def _counts() -> dict[str, int]:
         "outcome_events": OutcomeEvent.objects.count(), "invoices": Invoice.objects.count(),
         "invoice_lines": InvoiceLine.objects.count(), "users": User.objects.count(),
         "live_api_keys": ApiKey.objects.filter(revoked_at__isnull=True).count(),
+        "payments": InvoicePayment.objects.count(), "credit_notes": CreditNote.objects.count(),
+        "disputes": Dispute.objects.count(), "grants": CreditGrant.objects.count(),
+        "ledger": CreditLedgerEntry.objects.count(), "notifications": Notification.objects.count(),
     }
 
 
@@ -72,3 +83,30 @@ def test_reset_wipes_the_demo_organization_first(db: None) -> None:
     assert "Deleted the demo organization" in output
     assert _counts() == first
     assert Organization.objects.filter(slug="acme-ai").count() == 1
+
+
+def test_the_seed_shows_every_state_of_money(db: None) -> None:
+    """A paid invoice, overdue ones, a credit note, an open dispute, a prepaid wallet drawn down,
+    spend-cap alerts and a minimum-commit true-up, each named in the summary."""
+    from django.utils import timezone
+
+    from billing.selectors.aging import invoice_overdue_q
+
+    output = _seed()
+    organization = Organization.objects.get(slug="acme-ai")
+    invoices = Invoice.objects.filter(organization=organization)
+    paid = invoices.filter(status=Invoice.Status.PAID)
+    overdue = invoices.filter(invoice_overdue_q(timezone.now().date()))
+    assert paid.exists() and overdue.exists()
+    assert all(invoice.amount_paid == invoice.total for invoice in paid)
+    partly = overdue.filter(amount_paid__gt=0).first()
+    assert partly is not None and partly.amount_due > 0  # Globex paid half of one
+    note = CreditNote.objects.get(organization=organization)
+    assert note.number in output
+    assert Dispute.objects.filter(organization=organization, status=Dispute.Status.OPEN).exists()
+    assert CreditLedgerEntry.objects.filter(organization=organization, kind=CreditLedgerEntry.Kind.DRAWDOWN).exists()
+    assert Notification.objects.filter(organization=organization, kind__startswith="spend_cap").exists()
+    assert InvoiceLine.objects.filter(organization=organization, kind=InvoiceLine.Kind.MINIMUM_COMMIT).exists()
+    for invoice in [paid.first(), overdue.first()]:
+        assert invoice is not None and invoice.number and invoice.number in output
+    assert "Seeded in" in output and "ready" not in output  # `make demo` says ready once the server listens

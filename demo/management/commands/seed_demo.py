@@ -7,7 +7,9 @@ Metering, outcomes and billing are reached through their services and selectors;
 past them, deleting the demo organization's rows from every table.
 """
 
-from datetime import datetime, timedelta
+import logging
+from datetime import timedelta
+from decimal import Decimal
 from time import monotonic
 from typing import Any
 
@@ -20,34 +22,35 @@ from django.utils import timezone
 from accounts.models import ApiKey, Organization, User
 from accounts.selectors import customer_get, customer_list
 from accounts.services import api_key_create, customer_create, organization_get_or_create, user_create
-from billing.models import BillingRun
-from billing.selectors.account import price_book_in_force
-from billing.selectors.invoices import invoice_due_list, invoice_list
+from billing.models import BillingRun, InvoiceLine
+from billing.selectors.account import notification_list, price_book_in_force, wallet_balances
+from billing.selectors.aging import invoice_overdue_q
+from billing.selectors.invoices import credit_note_list, invoice_list
 from billing.selectors.roi import roi_figures, roi_get
-from billing.services.finalize import invoice_finalize
 from billing.services.price_books import EntrySpec, price_book_create
 from billing.services.runs import billing_run_create
 from core.money import format_money
 from core.periods import Period
 from demo import data as demo
-from demo import seed_proof
+from demo import seed_console, seed_proof
 from ingest.store import json_default
 from ingest.validate import BatchResult
 from metering.ingestion import usage_events_ingest
 from metering.selectors import meter_codes, rate_list
 from metering.services import meter_create, rate_create
 from outcomes.ingestion import outcome_events_ingest
-from outcomes.selectors import outcome_types_by_id
+from outcomes.selectors import dispute_list, outcome_types_by_id
 from outcomes.services import (
     outcome_event_reverse,
     outcome_type_create,
     outcomes_verify_due,
 )
 
-BASE_URL = "http://127.0.0.1:8000"
+BASE_URL = "http://127.0.0.1:8000"  # `make demo PORT=…` passes its own (--base-url)
 VENDOR_ADMIN = ("vendor-admin", "tally-demo-vendor")
 CUSTOMER_FINANCE = ("globex-finance", "tally-demo-finance")
 OPS = ("ops", "tally-demo-ops")
+DEFAULT_TASKS = 3000
 # The API's own limit per request; the seed sends full batches, as a well-behaved client would.
 BATCH = 1000
 
@@ -56,7 +59,7 @@ class Command(BaseCommand):
     help = "Create (or refresh) the Acme AI demo: customers, rate card, a month of events, a billing run."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--tasks", type=int, default=3000,
+        parser.add_argument("--tasks", type=int, default=DEFAULT_TASKS,
                             help="tasks per 31-day month, across the three customers (default 3000)")
         parser.add_argument("--history", type=int, default=2,
                             help="full months before last month, for the ROI trend (default 2)")
@@ -64,9 +67,14 @@ class Command(BaseCommand):
         parser.add_argument("--reset", action="store_true", help="delete the demo organization first")
         parser.add_argument("--no-finalize", action="store_true",
                             help="leave past months' invoices as drafts (default: finalize those past grace)")
+        parser.add_argument("--base-url", default=BASE_URL, help=f"where the portal is served (default {BASE_URL})")
 
     def handle(self, *args: Any, **options: Any) -> None:
         started = monotonic()
+        # Tasks run in this process (no worker): their per-task success lines would bury the summary.
+        logging.getLogger("celery.app.trace").setLevel(logging.WARNING)
+        logging.getLogger("kombu").setLevel(logging.ERROR)  # "No hostname was supplied" without a broker URL
+        self.base_url = options["base_url"].rstrip("/")
         now = timezone.now()
         current = Period.of(now)
         previous = current.previous()
@@ -77,7 +85,9 @@ class Command(BaseCommand):
         for _ in range(options["history"]):
             periods.insert(0, periods[0].previous())
         periods.append(current)
-        self._price_books(organization, periods[0])
+        self._price_books(organization, periods[0], volume=options["tasks"] / DEFAULT_TASKS)
+        seed_console.wallet_seed(organization=organization, first=previous)
+        # Other features' seeds that must shape the invoices (billing details, tax) run here, before billing.
         for period in periods:
             # The business grows: each month before last month has fewer tasks than the one after it.
             months_back = max(0, (previous.start.year - period.start.year) * 12
@@ -98,10 +108,17 @@ class Command(BaseCommand):
             )
         verified = outcomes_verify_due(now=now)
         self.stdout.write(f"Verified {verified} outcomes whose verification window has passed.")
+        # Before billing: a disputed outcome is held out of its draft from the start.
+        seed_console.dispute_seed(organization=organization, now=now)
         for period in periods:
             self._bill(organization, period)
         if not options["no_finalize"]:
-            self._finalize_due(organization, now)
+            seed_console.finalize_due(organization=organization, now=now, write=self.stdout.write)
+            seed_console.receivables_seed(organization=organization, previous=previous, now=now,
+                                          write=self.stdout.write)
+            # This month's draft again, as the hourly refresh would: finalizing drew the wallet down.
+            self._bill(organization, current)
+        # Other features' seeds that build on finalized invoices (payments, proof, value) run here.
         seed_proof.proof_seed(organization=organization, now=now, write=self.stdout.write)
         logins = self._logins(organization)
         self._report(organization, previous, logins, monotonic() - started)
@@ -240,15 +257,18 @@ class Command(BaseCommand):
             )
         return result
 
-    def _price_books(self, organization: Organization, first: Period) -> None:
+    def _price_books(self, organization: Organization, first: Period, *, volume: float) -> None:
+        """Each customer's price book; spend caps scale with `volume` (tasks asked ÷ the default), so a
+        smaller demo still crosses its alert thresholds."""
         for spec in demo.PRICE_BOOKS:
             customer = customer_get(organization=organization, external_id=spec.customer)
             if price_book_in_force(customer_id=customer.pk, period_start=first.start) is not None:
                 continue
+            cap = None if spec.spend_cap is None else (spec.spend_cap * Decimal(str(volume))).quantize(Decimal("1.00"))
             price_book_create(
                 customer=customer, effective_from=first, currency=demo.CURRENCY,
                 entries=[EntrySpec(**entry) for entry in spec.entries],
-                platform_fee=spec.platform_fee, minimum_commit=spec.minimum_commit,
+                platform_fee=spec.platform_fee, minimum_commit=spec.minimum_commit, spend_cap=cap,
             )
 
     def _bill(self, organization: Organization, period: Period) -> None:
@@ -259,14 +279,6 @@ class Command(BaseCommand):
             raise CommandError(f"Billing run {run.pk} for {period.label} {run.status}: {run.error}")
         self.stdout.write(f"Billing run {run.pk} for {period.label}: {run.status}, "
                           f"{run.customers_done}/{run.customers_total} customers.")
-
-    def _finalize_due(self, organization: Organization, now: datetime) -> None:
-        """Finalize the months whose grace period is over, as the hourly beat job would have."""
-        numbers = [invoice_finalize(invoice=invoice).number
-                   for invoice in invoice_due_list(organization=organization, now=now)]
-        if numbers:
-            self.stdout.write(f"Finalized {len(numbers)} invoices past their grace period: "
-                              f"{numbers[0]} to {numbers[-1]}.")
 
     def _logins(self, organization: Organization) -> dict[str, str]:
         globex = customer_get(organization=organization, external_id="globex")
@@ -312,13 +324,16 @@ class Command(BaseCommand):
                 f"{format_money(roi['cost_to_serve'], roi['cost_currency']):>12}   value delivered "
                 f"{format_money(roi['value_delivered'], invoice.currency):>14}"
             )
+        self._features(organization)
         key = logins["api_key"]
+        base = self.base_url
         write(f"""
-Tally demo ready in {seconds:.1f} s.
+Seeded in {seconds:.1f} s.
 
-  Portal          {BASE_URL}/
-  API docs        {BASE_URL}/api/docs/
-  Django admin    {BASE_URL}/admin/
+  Portal          {base}/                (vendor: the dashboard; customer: its invoices)
+  Aging           {base}/aging/
+  API docs        {base}/api/docs/
+  Django admin    {base}/admin/
 
   Vendor admin    {VENDOR_ADMIN[0]} / {VENDOR_ADMIN[1]}   (Acme AI: every customer)
   Customer user   {CUSTOMER_FINANCE[0]} / {CUSTOMER_FINANCE[1]}  (Globex finance: Globex only)
@@ -326,6 +341,34 @@ Tally demo ready in {seconds:.1f} s.
 
   API key         {key}
 
-  curl -H "Authorization: Bearer {key}" "{BASE_URL}/api/v1/invoices?customer=globex&period={period.label}"
-  curl -H "Authorization: Bearer {key}" "{BASE_URL}/api/v1/customers/globex/roi?period={period.label}"
+  curl -H "Authorization: Bearer {key}" "{base}/api/v1/invoices?customer=globex&period={period.label}"
+  curl -H "Authorization: Bearer {key}" "{base}/api/v1/customers/globex/roi?period={period.label}"
 """)
+
+    def _features(self, organization: Organization) -> None:
+        """Where each feature's demo data is, so a visitor knows what to open."""
+        write = self.stdout.write
+        invoices = invoice_list(organization=organization)
+        today = timezone.now().date()
+
+        def numbers(found: Any) -> str:
+            listed = [f"{invoice.number} ({invoice.customer.name}, {invoice.period})" for invoice in found[:3]]
+            return ", ".join(listed) or "none"
+
+        notes = list(credit_note_list(organization_id=organization.pk))
+        disputes = dispute_list(organization_id=organization.pk, open_=True)
+        initech = customer_get(organization=organization, external_id=seed_console.WALLET_CUSTOMER)
+        balance = sum((grant.balance for grant in wallet_balances(customer_id=initech.pk, currency=initech.currency,
+                                                                  at=timezone.now())), start=0)
+        globex = customer_get(organization=organization, external_id="globex")
+        alerts = notification_list(customer=globex)
+        true_ups = InvoiceLine.objects.filter(organization=organization, kind=InvoiceLine.Kind.MINIMUM_COMMIT).count()
+        write("\nWhat the demo holds:")
+        write(f"  Paid invoices       {numbers(invoices.filter(status='paid'))}")
+        write(f"  Overdue invoices    {numbers(invoices.filter(invoice_overdue_q(today)))}")
+        write(f"  Credit note         {', '.join(f'{n.number} on {n.invoice.number}' for n in notes) or 'none'}")
+        write(f"  Open dispute        {disputes.count()} (Disputes page; Globex's this month)")
+        write(f"  Prepaid wallet      Initech: {initech.currency} {balance:,} left of "
+              f"{seed_console.WALLET_AMOUNT:,}, drawn down on its finalized invoices")
+        write(f"  Spend-cap alerts    Globex: {len(alerts)} (50% and 80% of its cap, per month)")
+        write(f"  Minimum commit      {true_ups} true-up lines (Initech and Umbrella)")
