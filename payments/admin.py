@@ -28,7 +28,7 @@ class StripeAccountAdmin(ReadOnlyAdmin):
     list_display = ["organization", "account_id", "secret_key_hint", "webhook_secret_hint", "livemode",
                     "automatic_tax", "checked_at"]
     fields = ["organization", "account_id", "account_name", "secret_key_hint", "webhook_secret_hint", "livemode",
-              "automatic_tax", "connected_at", "checked_at"]
+              "automatic_tax", "api_base", "connected_at", "checked_at"]
 
 
 @admin.register(StripeCustomer)

@@ -26,6 +26,9 @@ class StripeAccount(models.Model):
     automatic_tax = models.BooleanField(
         default=False, help_text="Stripe Tax computes the tax of new invoices instead of the organization's rates."
     )
+    api_base = models.URLField(
+        blank=True, help_text="Blank: Stripe itself. Set by code only, for the demo's Stripe stand-in.",
+    )
     connected_at = models.DateTimeField()
     checked_at = models.DateTimeField(help_text="When the key last answered a check.")
     updated_at = models.DateTimeField(auto_now=True)

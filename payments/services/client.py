@@ -12,10 +12,11 @@ from payments.models import StripeAccount
 STRIPE_TIMEOUT = 30
 
 
-def stripe_client_for_key(secret_key: str) -> stripe.StripeClient:
-    """The official SDK with this key, at Stripe (or at STRIPE_API_BASE: the stand-in in tests and the demo).
-    The SDK's own network retries reuse the request's Idempotency-Key, so they never double a write."""
-    base = settings.STRIPE_API_BASE
+def stripe_client_for_key(secret_key: str, *, api_base: str = "") -> stripe.StripeClient:
+    """The official SDK with this key, at Stripe, or at the STRIPE_API_BASE setting (tests) or the account's
+    own api_base (the demo): the stand-in. The SDK's own network retries reuse the request's
+    Idempotency-Key, so they never double a write."""
+    base = settings.STRIPE_API_BASE or api_base
     return stripe.StripeClient(
         secret_key,
         base_addresses={"api": base} if base else None,
@@ -25,7 +26,7 @@ def stripe_client_for_key(secret_key: str) -> stripe.StripeClient:
 
 
 def stripe_client(account: StripeAccount) -> stripe.StripeClient:
-    return stripe_client_for_key(secret_decrypt(account.secret_key_encrypted))
+    return stripe_client_for_key(secret_decrypt(account.secret_key_encrypted), api_base=account.api_base)
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,10 @@ _WEBHOOK_SECRET = re.compile(r"^whsec_[A-Za-z0-9_]{8,}$")
 
 
 def stripe_connect(*, organization: Organization, secret_key: str, webhook_secret: str = "",
-                   automatic_tax: bool | None = None) -> StripeAccount:
+                   automatic_tax: bool | None = None, api_base: str | None = None) -> StripeAccount:
     """Check `secret_key` against Stripe (GET /v1/account) and keep it, encrypted, with the webhook signing
-    secret. A blank webhook secret keeps the one stored; a refused key changes nothing."""
+    secret. A blank webhook secret keeps the one stored; a refused key changes nothing. `api_base` (code
+    only: the demo's stand-in) replaces Stripe's address for this organization; None keeps the stored one."""
     secret_key, webhook_secret = secret_key.strip(), webhook_secret.strip()
     if not _SECRET_KEY.match(secret_key):
         raise DomainError("A Stripe secret key starts with sk_test_, sk_live_, rk_test_ or rk_live_.",
@@ -28,8 +29,10 @@ def stripe_connect(*, organization: Organization, secret_key: str, webhook_secre
     if webhook_secret and not _WEBHOOK_SECRET.match(webhook_secret):
         raise DomainError("A webhook signing secret starts with whsec_ (Stripe shows it on the endpoint's page).",
                           field="webhook_secret")
+    stored = StripeAccount.objects.filter(organization=organization).values_list("api_base", flat=True).first()
+    base = (stored or "") if api_base is None else api_base
     try:
-        remote = stripe_client_for_key(secret_key).v1.accounts.retrieve_current()
+        remote = stripe_client_for_key(secret_key, api_base=base).v1.accounts.retrieve_current()
     except stripe.StripeError as exc:
         raise DomainError(f"Stripe refused the key: {stripe_problem(exc).message}", field="secret_key") from exc
     now = timezone.now()
@@ -50,6 +53,7 @@ def stripe_connect(*, organization: Organization, secret_key: str, webhook_secre
         account.livemode = secret_key.split("_")[1] == "live"
         if automatic_tax is not None:
             account.automatic_tax = automatic_tax
+        account.api_base = base
         account.checked_at = now
         account.save()
         return account

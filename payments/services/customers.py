@@ -46,9 +46,10 @@ def _search_quoted(value: str) -> str:
 
 
 def stripe_customer_sync(*, client: stripe.StripeClient, account: StripeAccount, customer: Customer,
-                         search_first: bool = False) -> str:
+                         search_first: bool = False, replacing: str = "") -> str:
     """The customer's Stripe id, after creating it or bringing its details up to date. Every write is keyed
-    by our customer's id and the details sent, so a retry repeats nothing."""
+    by our customer's id and the details sent, so a retry repeats nothing. `replacing`: the id of a Stripe
+    customer deleted since, which a new key must not bring back (Stripe would answer the first creation)."""
     params = customer_params(customer, organization_slug=customer.organization.slug)
     kind = tax_id_type(customer.country) if customer.tax_id and customer.country else None
     digest = hashlib.sha256(json.dumps([params, kind, customer.tax_id], sort_keys=True).encode()).hexdigest()
@@ -64,7 +65,14 @@ def stripe_customer_sync(*, client: stripe.StripeClient, account: StripeAccount,
             "query": f"metadata['tally_customer_id']:'{_search_quoted(customer.external_id)}'"})
         stripe_id = found.data[0].id if found.data else ""
     if stripe_id:
-        client.v1.customers.update(stripe_id, params=cast(Any, params), options={"idempotency_key": f"{key}:update"})
+        try:
+            client.v1.customers.update(stripe_id, params=cast(Any, params),
+                                       options={"idempotency_key": f"{key}:update"})
+        except stripe.InvalidRequestError as exc:
+            if exc.code != "resource_missing":
+                raise
+            replacing, stripe_id = stripe_id, ""  # deleted in Stripe's dashboard since: created again below
+    if stripe_id:
         if kind:
             existing = client.v1.customers.tax_ids.list(stripe_id, params={"limit": 100})
             if not any(item.value == customer.tax_id for item in existing.data):
@@ -74,8 +82,9 @@ def stripe_customer_sync(*, client: stripe.StripeClient, account: StripeAccount,
         create = {**params}
         if kind:
             create["tax_id_data"] = [{"type": kind, "value": customer.tax_id}]
+        suffix = f":replacing:{replacing}" if replacing else ""
         stripe_id = client.v1.customers.create(params=cast(Any, create),
-                                               options={"idempotency_key": f"{key}:create"}).id
+                                               options={"idempotency_key": f"{key}:create{suffix}"}).id
     StripeCustomer.objects.update_or_create(customer=customer, defaults={
         "organization_id": customer.organization_id, "stripe_id": stripe_id, "account_id": account.account_id,
         "synced_hash": digest, "synced_at": timezone.now()})

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, time
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import stripe
 from celery import current_app
@@ -28,7 +28,7 @@ from billing.selectors.document import invoice_summary
 from billing.services.payments import invoice_payment_link_set
 from core.errors import DomainError, InvalidState
 from core.money import minor_unit
-from payments.models import InvoicePush, PushStatus, StripeAccount
+from payments.models import InvoicePush, PushStatus, StripeAccount, StripeCustomer
 from payments.services.client import StripeProblem, stripe_client, stripe_problem
 from payments.services.customers import stripe_customer_sync
 
@@ -173,9 +173,11 @@ def invoice_push(*, invoice_id: int) -> InvoicePush | None:
             _failure_record(push, problem, final=not problem.transient)
             if problem.transient:
                 raise PushRetry(problem) from exc
+            push.refresh_from_db()
             return push
         except DomainError as exc:
             _failure_record(push, StripeProblem(exc.message, exc.code.value, transient=False), final=True)
+            push.refresh_from_db()
             return push
         return _pushed_record(push=push, invoice=invoice, remote=remote)
 
@@ -209,7 +211,19 @@ def _push_to_stripe(*, account: StripeAccount, invoice: Invoice, push: InvoicePu
         remote = next((item for item in found.data if item.customer == customer_id), None)
     if remote is None:
         params = _invoice_params(invoice, customer_id=customer_id, automatic_tax=push.automatic_tax)
-        remote = client.v1.invoices.create(params=params, options={"idempotency_key": f"{key}:create"})  # type: ignore[arg-type]
+        try:
+            remote = client.v1.invoices.create(params=cast(Any, params), options={"idempotency_key": f"{key}:create"})
+        except stripe.InvalidRequestError as exc:
+            if exc.code != "resource_missing" or exc.param != "customer":
+                raise
+            # The customer was deleted in Stripe since we last synced it: create it again, then the invoice.
+            StripeCustomer.objects.filter(customer=invoice.customer).delete()
+            customer_id = stripe_customer_sync(client=client, account=account, customer=invoice.customer,
+                                               replacing=customer_id)
+            InvoicePush.objects.filter(pk=push.pk).update(stripe_customer_id=customer_id)
+            params = _invoice_params(invoice, customer_id=customer_id, automatic_tax=push.automatic_tax)
+            remote = client.v1.invoices.create(params=cast(Any, params),
+                                               options={"idempotency_key": f"{key}:create:{customer_id}"})
     if remote.id != push.stripe_invoice_id:
         # Recorded at once, in its own transaction: whatever happens next, a retry finds this invoice.
         InvoicePush.objects.filter(pk=push.pk).update(stripe_invoice_id=remote.id)

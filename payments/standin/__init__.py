@@ -33,9 +33,11 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from payments.standin.hosted import hosted_page
 from payments.standin.resources import Account, Resources
 from payments.standin.wire import Json, StripeError, form_decode, public, signature_header
 
@@ -106,9 +108,15 @@ class StripeStandIn(Resources):
 
     def account_add(self, api_key: str, *, name: str = "Stand-in account", country: str = "US",
                     webhook_url: str | None = None, webhook_secret: str | None = None) -> Account:
-        account = Account(api_key=api_key, id=f"acct_{secrets.token_hex(8)}", name=name, country=country,
-                          webhook_url=webhook_url, webhook_secret=webhook_secret)
-        self.accounts[api_key] = account
+        """A Stripe account answering to `api_key`; adding a key again changes its name and webhook, keeps its
+        objects. The account id follows from the key: a restarted stand-in is the same account."""
+        account = self.accounts.get(api_key)
+        if account is None:
+            account_id = f"acct_{hashlib.sha256(api_key.encode()).hexdigest()[:16]}"
+            account = self.accounts[api_key] = Account(api_key=api_key, id=account_id, name=name, country=country)
+        account.name = name
+        account.webhook_url = webhook_url or account.webhook_url
+        account.webhook_secret = webhook_secret or account.webhook_secret
         return account
 
     def hold(self, method: str, path_regex: str) -> Hold:
@@ -137,6 +145,12 @@ class StripeStandIn(Resources):
                     at: int | None = None) -> tuple[int, bytes]:
         """The customer pays (all that remains, or `amount`): invoice.paid, or invoice.payment_succeeded
         alone for a part payment. Returns our endpoint's answer."""
+        kind, snapshot = self.invoice_settle(api_key, invoice_id, amount=amount, at=at)
+        return self.event_send(api_key, kind, snapshot)
+
+    def invoice_settle(self, api_key: str, invoice_id: str, *, amount: int | None = None,
+                       at: int | None = None) -> tuple[str, Json]:
+        """The payment on Stripe's side alone: the event type it would send and the invoice as it stands."""
         account = self.accounts[api_key]
         with account.lock:
             invoice = self._invoice(account, invoice_id)
@@ -151,8 +165,15 @@ class StripeStandIn(Resources):
                 invoice["status"] = "paid"
                 invoice["status_transitions"]["paid_at"] = at or int(self.clock())
             kind = "invoice.paid" if invoice["status"] == "paid" else "invoice.payment_succeeded"
-            snapshot = public(invoice)
-        return self.event_send(api_key, kind, snapshot)
+            return kind, public(invoice)
+
+    def state_dump(self) -> Json:
+        """Every account's objects, for a stand-in started later (`--state`) to serve the same invoices."""
+        return {key: {"name": account.name, "objects": account.objects} for key, account in self.accounts.items()}
+
+    def state_load(self, state: Json) -> None:
+        for key, saved in state.items():
+            self.account_add(key, name=saved.get("name", "Stand-in account")).objects.update(saved["objects"])
 
     def invoice_payment_fail(self, api_key: str, invoice_id: str, *, message: str = "Your card was declined.") \
             -> tuple[int, bytes]:
@@ -327,8 +348,7 @@ def _handler_for(standin: StripeStandIn) -> type[BaseHTTPRequestHandler]:
             body = self.rfile.read(length) if length else b""
             headers = {key.lower(): value for key, value in self.headers.items()}
             if split.path.startswith("/i/"):
-                status, answer, extra = 200, b"<html><body>Stand-in hosted invoice page</body></html>", {
-                    "Content-Type": "text/html"}
+                status, answer, extra = hosted_page(standin, method, split.path)
             else:
                 status, answer, extra = standin.handle(method, split.path, split.query, body, headers)
                 extra = {"Content-Type": "application/json", "Request-Id": f"req_{secrets.token_hex(7)}",
@@ -359,10 +379,14 @@ def main() -> None:
     parser.add_argument("--key", action="append", default=[], help="an API key to accept (repeatable)")
     parser.add_argument("--webhook", help="the webhook URL events are sent to")
     parser.add_argument("--secret", help="the webhook signing secret")
+    parser.add_argument("--state", help="a JSON file of objects to serve (the demo seed writes one)")
     options = parser.parse_args()
     standin = StripeStandIn(port=options.port)
+    if options.state and Path(options.state).exists():
+        standin.state_load(json.loads(Path(options.state).read_text()))
     for key in options.key or ["sk_test_standin"]:
-        standin.account_add(key, webhook_url=options.webhook, webhook_secret=options.secret)
+        name = standin.accounts[key].name if key in standin.accounts else "Stand-in account"
+        standin.account_add(key, name=name, webhook_url=options.webhook, webhook_secret=options.secret)
     print(f"Stripe stand-in on {standin.url} (keys: {', '.join(standin.accounts)})", flush=True)
     try:
         standin.server.serve_forever()

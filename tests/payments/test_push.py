@@ -163,3 +163,19 @@ def test_finalizing_sends_the_push_and_a_credit_note_follows_it_to_stripe(
     assert stripe_note["metadata"]["tally_credit_note_number"] == note.number
     assert CreditNotePush.objects.get(credit_note=note).stripe_credit_note_id == stripe_note["id"]
     assert standin.accounts[connected.api_key].objects[remote["id"]]["amount_remaining"] == 595 - 125
+
+
+def test_a_customer_deleted_in_stripe_is_created_again_for_the_next_invoice(
+    vendor, invoice: Invoice, standin: StripeStandIn
+) -> None:
+    connected = connect(standin, vendor.organization)
+    invoice_push(invoice_id=invoice.pk)
+    [deleted] = standin.objects(connected.api_key, "customer")
+    del standin.accounts[connected.api_key].objects[deleted["id"]]
+
+    november = finalized_invoice(vendor.customer, prefix="n", month=11)
+    push = invoice_push(invoice_id=november.pk)
+    assert push is not None and (push.status, push.last_error) == (PushStatus.PUSHED, "")
+    [customer] = standin.objects(connected.api_key, "customer")
+    assert customer["id"] != deleted["id"] and push.stripe_customer_id == customer["id"]
+    assert StripeCustomer.objects.get(customer=vendor.customer).stripe_id == customer["id"]

@@ -3,7 +3,7 @@ the official SDK: payment status reaches our invoice, its page and the aging vie
 unsigned event is refused with 400; a replay changes nothing; one organization's URL never touches
 another's invoices."""
 
-import json
+import urllib.request
 from datetime import timedelta
 
 import pytest
@@ -180,15 +180,20 @@ def test_a_void_in_stripe_is_recorded_and_surfaced_not_applied(
     assert event.invoice_id == pushed.invoice_id and "credit note" in event.message
 
 
-def test_stripes_own_delivery_reaches_a_live_server(vendor, live_server, standin: StripeStandIn, settings) -> None:
-    """The whole path over HTTP: the stand-in pays the invoice and posts the signed event to the live server."""
+def test_paying_on_the_hosted_page_reaches_a_live_server(vendor, live_server, standin: StripeStandIn,
+                                                         settings) -> None:
+    """The whole path over HTTP, as in the demo: the customer follows our payment link to Stripe's hosted
+    page and pays; the stand-in posts the signed event to the live server, which marks the invoice paid."""
     settings.STRIPE_API_BASE = standin.url
     billing_details(vendor.customer)
-    connected = connect(standin, vendor.organization, webhook_url=f"{live_server.url}/webhooks/stripe/vendor")
+    connect(standin, vendor.organization, webhook_url=f"{live_server.url}/webhooks/stripe/vendor")
     invoice = finalized_invoice(vendor.customer)
-    push = invoice_push(invoice_id=invoice.pk)
-    assert push is not None
-    status, body = standin.invoice_pay(connected.api_key, push.stripe_invoice_id)
-    assert status == 200 and json.loads(body)["outcome"] == "applied"
+    invoice_push(invoice_id=invoice.pk)
     invoice.refresh_from_db()
-    assert invoice.status == Invoice.Status.PAID
+    with urllib.request.urlopen(invoice.payment_url) as page:  # noqa: S310 - the stand-in's page
+        assert "Pay 5.95 USD" in page.read().decode()
+    paying = urllib.request.Request(f"{invoice.payment_url}/pay", data=b"", method="POST")
+    with urllib.request.urlopen(paying) as page:  # noqa: S310
+        assert "The webhook answered 200" in page.read().decode()
+    invoice.refresh_from_db()
+    assert invoice.status == Invoice.Status.PAID and invoice.amount_paid == invoice.total
