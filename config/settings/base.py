@@ -227,7 +227,7 @@ CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "tally")
 # Queues of their own, so a slow Stripe or a dead webhook receiver never delays a billing run:
 # one line per task name (payments.*: "payments", webhooks.*: "webhooks"). `make worker` consumes them all.
 CELERY_TASK_ROUTES: dict[str, dict[str, str]] = {
-    "webhooks.*": {"queue": "webhooks"},
+    "webhooks.*": {"queue": env_str("WEBHOOKS_QUEUE", "webhooks")},
     "payments.*": {"queue": "payments"},
 }
 # How long Redis waits for the ack of a delivered task before giving it to another worker (acks are

@@ -43,8 +43,8 @@ def max_attempts() -> int:
 
 
 def _attempt_lease() -> timedelta:
-    # Connect plus read timeouts, and a margin for signing and logging.
-    return timedelta(seconds=2 * settings.WEBHOOKS_TIMEOUT_SECONDS + 20)
+    # Connect plus read timeouts, and a margin for signing and logging: a live attempt never outlasts it.
+    return timedelta(seconds=2 * settings.WEBHOOKS_TIMEOUT_SECONDS + 5)
 
 
 def deliveries_dispatch_due(*, now: datetime | None = None) -> int:
