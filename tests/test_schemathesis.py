@@ -37,6 +37,8 @@ NOT_ALWAYS_ACCEPTED = {
     "POST /api/v1/invoices/{invoice_id}/credit-notes",
     # A meter code the organization has not created (a 400 naming `meter`, metering.services.rate_create).
     "POST /api/v1/rates",
+    # The evaluator method needs evaluator_threshold, another field (outcomes.services.verification_methods_check).
+    "POST /api/v1/outcome-types",
     # A webhook URL whose host does not resolve, or resolves to a private or loopback address (the SSRF
     # guard, webhooks.network), or that the schema's `uri` format allows but is no http(s) URL.
     "POST /api/v1/webhook-endpoints",

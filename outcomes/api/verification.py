@@ -28,6 +28,10 @@ from outcomes.verification import (
 )
 
 
+# Control characters and spaces spelled out: Python's \s and JavaScript's (the schema's) disagree on some.
+HTTP_URL = r"^https?://[^\x00-\x20\x7f]+$"
+
+
 class CustomerKeyOnly(permissions.BasePermission):
     """Confirming or rejecting is the customer's word: only a key bound to one customer may say it."""
 
@@ -161,7 +165,9 @@ class ScoreInput(serializers.Serializer):
     score = DecimalStringField(integer_digits=6)
     evaluator = serializers.CharField(max_length=200, required=False, default="", allow_blank=True)
     external_id = serializers.CharField(max_length=200, required=False, default="", allow_blank=True)
-    url = serializers.URLField(max_length=1000, required=False, default="", allow_blank=True)
+    # http(s) only: a bare URI ("mailto:", "portal:x") is no link to a trace a person can open.
+    url = serializers.RegexField(HTTP_URL, max_length=1000, required=False, default="", allow_blank=True,
+                                 help_text="An http(s) link to the judged trace or the survey answer.")
     note = serializers.CharField(max_length=2000, required=False, default="", allow_blank=True)
 
 
