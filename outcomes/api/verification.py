@@ -27,7 +27,6 @@ from outcomes.verification import (
     verification_source_secret_rotate,
 )
 
-
 # Control characters and spaces spelled out: Python's \s and JavaScript's (the schema's) disagree on some.
 HTTP_URL = r"^https?://[^\x00-\x20\x7f]+$"
 
