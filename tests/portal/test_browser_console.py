@@ -58,7 +58,7 @@ def history(transactional_db: None, vendor: Any, globex: Any) -> dict[str, Any]:
     invoice_payment_record(invoice=august, amount=august.total, paid_at=now, source="manual", reference="aug")
     today = now.date()
     overdue = sorted(
-        invoice.number for invoice in Invoice.objects.filter(organization=vendor.organization)
+        invoice.number or "" for invoice in Invoice.objects.filter(organization=vendor.organization)
         if invoice.is_overdue(today)
     )
     acme_september = Invoice.objects.get(customer=vendor.customer, period_start="2026-09-01")
