@@ -6,16 +6,18 @@ their Stripe payment link.
 
 Idempotent: invoices already pushed are left alone, and events are only sent for invoices pushed in this
 run. It takes about a second. The stand-in runs in this process for the seed; `python -m payments.standin
---state .stripe-standin.json ...` (printed at the end) serves the same invoices afterwards, whose hosted
-pages then have a Pay button that sends the signed event to the running demo.
+--state .stripe-standin-<database>.json ...` (printed at the end) serves the same invoices afterwards,
+whose hosted pages have a Pay button that sends the signed event to the running demo.
 """
 
 import json
+import re
 import socket
 from collections.abc import Callable
 from pathlib import Path
 
 from django.conf import settings
+from django.db import connection
 from django.test import override_settings
 
 from accounts.models import Organization
@@ -33,7 +35,12 @@ Write = Callable[[str], None]
 DEMO_SECRET_KEY = "sk_test_tallydemo00000000000000"
 DEMO_WEBHOOK_SECRET = "whsec_tallydemo000000000000000000"
 STANDIN_PORT = 12111
-STATE_FILE = Path(settings.BASE_DIR) / ".stripe-standin.json"
+
+
+def state_file_for_database() -> Path:
+    """The stand-in's objects belong with the database whose invoices point at them (a test database has its own)."""
+    name = re.sub(r"[^A-Za-z0-9_-]", "_", str(connection.settings_dict["NAME"]))
+    return Path(settings.BASE_DIR) / f".stripe-standin-{name}.json"
 
 
 def _port_free(port: int) -> bool:
@@ -42,10 +49,12 @@ def _port_free(port: int) -> bool:
 
 
 def payments_seed(*, organization: Organization, write: Write, base_url: str = "http://127.0.0.1:8000",
-                  state_file: Path = STATE_FILE) -> None:
+                  state_file: Path | None = None) -> None:
+    state_file = state_file or state_file_for_database()
     api_base = f"http://127.0.0.1:{STANDIN_PORT}"
     standin = StripeStandIn(port=STANDIN_PORT if _port_free(STANDIN_PORT) else 0)
-    if state_file.exists():
+    # A state file next to a database without pushes is an older database's (recreated since): start afresh.
+    if state_file.exists() and InvoicePush.objects.filter(organization=organization).exists():
         standin.state_load(json.loads(state_file.read_text()))
     webhook_url = f"{base_url.rstrip('/')}/webhooks/stripe/{organization.slug}"
     standin.account_add(DEMO_SECRET_KEY, name=organization.name, webhook_url=webhook_url,
@@ -70,8 +79,8 @@ def _push(organization: Organization) -> list[InvoicePush]:
     done = set(InvoicePush.objects.filter(organization=organization, status=PushStatus.PUSHED)
                .values_list("invoice_id", flat=True))
     for invoice in invoices:
-        if invoice.pk in done or invoice.amount_paid > 0:
-            continue
+        if invoice.pk in done or invoice.amount_paid > 0 or invoice.amount_due <= 0:
+            continue  # paid by bank transfer in the demo's history, or nothing to collect
         push = invoice_push(invoice_id=invoice.pk)
         if push is not None and push.status == PushStatus.PUSHED:
             pushed.append(push)
@@ -82,7 +91,8 @@ def _collect(organization: Organization, standin: StripeStandIn, pushed: list[In
     """Stripe's side: the first invoice pushed is paid, the second's card declined; each event signed by the
     stand-in and verified by our receiver as if Stripe had posted it."""
     paid = failed = ""
-    for push, kind in zip(pushed, ("invoice.paid", "invoice.payment_failed"), strict=False):
+    collectible = [push for push in pushed if push.remote_status == "open"]
+    for push, kind in zip(collectible, ("invoice.paid", "invoice.payment_failed"), strict=False):
         remote = standin.accounts[DEMO_SECRET_KEY].objects[push.stripe_invoice_id]
         if kind == "invoice.paid":
             standin.invoice_settle(DEMO_SECRET_KEY, push.stripe_invoice_id)

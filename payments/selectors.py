@@ -50,7 +50,7 @@ def push_reasons(push: InvoicePush, invoice: Invoice) -> list[str]:
         return []
     reasons = []
     remote, ours = push.remote_status, invoice.status
-    if remote == "paid" and ours == Invoice.Status.FINALIZED:
+    if remote == "paid" and ours == Invoice.Status.FINALIZED and invoice.amount_due > 0:
         reasons.append(f"Paid in Stripe; {format_money(invoice.amount_due, currency)} still due here")
     if ours == Invoice.Status.PAID and remote == "open":
         remaining = from_minor(push.remote_amount_remaining or 0, currency)

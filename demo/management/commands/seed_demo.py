@@ -32,7 +32,7 @@ from billing.services.runs import billing_run_create
 from core.money import format_money
 from core.periods import Period
 from demo import data as demo
-from demo import seed_console, seed_proof
+from demo import seed_console, seed_payments, seed_proof
 from ingest.store import json_default
 from ingest.validate import BatchResult
 from metering.ingestion import usage_events_ingest
@@ -120,6 +120,7 @@ class Command(BaseCommand):
             self._bill(organization, current)
         # Other features' seeds that build on finalized invoices (payments, proof, value) run here.
         seed_proof.proof_seed(organization=organization, now=now, write=self.stdout.write)
+        seed_payments.payments_seed(organization=organization, write=self.stdout.write, base_url=self.base_url)
         logins = self._logins(organization)
         self._report(organization, previous, logins, monotonic() - started)
 
