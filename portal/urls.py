@@ -19,6 +19,7 @@ from portal.views import (
     tasks,
 )
 from portal.views import payments as payments_pages
+from portal.views import webhooks as webhook_pages
 
 app_name = "portal"
 
@@ -96,4 +97,15 @@ urlpatterns = [
     path("settings/api-keys/", keys.api_key_list_page, name="api-key-list"),
     path("settings/api-keys/<int:api_key_id>/revoke/", keys.api_key_revoke_action, name="api-key-revoke"),
     path("settings/audit/", audit.audit_log_page, name="audit-log"),
+    # Outbound webhooks (vendor admins): endpoints, their delivery log, resend.
+    path("settings/webhooks/", webhook_pages.webhook_list_page, name="webhook-list"),
+    path("settings/webhooks/<int:endpoint_id>/", webhook_pages.webhook_detail_page, name="webhook-detail"),
+    path("settings/webhooks/<int:endpoint_id>/enable/", webhook_pages.webhook_toggle_action, {"enable": True},
+         name="webhook-enable"),
+    path("settings/webhooks/<int:endpoint_id>/disable/", webhook_pages.webhook_toggle_action, {"enable": False},
+         name="webhook-disable"),
+    path("settings/webhooks/<int:endpoint_id>/delete/", webhook_pages.webhook_delete_action,
+         name="webhook-delete"),
+    path("settings/webhooks/<int:endpoint_id>/deliveries/<int:delivery_id>/resend/",
+         webhook_pages.webhook_resend_action, name="webhook-resend"),
 ]

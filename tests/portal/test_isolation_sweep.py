@@ -26,6 +26,9 @@ from outcomes.services import outcome_event_dispute
 from tests.conftest import Vendor
 from tests.factories import UserFactory
 from tests.portal.conftest import Billed, login
+from webhooks.models import WebhookDelivery
+from webhooks.services.endpoints import endpoint_create
+from webhooks.services.relay import outbox_relay
 
 pytestmark = [pytest.mark.django_db]
 
@@ -72,6 +75,10 @@ def victim(billed: Billed) -> Victim:
     run = BillingRun.objects.filter(organization=globex.organization).order_by("pk").first()
     assert run is not None
     key, _ = api_key_create(organization=globex.organization, name="globex-secret-key")
+    hook = endpoint_create(organization=globex.organization, url="https://93.184.215.14/globex-secret-hook",
+                           events=["dispute.opened"], description="globex-secret hook")
+    outbox_relay()  # the dispute above was announced: its delivery to the hook is Globex's
+    delivery = WebhookDelivery.objects.get(endpoint=hook)
     values = {
         "invoice_id": str(invoice.pk), "line_id": str(line.pk), "task_id": line.task_id,
         "external_id": "globex", "idempotency_key": outcome.idempotency_key, "dispute_id": str(dispute.pk),
@@ -79,6 +86,7 @@ def victim(billed: Billed) -> Victim:
         "code": "no-such-source",  # a verification source's code (Globex has none)
         "organization": globex.organization.slug, "source": "no-such-source",  # signed callbacks
         "event_id": str(outcome.pk),  # the customer's confirm / reject buttons
+        "endpoint_id": str(hook.pk), "delivery_id": str(delivery.pk),  # webhooks
     }
     numbers = [number for number in Invoice.objects.filter(customer=globex).values_list("number", flat=True)
                if number]
