@@ -6,11 +6,19 @@ their currency, as in the API; payloads carry what the customer's invoice shows,
 """
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from billing.models import BillingRun, CreditNote, Invoice, Notification
+from core.api.fields import decimal_str
+from core.money import CURRENCY_MINOR_UNITS
 from webhooks.events import EventType
 from webhooks.services import event_emit
+
+
+def _amount(value: Decimal, currency: str) -> str:
+    """As the API writes amounts: a decimal string with at least the currency's minor-unit decimals."""
+    return decimal_str(value, CURRENCY_MINOR_UNITS.get(currency, 2))
 
 
 def _iso(value: date | datetime | None) -> str | None:
@@ -25,10 +33,10 @@ def invoice_payload(invoice: Invoice) -> dict[str, Any]:
         "period": invoice.period,
         "status": invoice.status,
         "currency": invoice.currency,
-        "total": invoice.total,
-        "tax_total": invoice.tax_total,
-        "amount_paid": invoice.amount_paid,
-        "amount_due": invoice.amount_due,
+        "total": _amount(invoice.total, invoice.currency),
+        "tax_total": _amount(invoice.tax_total, invoice.currency),
+        "amount_paid": _amount(invoice.amount_paid, invoice.currency),
+        "amount_due": _amount(invoice.amount_due, invoice.currency),
         "issue_date": _iso(invoice.issue_date),
         "due_date": _iso(invoice.due_date),
         "finalized_at": _iso(invoice.finalized_at),
@@ -47,7 +55,7 @@ def invoice_event_emit(*, invoice: Invoice, type: EventType, extra: dict[str, An
 def credit_note_created_emit(*, note: CreditNote) -> None:
     event_emit(organization_id=note.organization_id, type=EventType.CREDIT_NOTE_CREATED, data={"credit_note": {
         "id": note.pk, "number": note.number, "invoice_id": note.invoice_id, "invoice_number": note.invoice.number,
-        "customer": note.customer.external_id, "currency": note.currency, "total": note.total,
+        "customer": note.customer.external_id, "currency": note.currency, "total": _amount(note.total, note.currency),
         "reason": note.reason, "created_at": _iso(note.created_at),
     }})
 

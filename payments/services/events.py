@@ -19,10 +19,12 @@ from django.db import transaction
 from accounts.models import Organization
 from billing.models import Invoice
 from billing.services.payments import invoice_payment_record
+from billing.webhook_events import invoice_event_emit
 from core.errors import DomainError, NotFound
 from payments.crypto import secret_decrypt
 from payments.models import InvoicePush, StripeAccount, StripeEvent
 from payments.services.push import from_minor
+from webhooks.events import EventType
 
 # How old a signed event may be (Stripe's SDK default, 5 minutes): an older one is refused as a replay.
 SIGNATURE_TOLERANCE = 300
@@ -94,6 +96,8 @@ def _invoice_event(organization: Organization, kind: str, obj: dict[str, Any], c
         push.payment_failed_at = created
         push.payment_failure = (error.get("message") if isinstance(error, dict) else "") or "The payment failed."
         message = f"Payment failed in Stripe: {push.payment_failure}"
+        invoice_event_emit(invoice=invoice, type=EventType.INVOICE_PAYMENT_FAILED, extra={"payment": {
+            "source": "stripe", "failure_message": push.payment_failure, "failed_at": created.isoformat()}})
     elif kind in {"invoice.voided", "invoice.marked_uncollectible"}:
         state = "voided" if kind == "invoice.voided" else "marked uncollectible"
         push.remote_note = (f"{state.capitalize()} in Stripe on {created:%Y-%m-%d}; invoice {invoice.number} stays "
