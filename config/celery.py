@@ -21,6 +21,8 @@ app.conf.beat_schedule = {
     # Runs whose worker died or whose chunks were never sent; BILLING_RUN_STALL_SECONDS decides when.
     "reap-billing-runs": {"task": "billing.reap_runs", "schedule": float(env_int("BILLING_RUN_REAP_SECONDS", 60))},
     "finalize-after-grace": {"task": "billing.finalize_due", "schedule": crontab(minute=45)},
+    # Stripe pushes whose task was lost (a broker restarted without it): payments.services.push.
+    "resume-stripe-pushes": {"task": "payments.resume_pushes", "schedule": 600.0},
     "expire-credits": {"task": "billing.expire_credits", "schedule": crontab(minute=5)},
     "announce-overdue-invoices": {"task": "billing.announce_overdue", "schedule": crontab(minute=20)},
     # The outbox sweep: events whose on-commit relay was lost, deliveries due for a retry or whose attempt

@@ -49,3 +49,10 @@ def credit_note_push_task(self, credit_note_id: int) -> str:
             return "failed"
         raise self.retry(countdown=backoff(self.request.retries)) from exc
     return push.status if push is not None else "skipped"
+
+
+@shared_task(name="payments.resume_pushes", **RETRY)
+def invoice_pushes_resume_task() -> int:
+    from payments.services.push import invoice_pushes_resume
+
+    return invoice_pushes_resume()

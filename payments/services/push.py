@@ -12,7 +12,7 @@ session-level advisory lock keeps two workers off one invoice at once.
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, cast
 
@@ -35,6 +35,10 @@ from payments.services.customers import stripe_customer_sync
 PUSH_TASK = "payments.push_invoice"
 # Stripe's add_lines takes at most 250 lines a call; our summaries have a handful, a big one a few dozen.
 LINES_PER_CALL = 100
+# A push untouched this long lost its task (every attempt touches it; a retry waits 38 minutes at most).
+RESUME_AFTER = timedelta(minutes=40)
+# At most this many sent again per beat tick: an outage's backlog drains over a few ticks, not in one burst.
+RESUME_CHUNK = 500
 _LOCK_NAMESPACE = 0x5472_4950  # "TrIP": advisory locks of invoice pushes (pg_try_advisory_lock(ns, push id))
 
 
@@ -162,7 +166,7 @@ def invoice_push(*, invoice_id: int) -> InvoicePush | None:
     with _push_lock(push.pk) as locked:
         if not locked:
             raise PushRetry(StripeProblem("Another worker is pushing this invoice.", "busy", transient=True))
-        InvoicePush.objects.filter(pk=push.pk).update(attempts=F("attempts") + 1)
+        InvoicePush.objects.filter(pk=push.pk).update(attempts=F("attempts") + 1, updated_at=timezone.now())
         push.refresh_from_db()
         if push.status == PushStatus.PUSHED:
             return push
@@ -180,6 +184,24 @@ def invoice_push(*, invoice_id: int) -> InvoicePush | None:
             push.refresh_from_db()
             return push
         return _pushed_record(push=push, invoice=invoice, remote=remote)
+
+
+def invoice_pushes_resume(*, now: datetime | None = None, stalled_after: timedelta = RESUME_AFTER) -> int:
+    """Send again the pushes whose task was lost (a broker restarted without it): pending and untouched for
+    `stalled_after`, and invoices finalized since their organization connected Stripe that have no push.
+    Beat runs it every few minutes; a push already under way is safe (idempotency keys, the advisory lock)."""
+    now = now or timezone.now()
+    pending = list(InvoicePush.objects.filter(status=PushStatus.PENDING, updated_at__lt=now - stalled_after)
+                   .order_by("pk").values_list("invoice_id", flat=True)[:RESUME_CHUNK])
+    never = list(Invoice.objects.filter(
+        status=Invoice.Status.FINALIZED, stripe_push__isnull=True,
+        organization__stripe_account__isnull=False,
+        finalized_at__gte=F("organization__stripe_account__connected_at"),
+        finalized_at__lt=now - stalled_after,
+    ).order_by("pk").values_list("pk", flat=True)[:RESUME_CHUNK])
+    for invoice_id in pending + never:
+        current_app.tasks[PUSH_TASK].delay(invoice_id)
+    return len(pending) + len(never)
 
 
 def invoice_push_give_up(*, invoice_id: int, problem: StripeProblem) -> None:

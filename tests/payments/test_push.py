@@ -2,14 +2,16 @@
 summary lines and tax in minor units and add up to our total; a retry, however it comes, never makes a
 second Stripe invoice; a refusal shows Stripe's message and a retry fixes it."""
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from billing.models import Invoice
 from billing.services.credit_notes import CreditSpec, credit_note_create
 from payments.models import CreditNotePush, InvoicePush, PushStatus, StripeCustomer
-from payments.services.push import PushRetry, invoice_push, invoice_push_queue, to_minor
+from payments.services.push import PushRetry, invoice_push, invoice_push_queue, invoice_pushes_resume, to_minor
 from payments.standin import StripeStandIn
 from tests.payments.scenario import billing_details, connect, finalized_invoice
 
@@ -179,3 +181,23 @@ def test_a_customer_deleted_in_stripe_is_created_again_for_the_next_invoice(
     [customer] = standin.objects(connected.api_key, "customer")
     assert customer["id"] != deleted["id"] and push.stripe_customer_id == customer["id"]
     assert StripeCustomer.objects.get(customer=vendor.customer).stripe_id == customer["id"]
+
+
+def test_pushes_whose_task_was_lost_are_sent_again(vendor, invoice: Invoice, standin: StripeStandIn,
+                                                   django_capture_on_commit_callbacks) -> None:
+    """A broker restarted without the task: beat's resume finds the stalled push and the invoice never pushed."""
+    connected = connect(standin, vendor.organization)
+    assert invoice.finalized_at is not None
+    connected.account.connected_at = invoice.finalized_at - timedelta(days=1)
+    connected.account.save()
+    later = timezone.now() + timedelta(hours=1)
+    # Finalized while connected, never pushed: sent (the task runs in-process here), then nothing is left.
+    assert invoice_pushes_resume(now=later) == 1
+    assert InvoicePush.objects.get(invoice=invoice).status == PushStatus.PUSHED
+    assert invoice_pushes_resume(now=later) == 0
+    november = finalized_invoice(vendor.customer, prefix="n", month=11)
+    InvoicePush.objects.create(organization=vendor.organization, invoice=november)  # pending, its task lost
+    assert invoice_pushes_resume(now=timezone.now()) == 0  # not stalled yet
+    assert invoice_pushes_resume(now=later) == 1
+    assert InvoicePush.objects.filter(status=PushStatus.PUSHED).count() == 2
+    assert len(standin.objects(connected.api_key, "invoice")) == 2
