@@ -7,13 +7,15 @@ from collections.abc import Iterator
 
 import pytest
 from django.contrib.admin.sites import site
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
 from payments.models import InvoicePush, PushStatus, StripeAccount
 from payments.services.push import invoice_push
 from payments.standin import StripeStandIn
-from tests.factories import UserFactory
+from tests.factories import CustomerFactory, UserFactory
 from tests.payments.scenario import WEBHOOK_SECRET, billing_details, connect, finalized_invoice, stripe_key_for
 from tests.portal.conftest import login
 
@@ -121,3 +123,29 @@ def test_a_customers_user_sees_the_payment_link_not_stripes_internals(
     invoice_push(invoice_id=invoice.pk)
     page = login(finance_user).get(f"/invoices/{invoice.pk}/").content.decode()
     assert 'id="stripe-panel"' not in page
+
+
+def test_the_reconciliation_page_reads_a_fixed_number_of_queries(vendor, standin: StripeStandIn,
+                                                                 stripe_base: str) -> None:
+    """No N+1: twice the disagreements, the same queries."""
+    connect(standin, vendor.organization)
+    client = login(vendor.admin)
+
+    def disagree(count: int, start: int) -> None:
+        for index in range(start, start + count):
+            customer = billing_details(CustomerFactory.create(organization=vendor.organization, external_id=f"c{index}"))
+            invoice = finalized_invoice(customer, prefix=f"c{index}-")
+            InvoicePush.objects.create(organization=vendor.organization, invoice=invoice, status=PushStatus.FAILED,
+                                       last_error=f"refused {index}")
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            page = client.get("/payments/reconciliation/")
+        assert page.status_code == 200
+        return len(captured)
+
+    disagree(2, 0)
+    two = queries()
+    disagree(2, 2)
+    assert queries() == two
+    assert "refused 3" in client.get("/payments/reconciliation/").content.decode()
