@@ -79,6 +79,23 @@ def test_a_delivered_event_is_not_sent_again(vendor: Vendor, receiver: Receiver,
     assert len(receiver.ids()) == 3 == len(set(receiver.ids()))
 
 
+def test_an_event_whose_relay_was_lost_is_delivered_by_the_sweep(
+    vendor: Vendor, receiver: Receiver, django_capture_on_commit_callbacks: Any
+) -> None:
+    """The process dies between the commit and its relay: the on-commit hook never runs. Beat's sweep
+    (webhooks.relay) finds the event in the outbox and delivers it."""
+    from webhooks.tasks import webhooks_relay_task
+
+    _subscribe(vendor, receiver)
+    with django_capture_on_commit_callbacks(execute=False) as lost:
+        _emit(vendor)
+    assert len(lost) == 1 and receiver.requests == []
+    with django_capture_on_commit_callbacks(execute=True):
+        webhooks_relay_task()
+    assert len(receiver.requests) == 1
+    assert WebhookDelivery.objects.get().status == "succeeded"
+
+
 def test_only_subscribed_types_are_sent(vendor: Vendor, receiver: Receiver, pump: Callable[[], int]) -> None:
     _subscribe(vendor, receiver, events=["outcome.verified"])
     _emit(vendor, 2, type="invoice.paid")
