@@ -13,6 +13,7 @@ from portal.views import (
     events,
     exports,
     invoice_actions,
+    invoice_document,
     invoices,
     keys,
     runs,
@@ -31,9 +32,11 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     # Both sides: each page scopes its rows to the viewer's organization and, for a customer user, customer.
     path("invoices/", invoices.invoice_list_page, name="invoice-list"),
-    path("invoices/<int:invoice_id>/", invoices.invoice_detail_page, name="invoice-detail"),
-    path("invoices/<int:invoice_id>/invoice.csv", exports.invoice_csv, name="invoice-csv"),
-    path("invoices/<int:invoice_id>/invoice.pdf", exports.invoice_pdf_download, name="invoice-pdf"),
+    path("invoices/<int:invoice_id>/", invoice_document.invoice_detail_page, name="invoice-detail"),
+    path("invoices/<int:invoice_id>/invoice.csv", invoice_document.invoice_csv, name="invoice-csv"),
+    path("invoices/<int:invoice_id>/summary.csv", invoice_document.invoice_summary_csv, name="invoice-summary-csv"),
+    path("invoices/<int:invoice_id>/invoice.pdf", invoice_document.invoice_pdf, name="invoice-pdf"),
+    path("billing/logo", invoice_document.billing_logo, name="billing-logo"),
     # Vendor admin actions: GET asks for confirmation, POST acts through the billing services.
     path(
         "invoices/<int:invoice_id>/finalize/",

@@ -35,6 +35,8 @@ NOT_ALWAYS_ACCEPTED = {
     "POST /api/v1/customers/{external_id}/credit-grants",
     "POST /api/v1/customers/{external_id}/price-books",
     "POST /api/v1/invoices/{invoice_id}/credit-notes",
+    # A payment over what the invoice has left to pay, or finer than its currency's minor unit.
+    "POST /api/v1/invoices/{invoice_id}/payments",
     # A meter code the organization has not created (a 400 naming `meter`, metering.services.rate_create).
     "POST /api/v1/rates",
     # The evaluator method needs evaluator_threshold, another field (outcomes.services.verification_methods_check).
@@ -43,6 +45,15 @@ NOT_ALWAYS_ACCEPTED = {
     # guard, webhooks.network), or that the schema's `uri` format allows but is no http(s) URL.
     "POST /api/v1/webhook-endpoints",
     "PATCH /api/v1/webhook-endpoints/{endpoint_id}",
+    # An outcome type or meter code the organization has not created (a 400 naming the field), or a baseline
+    # in another currency than the customer's (value.services, value.selectors.simulator).
+    "POST /api/v1/customers/{external_id}/baselines",
+    "POST /api/v1/simulations",
+    "POST /api/v1/guardrails",
+    "GET /api/v1/customers/{external_id}/tasks/{task_id}/budget",
+    # A URL the schema's `uri` format allows but that is no http(s) URL with a host (portal:dashboard).
+    "PATCH /api/v1/billing-profile",
+    "PUT /api/v1/invoices/{invoice_id}/payment-link",
 }
 
 

@@ -1,10 +1,14 @@
 from typing import Any
 
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from billing.audience import Audience, visible_fields
 from billing.models import BillingRun, Invoice, InvoiceLine
-from core.api.fields import AmountField, PeriodField
+from billing.selectors.document import InvoiceDocument, invoice_document
+from core.api.fields import AmountField, PeriodField, decimal_str
+from core.money import minor_unit
 
 VENDOR_ONLY = "Vendor only: left out of the answers to a customer-scoped key."
 
@@ -55,22 +59,118 @@ class InvoiceSummaryOutput(serializers.ModelSerializer):
     customer = serializers.CharField(source="customer.external_id")
     period = serializers.CharField()
     subtotal = AmountField(currency=lambda invoice: invoice.currency)
-    total = AmountField(currency=lambda invoice: invoice.currency)
+    tax_total = AmountField(currency=lambda invoice: invoice.currency,
+                            help_text="Tax of all rates (billing.services.tax); exclusive rates' is in the total.")
+    total = AmountField(currency=lambda invoice: invoice.currency, help_text="Tax included.")
+    amount_paid = AmountField(currency=lambda invoice: invoice.currency)
+    amount_due = AmountField(currency=lambda invoice: invoice.currency, help_text="total - amount_paid.")
+    overdue = serializers.SerializerMethodField(help_text="Finalized, past its due date, something left to pay.")
 
     class Meta:
         model = Invoice
-        fields = ["id", "number", "customer", "period", "status", "currency", "subtotal", "total",
-                  "finalized_at", "updated_at"]
+        fields = ["id", "number", "customer", "period", "status", "currency", "subtotal", "tax_total", "total",
+                  "amount_paid", "amount_due", "issue_date", "due_date", "overdue", "finalized_at", "updated_at"]
+
+    def get_overdue(self, invoice: Invoice) -> bool:
+        return invoice.is_overdue(timezone.now().date())
+
+
+class PartyOutput(serializers.Serializer):
+    name = serializers.CharField()
+    address = serializers.ListField(child=serializers.CharField(), help_text="Printed lines, country code last.")
+    tax_id = serializers.CharField()
+    email = serializers.CharField()
+    country = serializers.CharField()
+
+
+class SummaryLineOutput(serializers.Serializer):
+    description = serializers.CharField(help_text='"Support ticket resolved, 800 at 0.99 then 173 at 0.79".')
+    quantity = serializers.CharField(allow_null=True)
+    unit_price = serializers.CharField(allow_null=True, help_text="Null when the line spans several prices.")
+    amount = serializers.CharField()
+    kind = serializers.CharField(help_text="outcome, included, usage_overage, minimum_commit, platform_fee, "
+                                           "prior_period, credit or prepaid_credit.")
+
+
+class TaxOutput(serializers.Serializer):
+    name = serializers.CharField()
+    jurisdiction = serializers.CharField()
+    rate = serializers.CharField(help_text="Percent.")
+    inclusive = serializers.BooleanField(help_text="Already inside the prices (not added to the total).")
+    taxable_amount = serializers.CharField()
+    amount = serializers.CharField()
+
+
+class PaymentOutput(serializers.Serializer):
+    amount = serializers.CharField()
+    currency = serializers.CharField()
+    paid_at = serializers.DateTimeField()
+    source = serializers.CharField()  # type: ignore[assignment]  # the answer's key; no Field.source here
+    reference = serializers.CharField()
 
 
 class InvoiceOutput(InvoiceSummaryOutput):
+    """One invoice with its document (billing.selectors.document.invoice_document: the same summary, parties
+    and tax as the web page and the PDF) and its lines."""
+
     lines = InvoiceLineOutput(many=True)
     credits_applied = AmountField(currency=lambda invoice: invoice.currency)
     price_book_version = serializers.IntegerField(source="price_book.version", allow_null=True, default=None)
+    summary = serializers.SerializerMethodField()
+    taxes = serializers.SerializerMethodField()
+    tax_note = serializers.CharField(help_text="Why no tax is charged: reverse charge or exemption.")
+    bill_from = serializers.SerializerMethodField()
+    bill_to = serializers.SerializerMethodField()
+    payment_terms_days = serializers.SerializerMethodField()
+    payment_url = serializers.CharField(help_text="Where the customer pays; blank until a link exists.")
+    payments = serializers.SerializerMethodField()
 
     class Meta(InvoiceSummaryOutput.Meta):
         fields = [*InvoiceSummaryOutput.Meta.fields, "credits_applied", "price_book_version", "paid_at",
-                  "voided_at", "cutoff", "lines"]
+                  "voided_at", "cutoff", "bill_from", "bill_to", "payment_terms_days", "summary", "taxes",
+                  "tax_note", "payment_url", "payments", "lines"]
+
+    def _document(self, invoice: Invoice) -> InvoiceDocument:
+        cached: InvoiceDocument | None = getattr(self, "_document_cache", None)
+        if cached is None or cached.invoice.pk != invoice.pk:
+            cached = invoice_document(invoice, audience=self.context.get("audience", Audience.CUSTOMER))
+            self._document_cache = cached
+        return cached
+
+    @extend_schema_field(SummaryLineOutput(many=True))
+    def get_summary(self, invoice: Invoice) -> list[dict[str, Any]]:
+        currency = invoice.currency
+        return [{
+            "description": line.description,
+            "quantity": decimal_str(line.quantity) if line.quantity is not None else None,
+            "unit_price": decimal_str(line.unit_price, minor_unit(currency)) if line.unit_price is not None else None,
+            "amount": decimal_str(line.amount, minor_unit(currency)),
+            "kind": line.kind,
+        } for line in self._document(invoice).summary]
+
+    @extend_schema_field(TaxOutput(many=True))
+    def get_taxes(self, invoice: Invoice) -> list[dict[str, Any]]:
+        places = minor_unit(invoice.currency)
+        return [{"name": tax.name, "jurisdiction": tax.jurisdiction, "rate": decimal_str(tax.rate),
+                 "inclusive": tax.inclusive, "taxable_amount": decimal_str(tax.taxable_amount, places),
+                 "amount": decimal_str(tax.amount, places)} for tax in self._document(invoice).taxes]
+
+    @extend_schema_field(PartyOutput)
+    def get_bill_from(self, invoice: Invoice) -> dict[str, Any]:
+        return self._document(invoice).bill_from.as_dict()
+
+    @extend_schema_field(PartyOutput)
+    def get_bill_to(self, invoice: Invoice) -> dict[str, Any]:
+        return self._document(invoice).bill_to.as_dict()
+
+    def get_payment_terms_days(self, invoice: Invoice) -> int:
+        return self._document(invoice).payment_terms_days
+
+    @extend_schema_field(PaymentOutput(many=True))
+    def get_payments(self, invoice: Invoice) -> list[dict[str, Any]]:
+        places = minor_unit(invoice.currency)
+        return [{"amount": decimal_str(p.amount, places), "currency": p.currency, "paid_at": p.paid_at,
+                 "source": p.source, "reference": p.reference} for p in self._document(invoice).payments]
 
 
 class BillingRunInput(serializers.Serializer):

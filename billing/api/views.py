@@ -1,3 +1,4 @@
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
@@ -14,6 +15,8 @@ from billing.api.serializers import (
     RoiOutput,
 )
 from billing.audience import audience_for
+from billing.models import Invoice
+from billing.selectors.aging import invoice_overdue_q
 from billing.selectors.invoices import invoice_get, invoice_list
 from billing.selectors.roi import roi_figures, roi_get
 from billing.selectors.runs import billing_run_get
@@ -61,6 +64,9 @@ class InvoiceListApi(APIView):
         parameters=[
             OpenApiParameter("customer", str, description="customer external_id"),
             OpenApiParameter("period", PERIOD_SCHEMA, description="YYYY-MM"),
+            OpenApiParameter("status", str, enum=Invoice.Status.values, description="draft, finalized, paid or void"),
+            OpenApiParameter("overdue", bool, description="true: only invoices past their due date with something "
+                             "left to pay; false: only the others"),
         ],
         responses=InvoiceSummaryOutput(many=True),
     )
@@ -71,7 +77,16 @@ class InvoiceListApi(APIView):
             customer = scoped_customer_get(request, request.query_params["customer"])
         if request.query_params.get("period"):
             period = period_parse(request.query_params["period"])
-        invoices = invoice_list(organization=organization, customer=customer, period=period)
+        status_filter = request.query_params.get("status") or None
+        if status_filter is not None and status_filter not in Invoice.Status.values:
+            raise DomainError(f"status is one of {', '.join(Invoice.Status.values)}.", field="status")
+        invoices = invoice_list(organization=organization, customer=customer, period=period, status=status_filter)
+        overdue = request.query_params.get("overdue")
+        if overdue is not None:
+            if overdue.lower() not in ("true", "false"):
+                raise DomainError("overdue is true or false.", field="overdue")
+            condition = invoice_overdue_q(timezone.now().date())
+            invoices = invoices.filter(condition) if overdue.lower() == "true" else invoices.exclude(condition)
         return Response(InvoiceSummaryOutput(invoices, many=True).data)
 
 

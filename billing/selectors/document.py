@@ -15,13 +15,13 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Case, CharField, Count, F, Min, Sum, Value, When
+from django.db.models import Case, CharField, Count, F, Min, QuerySet, Sum, Value, When
 
 from accounts.models import BillingProfile, Customer, Organization
-from billing.audience import Audience, sees_cost
-from billing.models import Invoice, InvoiceLine, InvoicePayment, InvoiceTax
+from billing.audience import Audience
+from billing.models import Invoice, InvoiceLine, InvoicePayment, InvoiceTax, TaxRate
+from core.errors import NotFound
 from core.money import minor_unit
-from outcomes.selectors import outcome_types_by_id
 
 ZERO = Decimal(0)
 
@@ -99,14 +99,15 @@ def invoice_summary(invoice: Invoice) -> list[SummaryLine]:
         # Packages are numbered per line ("package 3"): one group for all of them.
         .annotate(tier=Case(When(note__startswith="package ", then=Value("package")), default=F("note"),
                             output_field=CharField()))
-        .values("kind", "service_period_start", "outcome_type_id", "meter_id", "tier", "unit_price")
+        .values("kind", "service_period_start", "outcome_type_id", "outcome_type__name", "meter_id", "tier",
+                "unit_price")
         .annotate(count=Count("pk"), quantity=Sum("quantity"), amount=Sum("amount"), first=Min("position"),
                   description=Min("description"))
         .order_by("first")
     )]
     if not rows:
         return []
-    names = {type_id: t.name for type_id, t in outcome_types_by_id(organization_id=invoice.organization_id).items()}
+    names = {row["outcome_type_id"]: row["outcome_type__name"] for row in rows if row["outcome_type_id"]}
     # (section, first position, key) → the rows of one summary line
     groups: dict[tuple[str, Any], list[dict[str, Any]]] = defaultdict(list)
     firsts: dict[tuple[str, Any], int] = {}
@@ -256,10 +257,8 @@ class InvoiceDocument:
     payment_instructions: str
     payment_url: str
     payments: list[InvoicePayment]
-    line_count: int
     has_logo: bool
     logo_url: str
-    figures: dict[str, Any] = field(default_factory=dict)  # vendor-only extras (cost of the invoice's tasks)
 
 
 def billing_profile_of(organization: Organization) -> BillingProfile:
@@ -290,8 +289,10 @@ def invoice_taxes(invoice: Invoice) -> list[TaxLine]:
 
 
 def invoice_document(invoice: Invoice, *, audience: Audience, today: date | None = None) -> InvoiceDocument:
-    """Everything printed on the invoice, for `audience` (a customer never gets the vendor's figures).
-    A finalized invoice prints its parties as they were when it was issued."""
+    """Everything printed on the invoice. A finalized invoice prints its parties as they were when it was
+    issued. The document holds no cost or margin, so it is the same for both audiences; `audience` is
+    taken so that a vendor-only figure added later is decided here, by billing.audience. Three queries:
+    the billing profile, the summary's GROUP BY and the taxes (the payments only when something was paid)."""
     from django.utils import timezone
 
     today = today or timezone.now().date()
@@ -303,10 +304,6 @@ def invoice_document(invoice: Invoice, *, audience: Audience, today: date | None
     bill_to = Party.from_dict(invoice.bill_to) if invoice.bill_to else buyer_party(customer=customer)
     summary = invoice_summary(invoice)
     prepaid = -sum((line.amount for line in summary if line.kind == SummaryKind.PREPAID), ZERO)
-    figures: dict[str, Any] = {}
-    if sees_cost(audience):
-        cost = InvoiceLine.objects.filter(invoice=invoice).aggregate(cost=Sum("cost"))["cost"]
-        figures = {"cost": cost}
     return InvoiceDocument(
         invoice=invoice,
         number=invoice.number or "DRAFT",
@@ -332,9 +329,25 @@ def invoice_document(invoice: Invoice, *, audience: Audience, today: date | None
         footer=profile.footer,
         payment_instructions=profile.payment_instructions,
         payment_url=invoice.payment_url,
-        payments=list(InvoicePayment.objects.filter(invoice=invoice).order_by("paid_at", "pk")),
-        line_count=InvoiceLine.objects.filter(invoice=invoice).count(),
+        # Every payment adds to amount_paid: with nothing paid there is nothing to read.
+        payments=list(InvoicePayment.objects.filter(invoice=invoice).order_by("paid_at", "pk"))
+        if invoice.amount_paid else [],
         has_logo=bool(profile.logo),
         logo_url=profile.logo_url,
-        figures=figures,
     )
+
+
+def tax_rate_list(*, organization: Organization) -> QuerySet[TaxRate]:
+    return TaxRate.objects.filter(organization=organization).order_by("-active", "country", "region", "name", "pk")
+
+
+def tax_rate_get(*, organization: Organization, tax_rate_id: int) -> TaxRate:
+    rate = TaxRate.objects.filter(organization=organization, pk=tax_rate_id).first()
+    if rate is None:
+        raise NotFound(f"No tax rate {tax_rate_id}.", field="id")
+    return rate
+
+
+def customer_assigned_tax_rates(*, customer: Customer) -> list[TaxRate]:
+    return list(TaxRate.objects.filter(assignments__customer=customer).order_by("pk"))
+

@@ -29,7 +29,7 @@ from django.utils.module_loading import import_string
 from accounts.models import Customer
 from billing.models import CustomerTaxRate, Invoice, InvoiceTax, TaxRate
 from billing.selectors.document import SummaryLine, invoice_summary
-from core.errors import InvalidState
+from core.errors import DomainError, InvalidState, NotFound
 from core.money import round_money
 
 ZERO = Decimal(0)
@@ -139,3 +139,63 @@ def invoice_tax_apply(*, invoice: Invoice, customer: Customer) -> Invoice:
     invoice.total = lines_total + sum((tax.amount for tax in result.taxes if not tax.inclusive), ZERO)
     invoice.save(update_fields=["tax_total", "tax_note", "total", "updated_at"])
     return invoice
+
+
+# ---- tax rates: the organization's configuration -----------------------------------------------------
+
+RATE_FIELDS = ("name", "jurisdiction", "country", "region", "percentage", "inclusive", "active")
+
+
+def _rate_clean(fields: dict[str, object]) -> dict[str, object]:
+    from accounts.billing_details import country_clean
+
+    unknown = set(fields) - set(RATE_FIELDS)
+    if unknown:
+        raise DomainError(f"Unknown field {sorted(unknown)[0]!r}.", field=sorted(unknown)[0])
+    if "country" in fields:
+        fields["country"] = country_clean(str(fields["country"]))
+        if not fields["country"]:
+            raise DomainError("A tax rate applies to a country: give its ISO 3166-1 code.", field="country")
+    if "name" in fields and not str(fields["name"]).strip():
+        raise DomainError("A tax rate needs a name.", field="name")
+    if "percentage" in fields:
+        percentage = fields["percentage"]
+        if not isinstance(percentage, Decimal) or not ZERO <= percentage <= HUNDRED \
+                or percentage != percentage.quantize(Decimal("0.0001")):
+            raise DomainError("A percentage is 0 to 100 with at most 4 decimals.", field="percentage")
+    return fields
+
+
+def tax_rate_create(*, organization_id: int, name: str, country: str, percentage: Decimal, jurisdiction: str = "",
+                    region: str = "", inclusive: bool = False) -> TaxRate:
+    fields = _rate_clean({"name": name, "country": country, "percentage": percentage, "jurisdiction": jurisdiction,
+                          "region": region, "inclusive": inclusive})
+    return TaxRate.objects.create(organization_id=organization_id, **fields)
+
+
+def tax_rate_update(*, tax_rate: TaxRate, **fields: object) -> TaxRate:
+    """Change a rate; drafts pick the change up at their next reconciliation, finalized invoices keep the
+    tax they were issued with. A rate is retired with active=False (it is never deleted)."""
+    fields = _rate_clean(fields)
+    for name, value in fields.items():
+        setattr(tax_rate, name, value)
+    tax_rate.save(update_fields=list(fields))
+    return tax_rate
+
+
+def customer_tax_rates_set(*, customer: Customer, tax_rate_ids: Sequence[int]) -> list[TaxRate]:
+    """Assign exactly these rates to the customer (none: back to its country and region's rates)."""
+    rates = list(TaxRate.objects.filter(organization_id=customer.organization_id, pk__in=set(tax_rate_ids))
+                 .order_by("pk"))
+    missing = set(tax_rate_ids) - {rate.pk for rate in rates}
+    if missing:
+        raise NotFound(f"No tax rate {sorted(missing)[0]}.", field="tax_rates")
+    with transaction.atomic():
+        Customer.objects.select_for_update().get(pk=customer.pk)
+        CustomerTaxRate.objects.filter(customer=customer).exclude(tax_rate__in=rates).delete()
+        existing = set(CustomerTaxRate.objects.filter(customer=customer).values_list("tax_rate_id", flat=True))
+        CustomerTaxRate.objects.bulk_create([
+            CustomerTaxRate(organization_id=customer.organization_id, customer=customer, tax_rate=rate)
+            for rate in rates if rate.pk not in existing
+        ])
+    return rates

@@ -5,10 +5,9 @@ from django.utils.text import slugify
 
 from accounts.selectors import customer_get
 from billing.models import Invoice
-from billing.selectors.invoices import credit_note_list, invoice_get, invoice_line_list
 from portal.access import login_required, not_found_as_404, scope_of, vendor_required
 from portal.dashboard import roi_export_rows
-from portal.exports import csv_bytes, invoice_csv_header, invoice_csv_rows, invoice_pdf
+from portal.exports import csv_bytes
 
 
 def _download(body: bytes, content_type: str, filename: str) -> HttpResponse:
@@ -21,32 +20,6 @@ def _download(body: bytes, content_type: str, filename: str) -> HttpResponse:
 def _invoice_filename(invoice: Invoice, extension: str) -> str:
     name = invoice.number or f"draft-{invoice.customer.external_id}-{invoice.period}"
     return f"invoice-{slugify(name)}.{extension}"
-
-
-@login_required
-@not_found_as_404
-def invoice_csv(request: HttpRequest, invoice_id: int) -> HttpResponse:
-    scope = scope_of(request)
-    invoice = invoice_get(organization=scope.organization, invoice_id=invoice_id, customer=scope.customer)
-    lines = invoice_line_list(invoice=invoice).select_related("credited_line__invoice").iterator(chunk_size=2000)
-    body = csv_bytes(
-        invoice_csv_header(sees_cost=scope.sees_cost),
-        invoice_csv_rows(invoice, lines, sees_cost=scope.sees_cost),
-    )
-    return _download(body, "text/csv; charset=utf-8", _invoice_filename(invoice, "csv"))
-
-
-@login_required
-@not_found_as_404
-def invoice_pdf_download(request: HttpRequest, invoice_id: int) -> HttpResponse:
-    scope = scope_of(request)
-    invoice = invoice_get(organization=scope.organization, invoice_id=invoice_id, customer=scope.customer)
-    body = invoice_pdf(
-        invoice,
-        invoice_line_list(invoice=invoice).iterator(chunk_size=2000),
-        list(credit_note_list(organization_id=invoice.organization_id, invoice=invoice)),
-    )
-    return _download(body, "application/pdf", _invoice_filename(invoice, "pdf"))
 
 
 @login_required

@@ -93,7 +93,8 @@ def _play(vendor: Vendor, periods: list[Period], plan: list[PeriodPlan]) -> None
 
 
 def _csv(response: Any) -> list[dict[str, str]]:
-    return list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+    body = b"".join(response.streaming_content) if response.streaming else response.content  # invoice CSVs stream
+    return list(csv.DictReader(io.StringIO(body.decode("utf-8-sig"))))
 
 
 def _check(vendor: Vendor, client: Client, periods: list[Period]) -> None:
