@@ -24,14 +24,17 @@ from rollups.shape import RateShape, asof_sql, dims_sql, rate_shape
 ZERO = Decimal(0)
 _FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 
-_CURSOR = "(SELECT {column} FROM rollups_cursor WHERE organization_id = %(organization_id)s)"
-# Events the job has not folded: visible here, and not at its last pass (no cursor yet: every event).
-_TAIL_SQL = f"""e.organization_id = %(organization_id)s
-    AND e.xid >= coalesce({_CURSOR.format(column="snap_xmin")}, 0::bigint)
-    AND (e.xid >= coalesce({_CURSOR.format(column="snap_xmax")}, 0::bigint)
-         OR e.xid = ANY(coalesce({_CURSOR.format(column="snap_xip")}, '{{}}')))
+# Events the job has not folded: visible here, and not at its last pass (no cursor yet: every event). The
+# cursor's values are read first and written into the statement, so the planner sees how few events lie
+# past them and reads those through the xid index; `_MOVED_SQL`, in the same statement, says whether a
+# pass committed in between (the caller then reads again: rollups and tail would overlap).
+_TAIL_SQL = """e.organization_id = %(organization_id)s
+    AND (e.xid >= %(tail_xmax)s::bigint OR e.xid = ANY(%(tail_xip)s::bigint[]))
     AND e.customer_id = %(customer_id)s AND e.timestamp >= %(start)s AND e.timestamp < %(end)s
     AND e.received_at <= %(cutoff)s"""
+
+_MOVED_SQL = """(SELECT snap_xmax FROM rollups_cursor WHERE organization_id = %(organization_id)s)
+    IS DISTINCT FROM %(tail_cursor)s::bigint"""
 
 _ROLLUP_WHERE = """organization_id = %(organization_id)s AND customer_id = %(customer_id)s
     AND period_start = %(period_start)s"""
@@ -41,6 +44,28 @@ _ROLLUP_WHERE = """organization_id = %(organization_id)s AND customer_id = %(cus
 class _Read:
     sql: str
     params: dict[str, Any]
+
+
+def _tail_params(organization_id: int) -> dict[str, Any]:
+    cursor = cursor_get(organization_id=organization_id)
+    started = cursor.shape is not None
+    return {"tail_xmax": cursor.xmax, "tail_xip": cursor.xip, "tail_cursor": cursor.xmax if started else None}
+
+
+def _rows_read(sql: str, params: dict[str, Any], organization_id: int) -> list[tuple[Any, ...]] | None:
+    """The rows of a read whose last two columns are (stale, moved), without them; None when stale. Read
+    again when a pass of the job committed between the cursor's read and the statement."""
+    for _ in range(5):
+        with connection.cursor() as cursor:
+            cursor.execute(sql, {**params, **_tail_params(organization_id)})
+            rows = cursor.fetchall()
+        if not rows or not rows[0][-1]:
+            break
+    else:
+        return None  # the job kept moving under this read: the raw events answer
+    if rows and rows[0][-2]:
+        return None
+    return [row[:-2] for row in rows]
 
 
 def _shape_if_current(organization_id: int) -> RateShape | None:
@@ -85,7 +110,8 @@ def _groups_sql(*, organization_id: int, customer_id: int, period: Period, cutof
                 WHERE {_TAIL_SQL}
             ) v GROUP BY 1, 2, 3, 4
         ), stale AS (
-            SELECT EXISTS (SELECT FROM rollups_usage WHERE {_ROLLUP_WHERE} AND max_received_at > %(cutoff)s) AS stale
+            SELECT EXISTS (SELECT FROM rollups_usage WHERE {_ROLLUP_WHERE} AND max_received_at > %(cutoff)s) AS stale,
+                   {_MOVED_SQL} AS moved
         )"""
     params = {**dims_params, **asof_params, "organization_id": organization_id, "customer_id": customer_id,
               "start": period.start_at, "end": period.end_at, "cutoff": cutoff, "period_start": period.start}
@@ -122,17 +148,15 @@ def task_costs_rolled(*, organization_id: int, customer_id: int, period: Period,
             ) r ON true
         )
         SELECT q.task_id, r.currency, coalesce(sum(q.quantity * r.unit_cost / r.per), 0), sum(q.events),
-               (SELECT stale FROM stale)
+               (SELECT stale FROM stale), (SELECT moved FROM stale)
         FROM quantities q
         JOIN rated r ON r.meter_id = q.meter_id AND r.dims = q.dims AND r.asof = q.asof
         GROUP BY q.task_id, r.currency
     """
-    with connection.cursor() as cursor:
-        cursor.execute(sql, read.params)
-        rows = cursor.fetchall()
-    if rows and rows[0][4]:
+    rows = _rows_read(sql, read.params, organization_id)
+    if rows is None:
         return None
-    return [TaskCost(task_id, currency, cost, int(events)) for task_id, currency, cost, events, _ in rows]
+    return [TaskCost(task_id, currency, cost, int(events)) for task_id, currency, cost, events in rows]
 
 
 def usage_totals_rolled(*, organization_id: int, customer_id: int, period: Period,
@@ -166,16 +190,14 @@ def usage_totals_rolled(*, organization_id: int, customer_id: int, period: Perio
         SELECT p.meter_id, CASE m.aggregation WHEN 'sum' THEN p.total WHEN 'count' THEN p.events::numeric
                    WHEN 'max' THEN p.maximum WHEN 'latest' THEN p.latest
                    WHEN 'unique_count' THEN coalesce(d.n, 0)::numeric END,
-               (SELECT stale FROM stale)
+               (SELECT stale FROM stale), (SELECT moved FROM stale)
         FROM per_meter p JOIN metering_meter m ON m.id = p.meter_id
         LEFT JOIN distinct_values d ON d.meter_id = p.meter_id
     """
-    with connection.cursor() as cursor:
-        cursor.execute(sql, read.params)
-        rows = cursor.fetchall()
-    if rows and rows[0][2]:
+    rows = _rows_read(sql, read.params, organization_id)
+    if rows is None:
         return None
-    return {meter_id: Decimal(quantity or 0) for meter_id, quantity, _ in rows}
+    return {meter_id: Decimal(quantity or 0) for meter_id, quantity in rows}
 
 
 @dataclass(frozen=True)
@@ -233,16 +255,15 @@ def usage_so_far_rolled(*, organization_id: int, customer_id: int, today: date,
                max(d.maximum) FILTER (WHERE d.day = %(today)s),
                (array_agg(d.latest ORDER BY d.latest_at DESC, d.latest_id DESC) FILTER (WHERE d.day = %(today)s))[1],
                sum(d.events), sum(d.total), max(d.maximum),
-               (array_agg(d.latest ORDER BY d.latest_at DESC, d.latest_id DESC))[1], max(d.latest_at)
+               (array_agg(d.latest ORDER BY d.latest_at DESC, d.latest_id DESC))[1], max(d.latest_at),
+               false, {_MOVED_SQL}
         FROM days d JOIN metering_meter m ON m.id = d.meter_id
         GROUP BY 1, 2
     """
     params: dict[str, Any] = {"organization_id": organization_id, "customer_id": customer_id, "start": period.start_at,
               "end": period.end_at, "cutoff": _FAR_FUTURE, "period_start": period.start,
               "period_end": period.end, "today": today}
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
+    rows = _rows_read(sql, params, organization_id) or []
     result = {}
     for meter_id, aggregation, e_today, t_today, m_today, l_today, events, total, maximum, latest, last in rows:
         picked_today = {"sum": t_today, "count": e_today, "max": m_today, "latest": l_today}.get(aggregation)
@@ -250,3 +271,16 @@ def usage_so_far_rolled(*, organization_id: int, customer_id: int, today: date,
         result[meter_id] = MeterSoFar(int(e_today or 0), Decimal(picked_today or 0), int(events or 0),
                                       Decimal(picked or 0), last)
     return result
+
+
+def events_unfolded(*, organization_id: int, customer_id: int) -> tuple[int, int | None]:
+    """How many of the customer's events the job has not folded yet, and the newest one's xid."""
+    tail = _tail_params(organization_id)
+    with connection.cursor() as cursor:
+        cursor.execute("""
+            SELECT count(*), max(e.xid) FROM metering_usageevent e
+            WHERE e.organization_id = %(organization_id)s AND e.customer_id = %(customer_id)s
+              AND (e.xid >= %(tail_xmax)s::bigint OR e.xid = ANY(%(tail_xip)s::bigint[]))
+        """, {**tail, "organization_id": organization_id, "customer_id": customer_id})
+        count, newest = cursor.fetchone()
+    return int(count), newest

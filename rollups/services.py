@@ -22,7 +22,7 @@ from typing import Any
 from django.db import connection, transaction
 
 from core.periods import Period
-from rollups.shape import PERIOD_SQL, RateShape, asof_sql, dims_sql, rate_shape
+from rollups.shape import PERIOD_SQL, RateShape, asof_sql, dims_sql, dims_two_stage_sql, latest_sql, rate_shape
 
 # Advisory lock namespace of the job (the second key is the organization id).
 LOCK_NAMESPACE = 0x7A11
@@ -75,16 +75,32 @@ def _fold_usage(*, where: str, params: dict[str, Any], shape: RateShape, periods
     `periods`, only those periods' usage and value rollups are written (the others are being rebuilt)."""
     dims, dims_params = dims_sql(shape)
     asof, asof_params = asof_sql(shape)
+    values, staged_dims, _ = dims_two_stage_sql(shape)
+    latest, latest_id = latest_sql(shape)
+    if shape.latest:
+        staged_latest = "(array_agg(s.latest ORDER BY s.latest_at DESC, s.latest_id DESC))[1]"
+        staged_latest_id = "(array_agg(s.latest_id ORDER BY s.latest_at DESC, s.latest_id DESC))[1]"
+    else:
+        staged_latest, staged_latest_id = "0::numeric", "max(s.latest_id)"
+    value_columns = "".join(f", {v} AS v{i}" for i, v in enumerate(values))
+    value_groups = "".join(f", {8 + i}" for i in range(len(values)))
     params = {**params, **dims_params, **asof_params}
     with connection.cursor() as cursor:
+        cursor.execute("CREATE TEMP TABLE IF NOT EXISTS rollups_batch (LIKE rollups_usage) ON COMMIT DROP")
+        # Two stages: events grouped by the raw value of each dimension key, then `dims` built per group.
         cursor.execute(f"""
-            CREATE TEMP TABLE IF NOT EXISTS rollups_batch (LIKE rollups_usage) ON COMMIT DROP;
             INSERT INTO rollups_batch
-            SELECT e.organization_id, e.customer_id, {PERIOD_SQL}, e.task_id, e.meter_id, {dims}, {asof},
-                   count(*), sum(e.quantity), max(e.quantity),
-                   (array_agg(e.quantity ORDER BY e.timestamp DESC, e.id DESC))[1], max(e.timestamp),
-                   (array_agg(e.id ORDER BY e.timestamp DESC, e.id DESC))[1], max(e.received_at)
-            FROM metering_usageevent e WHERE {where}
+            SELECT s.organization_id, s.customer_id, s.period_start, s.task_id, s.meter_id, {staged_dims}, s.asof,
+                   sum(s.events), sum(s.total), max(s.maximum), {staged_latest}, max(s.latest_at),
+                   {staged_latest_id}, max(s.max_received_at)
+            FROM (
+                SELECT e.organization_id, e.customer_id, {PERIOD_SQL} AS period_start, e.task_id, e.meter_id,
+                       {asof} AS asof, count(*) AS events{value_columns}, sum(e.quantity) AS total,
+                       max(e.quantity) AS maximum, {latest} AS latest, max(e.timestamp) AS latest_at,
+                       {latest_id} AS latest_id, max(e.received_at) AS max_received_at
+                FROM metering_usageevent e WHERE {where}
+                GROUP BY 1, 2, 3, 4, 5, 6{value_groups}
+            ) s
             GROUP BY 1, 2, 3, 4, 5, 6, 7
         """, params)
         cursor.execute("SELECT coalesce(sum(events), 0) FROM rollups_batch")
@@ -106,14 +122,20 @@ def _fold_usage(*, where: str, params: dict[str, Any], shape: RateShape, periods
                 latest_at = greatest(r.latest_at, EXCLUDED.latest_at),
                 max_received_at = greatest(r.max_received_at, EXCLUDED.max_received_at)
         """, {"skip_periods": periods or []})
-        cursor.execute(f"""
-            INSERT INTO rollups_usage_value
-            SELECT DISTINCT e.organization_id, e.customer_id, {PERIOD_SQL}, e.task_id, e.meter_id, {dims}, {asof},
-                   CASE WHEN m.unique_property = '' THEN e.task_id ELSE e.properties ->> m.unique_property END
-            FROM metering_usageevent e JOIN metering_meter m ON m.id = e.meter_id AND m.aggregation = 'unique_count'
-            WHERE {where} {"" if periods is None else f"AND {PERIOD_SQL} <> ALL(%(skip_periods)s::date[])"}
-            ON CONFLICT DO NOTHING
-        """, {**params, "skip_periods": periods or []})
+        cursor.execute("SELECT EXISTS (SELECT FROM metering_meter WHERE organization_id = %s"
+                       " AND aggregation = 'unique_count')", [params["organization_id"]])
+        if cursor.fetchone()[0]:
+            skip = "" if periods is None else f"AND {PERIOD_SQL} <> ALL(%(skip_periods)s::date[])"
+            cursor.execute(f"""
+                INSERT INTO rollups_usage_value
+                SELECT DISTINCT e.organization_id, e.customer_id, {PERIOD_SQL}, e.task_id, e.meter_id, {dims},
+                       {asof}, CASE WHEN m.unique_property = '' THEN e.task_id
+                                    ELSE e.properties ->> m.unique_property END
+                FROM metering_usageevent e
+                JOIN metering_meter m ON m.id = e.meter_id AND m.aggregation = 'unique_count'
+                WHERE {where} {skip}
+                ON CONFLICT DO NOTHING
+            """, {**params, "skip_periods": periods or []})
         cursor.execute("""
             INSERT INTO rollups_customer_period AS c
             SELECT organization_id, customer_id, period_start, sum(events), max(max_received_at), now()
@@ -126,9 +148,7 @@ def _fold_usage(*, where: str, params: dict[str, Any], shape: RateShape, periods
         cursor.execute(f"""
             INSERT INTO rollups_usage_daily AS d
             SELECT e.organization_id, e.customer_id, (e.timestamp AT TIME ZONE 'UTC')::date, e.meter_id,
-                   count(*), sum(e.quantity), max(e.quantity),
-                   (array_agg(e.quantity ORDER BY e.timestamp DESC, e.id DESC))[1], max(e.timestamp),
-                   (array_agg(e.id ORDER BY e.timestamp DESC, e.id DESC))[1]
+                   count(*), sum(e.quantity), max(e.quantity), {latest}, max(e.timestamp), {latest_id}
             FROM metering_usageevent e WHERE {where}
             GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
             ON CONFLICT (organization_id, customer_id, day, meter_id) DO UPDATE SET
@@ -148,6 +168,7 @@ def _regroup(*, organization_id: int, periods: list[Period], shape: RateShape, v
     shape changed, so their grouping did: a re-rate)."""
     dims, dims_params = dims_sql(shape)
     asof, asof_params = asof_sql(shape)
+    latest, latest_id = latest_sql(shape)
     starts = [p.start for p in periods]
     params = {**visible, **dims_params, **asof_params, "organization_id": organization_id, "starts": starts}
     where = f"""e.organization_id = %(organization_id)s AND {PERIOD_SQL} = ANY(%(starts)s::date[])
@@ -159,9 +180,8 @@ def _regroup(*, organization_id: int, periods: list[Period], shape: RateShape, v
         cursor.execute(f"""
             INSERT INTO rollups_usage
             SELECT e.organization_id, e.customer_id, {PERIOD_SQL}, e.task_id, e.meter_id, {dims}, {asof},
-                   count(*), sum(e.quantity), max(e.quantity),
-                   (array_agg(e.quantity ORDER BY e.timestamp DESC, e.id DESC))[1], max(e.timestamp),
-                   (array_agg(e.id ORDER BY e.timestamp DESC, e.id DESC))[1], max(e.received_at)
+                   count(*), sum(e.quantity), max(e.quantity), {latest}, max(e.timestamp), {latest_id},
+                   max(e.received_at)
             FROM metering_usageevent e WHERE {where}
             GROUP BY 1, 2, 3, 4, 5, 6, 7
         """, params)

@@ -22,6 +22,7 @@ from billing.pricing import PeriodCharges, commit_true_up, prepaid_drawdown
 from billing.selectors import late
 from billing.selectors.account import outcome_prices, price_book_in_force, wallet_balances
 from billing.services.credit_notes import credit_note_for_reversals
+from billing.services.draft_stamp import draft_stamp, draft_stamp_store, draft_stamp_stored
 from billing.services.notifications import spend_alerts_record
 from billing.services.tax import invoice_tax_apply
 from core.errors import DomainError
@@ -236,7 +237,9 @@ def usage_lines(*, writer: LineWriter, book: PriceBook | None, totals: dict[int,
 
 
 def reconcile_customer(*, customer_id: int, period: Period, cutoff: datetime | None = None,
-                       finalizing: bool = False, source: str = ROLLUPS) -> Invoice:
+                       finalizing: bool = False, source: str = ROLLUPS, reuse_current: bool = False) -> Invoice:
+    """The customer's draft for `period` as of `cutoff`. `reuse_current` (billing runs): a draft whose
+    stamp (billing.services.draft_stamp) is unchanged for this cutoff is returned as it is."""
     cutoff = cutoff or timezone.now()
     with transaction.atomic():
         # The customer row lock serialises runs for one customer: two at once yield one invoice.
@@ -247,6 +250,11 @@ def reconcile_customer(*, customer_id: int, period: Period, cutoff: datetime | N
         invoice = next((i for i in invoices if i.period_start == period.start), None)
         if invoice is not None and invoice.is_frozen:
             return invoice
+        if reuse_current and invoice is not None and not finalizing:
+            stored = draft_stamp_stored(organization_id=customer.organization_id, invoice_id=invoice.pk)
+            if stored is not None and stored == draft_stamp(organization_id=customer.organization_id,
+                                                            customer_id=customer.pk, cutoff=cutoff):
+                return invoice
         book = price_book_in_force(customer_id=customer.pk, period_start=period.start)
         currency = book.currency if book else customer.currency
         if invoice is None:
@@ -300,6 +308,10 @@ def reconcile_customer(*, customer_id: int, period: Period, cutoff: datetime | N
         spend_alerts_record(customer=customer, period=period, book=book, charged=charges.charged)
         _roi_write(customer=customer, period=period, invoice=invoice, lines=writer.lines, billed=billed,
                    types=types, costs=costs, outcome_task_ids={o.task_id for o in outcomes}, cutoff=cutoff)
+        if not finalizing:
+            draft_stamp_store(organization_id=customer.organization_id, invoice_id=invoice.pk,
+                              stamp=draft_stamp(organization_id=customer.organization_id, customer_id=customer.pk,
+                                                cutoff=cutoff))
         return invoice
 
 

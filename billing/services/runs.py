@@ -124,7 +124,8 @@ def billing_run_chunk(*, chunk_id: int) -> bool:
     errors = []
     for customer_id in chunk.customer_ids:
         try:
-            reconcile_customer(customer_id=customer_id, period=period, cutoff=run.started_at)
+            # A draft the live refresh kept current is left as it is (its stamp says nothing changed).
+            reconcile_customer(customer_id=customer_id, period=period, cutoff=run.started_at, reuse_current=True)
         except DomainError as exc:
             external_id = Customer.objects.filter(pk=customer_id).values_list("external_id", flat=True).first()
             errors.append(f"{external_id}: {exc.message}")

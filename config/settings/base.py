@@ -105,6 +105,10 @@ _database_url = env_str("DATABASE_URL")
 if not _database_url:
     _database_url = embedded_database_url(BASE_DIR / ".pgdata")
 DATABASES = {"default": database_from_url(_database_url)}
+# Reports (core/replica.py) read from a replica when REPLICA_DATABASE_URL names one; tests mirror it.
+if env_str("REPLICA_DATABASE_URL"):
+    DATABASES["replica"] = {**database_from_url(env_str("REPLICA_DATABASE_URL")), "TEST": {"MIRROR": "default"}}
+DATABASE_ROUTERS = ["config.routers.ReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"

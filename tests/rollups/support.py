@@ -31,19 +31,21 @@ class Tenant:
     customers: list[Customer]
 
 
-def tenant_create(slug: str, customers: int = 2) -> Tenant:
+def tenant_create(slug: str, customers: int = 2, latest: bool = True) -> Tenant:
+    """`latest=False`: no meter aggregates "latest" (the fold then skips ordering its groups)."""
     organization = OrganizationFactory.create(slug=slug, name=slug)
+    codes = {code: aggregation for code, aggregation in METERS.items() if latest or aggregation != "latest"}
     meters = {
         code: MeterFactory.create(organization=organization, code=code, name=code, aggregation=aggregation,
                                   unique_property="user" if code == "users" else "")
-        for code, aggregation in METERS.items()
+        for code, aggregation in codes.items()
     }
     since = datetime(2026, 1, 1, tzinfo=UTC)
     for model, cost in (("a", "2.50"), ("b", "0.15")):
         RateFactory.create(meter=meters["tokens"], dimensions={"model": model}, unit_cost=Decimal(cost),
                            effective_from=since)
     RateFactory.create(meter=meters["tokens"], dimensions={}, unit_cost=Decimal("5"), effective_from=since)
-    for code in ("calls", "peak", "seats", "users"):
+    for code in [code for code in ("calls", "peak", "seats", "users") if code in meters]:
         RateFactory.create(meter=meters[code], unit_cost=Decimal("0.013"), per=Decimal(7), effective_from=since)
     OutcomeTypeFactory.create(organization=organization, verification_window_hours=0)
     rows = [CustomerFactory.create(organization=organization, external_id=f"c{n}", name=f"C{n}")
@@ -52,7 +54,7 @@ def tenant_create(slug: str, customers: int = 2) -> Tenant:
         price_book_create(customer=customer, effective_from=SEPTEMBER, currency="USD",
                           entries=[EntrySpec(outcome="ticket_resolved", unit_price=Decimal("0.90"))],
                           meters=[MeterSpec(meter=code, unit_price=Decimal("1.5"), per=Decimal(1000),
-                                            included_quantity=Decimal(10)) for code in METERS])
+                                            included_quantity=Decimal(10)) for code in codes])
     return Tenant(organization, rows)
 
 

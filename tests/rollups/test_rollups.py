@@ -59,6 +59,18 @@ def test_each_committed_event_is_folded_once_and_reads_equal_the_raw_events() ->
     assert reads_differ(tenant, [OCTOBER, SEPTEMBER]) == []
 
 
+def test_without_a_latest_meter_the_fold_keeps_the_same_figures() -> None:
+    tenant = tenant_create("nolatest", latest=False)
+    batch = [event for event in _batch("a", 3) + _batch("b", 9) if event["meter"] != "seats"]
+    post_usage(tenant.organization, batch[:6])
+    rollups_advance(organization_id=tenant.organization.pk)
+    post_usage(tenant.organization, batch[6:])
+    assert reads_differ(tenant, [OCTOBER]) == []
+    rollups_advance(organization_id=tenant.organization.pk)
+    assert _rolled_events(tenant.organization.pk) == 12
+    assert reads_differ(tenant, [OCTOBER]) == []
+
+
 def test_an_event_committed_after_a_later_one_is_still_folded_once() -> None:
     """The slow transaction draws its xid first, the fast one commits first and is folded; the slow one's
     event is folded by the next pass, not skipped (as an id watermark would skip it) nor counted twice."""
