@@ -284,3 +284,12 @@ def events_unfolded(*, organization_id: int, customer_id: int) -> tuple[int, int
         """, {**tail, "organization_id": organization_id, "customer_id": customer_id})
         count, newest = cursor.fetchone()
     return int(count), newest
+
+
+# For other readers of the rollups plus their tail (rollups/task_cost.py): the condition on `e` and the
+# parameters it needs besides organization_id, customer_id, start, end and cutoff.
+TAIL_SQL = _TAIL_SQL
+
+
+def tail_params(*, organization_id: int) -> dict[str, Any]:
+    return _tail_params(organization_id)
