@@ -69,17 +69,15 @@ def task_usage_costs(*, organization_id: int, customer_id: int, start: datetime,
         ]
 
 
-# A task's events can lie in any month: its cost so far reads them all, through the (customer, task)
-# index of each partition.
-_ALL_TIME = (datetime(2000, 1, 1, tzinfo=UTC), datetime(9999, 1, 1, tzinfo=UTC))
+_FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 
 
-def task_cost_so_far(*, organization_id: int, customer_id: int, task_id: str, now: datetime
+def task_cost_so_far(*, organization_id: int, customer_id: int, task_id: str, since: datetime, now: datetime
                      ) -> dict[str | None, Decimal]:
     """One running task's cost to serve so far, per rate currency (None: usage no rate prices), by the
     same grouping and rate choice as `task_costs`, for the events of one task (an agent asks before each
     step, so it is one statement on the (customer, task) index)."""
-    start, end = _ALL_TIME
+    start, end = since, _FAR_FUTURE
     keys = _dimension_keys(organization_id)
     meters = _meter_aggregations(organization_id)
     asof = _asof_sql(_rate_boundaries(organization_id, start, end))

@@ -20,6 +20,8 @@ from portal.views import (
     tasks,
 )
 from portal.views import payments as payments_pages
+from portal.views import value as value_pages
+from portal.views import value_tools as value_tool_pages
 from portal.views import webhooks as webhook_pages
 
 app_name = "portal"
@@ -87,6 +89,21 @@ urlpatterns = [
     path("customers/<path:external_id>/events/usage.csv", events.customer_events_csv, name="customer-events-csv"),
     path("customers/<path:external_id>/events/", events.customer_events_page, name="customer-events"),
     path("customers/<path:external_id>/", customers.customer_page, name="customer-detail"),
+    # Value (value app): baselines, sealed receipts and their share links (no login: the token is the key).
+    path("value/baselines/", value_pages.baseline_list_page, name="value-baselines"),
+    path("value/baselines/propose/", value_pages.baseline_propose_action, name="value-baseline-propose"),
+    path("value/baselines/<int:baseline_id>/decide/", value_pages.baseline_decide_action,
+         name="value-baseline-decide"),
+    path("value/receipts/", value_pages.receipt_list_page, name="value-receipts"),
+    path("value/receipts/<int:receipt_id>/", value_pages.receipt_page, name="value-receipt"),
+    path("value/receipts/share/<str:token>/", value_pages.receipt_share_page, name="value-receipt-share"),
+    path("value/receipts/share/<str:token>/receipt.json", value_pages.receipt_share_json,
+         name="value-receipt-share-json"),
+    path("value/receipts/share/<str:token>/receipt.pdf", value_pages.receipt_share_pdf,
+         name="value-receipt-share-pdf"),
+    path("value/simulator/", value_tool_pages.simulator_page, name="value-simulator"),
+    path("value/efficiency/", value_tool_pages.efficiency_page, name="value-efficiency"),
+    path("value/efficiency.csv", value_tool_pages.efficiency_csv, name="value-efficiency-csv"),
     # Stripe (payments app): the connection (vendor admins), the reconciliation, an invoice's push again.
     path("settings/stripe/", payments_pages.stripe_settings_page, name="payments-settings"),
     path("settings/stripe/disconnect/", payments_pages.stripe_disconnect_action, name="payments-disconnect"),

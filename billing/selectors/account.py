@@ -78,6 +78,17 @@ def price_book_in_force(*, customer_id: int, period_start: date) -> PriceBook | 
     )
 
 
+def outcome_entry_in_force(*, customer_id: int, period_start: date, outcome_type_id: int
+                           ) -> tuple[PriceBook | None, PriceBookEntry | None]:
+    """The book in force and its entry for one outcome type (None: the type's default price): two small
+    reads, for a price asked often (the value app's task budget)."""
+    book = (PriceBook.objects.filter(customer_id=customer_id, effective_from__lte=period_start)
+            .order_by("-effective_from").first())
+    if book is None:
+        return None, None
+    return book, PriceBookEntry.objects.filter(price_book=book, outcome_type_id=outcome_type_id).first()
+
+
 def outcome_prices(*, book: PriceBook | None, types: dict[int, "OutcomeType"]) -> dict[int, OutcomePrice]:
     """The price of every outcome type under a book; types without an entry use their default price."""
     prices = {type_id: OutcomePrice(unit_price=t.price) for type_id, t in types.items()}

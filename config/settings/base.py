@@ -216,6 +216,8 @@ SPECTACULAR_SETTINGS = {
         "BillingRunStatusEnum": "billing.models.BillingRun.Status",
         "OutcomeStatusEnum": "outcomes.models.OutcomeEvent.Status",
         "WebhookEventTypeEnum": "webhooks.events.EVENT_CHOICES",
+        "BaselineMethodEnum": "value.models.Baseline.Method",
+        "BaselineStatusEnum": "value.models.Baseline.Status",
     },
 }
 

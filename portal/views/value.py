@@ -5,6 +5,7 @@ import json
 from decimal import Decimal, InvalidOperation
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -85,7 +86,7 @@ def baseline_decide_action(request: HttpRequest, baseline_id: int) -> HttpRespon
     """A customer user's answer: Approve or Decline. Vendor users are refused (404: not their decision)."""
     scope = scope_of(request)
     if scope.customer is None:
-        raise DomainError("Only the customer approves its baselines.", field="baseline") from None
+        raise PermissionDenied("Only the customer approves or declines its baselines.")
     baseline = baseline_get(organization=scope.organization, baseline_id=baseline_id, customer=scope.customer)
     approve = request.POST.get("decision") == "approve"
     try:

@@ -11,6 +11,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -21,11 +22,14 @@ from accounts.models import ApiKey, User
 from accounts.services import api_key_create
 from billing.models import BillingRun, Invoice
 from billing.services.finalize import invoice_finalize
+from core.periods import Period
 from outcomes.models import Dispute, OutcomeEvent
 from outcomes.services import outcome_event_dispute
 from tests.conftest import Vendor
 from tests.factories import UserFactory
 from tests.portal.conftest import Billed, login
+from value.services.baselines import BaselineSpec, baseline_propose
+from value.services.receipts import receipt_issue
 from webhooks.models import WebhookDelivery
 from webhooks.services.endpoints import endpoint_create
 from webhooks.services.relay import outbox_relay
@@ -79,10 +83,17 @@ def victim(billed: Billed) -> Victim:
                            events=["dispute.opened"], description="globex-secret hook")
     outbox_relay()  # the dispute above was announced: its delivery to the hook is Globex's
     delivery = WebhookDelivery.objects.get(endpoint=hook)
+    # The value app's: a baseline and a receipt of Globex's (its share token is a capability: the probe
+    # carries a wrong one; tests/value shows the right one opens for whoever holds it).
+    period = Period(invoice.period_start)
+    baseline = baseline_propose(customer=globex, spec=BaselineSpec(
+        outcome="ticket_resolved", effective_from=period, method="flat", currency="USD", flat_value=Decimal(5)))
+    receipt = receipt_issue(customer_id=globex.pk, period=period)
     values = {
         "invoice_id": str(invoice.pk), "line_id": str(line.pk), "task_id": line.task_id,
         "external_id": "globex", "idempotency_key": outcome.idempotency_key, "dispute_id": str(dispute.pk),
         "run_id": str(run.pk), "api_key_id": str(key.pk),
+        "baseline_id": str(baseline.pk), "receipt_id": str(receipt.pk),  # value
         "code": "no-such-source",  # a verification source's code (Globex has none)
         "organization": globex.organization.slug, "source": "no-such-source",  # signed callbacks
         "event_id": str(outcome.pk),  # the customer's confirm / reject buttons

@@ -23,7 +23,8 @@ from value.services.baselines import BaselineSpec, baseline_decide, baseline_pro
 class BaselineInput(serializers.Serializer):
     outcome = serializers.CharField(max_length=100, help_text="The outcome type's code.")
     effective_from = PeriodField(help_text="The first period this version values, YYYY-MM.")
-    method = serializers.ChoiceField(choices=Baseline.Method.choices)
+    method = serializers.ChoiceField(choices=Baseline.Method.choices,
+                                     help_text="minutes: minutes × hourly_cost; flat: flat_value.")
     currency = CurrencyField(help_text="The customer's billing currency.")
     minutes = DecimalStringField(positive=True, required=False, allow_null=True, default=None,
                                  help_text="method=minutes: minutes of the customer's staff per outcome.")
@@ -35,6 +36,8 @@ class BaselineInput(serializers.Serializer):
 
 
 class BaselineOutput(serializers.ModelSerializer):
+    method = serializers.ChoiceField(choices=Baseline.Method.choices)
+    status = serializers.ChoiceField(choices=Baseline.Status.choices)
     customer = serializers.CharField(source="customer.external_id")
     outcome = serializers.CharField(source="outcome_type.code")
     effective_from = serializers.SerializerMethodField()

@@ -13,7 +13,7 @@ from accounts.api.authentication import organization_of
 from accounts.api.views import scoped_customer_get
 from accounts.selectors import customer_get, customer_list
 from billing.api.books import MeterPriceInput, PriceBookInput
-from core.api.fields import PERIOD_SCHEMA, DecimalStringField, PeriodField
+from core.api.fields import DecimalStringField, PeriodField
 from core.errors import DomainError
 from core.periods import period_parse
 from metering.selectors import meter_codes
@@ -122,9 +122,12 @@ class EfficiencyRowOutput(serializers.Serializer):
     failed_cost_share = serializers.CharField(allow_null=True, help_text="Failed tasks' cost / all cost, this period.")
 
 
+PERIODS_PATTERN = r"^[2-9][0-9]{3}-(0[1-9]|1[0-2])(,[2-9][0-9]{3}-(0[1-9]|1[0-2])){0,11}$"
+
+
 class EfficiencyApi(APIView):
-    @extend_schema(parameters=[OpenApiParameter("periods", PERIOD_SCHEMA, many=True, required=True,
-                                                explode=False, description="YYYY-MM,YYYY-MM")],
+    @extend_schema(parameters=[OpenApiParameter("periods", {"type": "string", "pattern": PERIODS_PATTERN},
+                                                required=True, description="1 to 12 periods: YYYY-MM,YYYY-MM")],
                    responses=EfficiencyRowOutput(many=True))
     def get(self, request: Request) -> Response:
         raw = request.query_params.get("periods") or ""

@@ -31,6 +31,11 @@ class TypeFigures:
     cost: Decimal = ZERO
     by_model: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))  # cost by model
 
+    @property
+    def models(self) -> list[tuple[str, Decimal]]:
+        """Cost by model, the largest first (a list: templates read a defaultdict's keys as items)."""
+        return sorted(self.by_model.items(), key=lambda item: (-item[1], item[0]))
+
     def per_outcome(self, amount: Decimal) -> Decimal | None:
         return (amount / self.outcomes).quantize(Decimal("0.0001"), ROUND_HALF_UP) if self.outcomes else None
 

@@ -6,11 +6,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db import IntegrityError, transaction
+from django.db import connection
 from django.utils import timezone
 
 from accounts.models import Customer, Organization
-from billing.selectors.account import outcome_prices, price_book_in_force
+from billing.pricing import OutcomePrice
+from billing.selectors.account import outcome_entry_in_force
 from core.errors import DomainError
 from core.money import round_money
 from core.periods import Period
@@ -18,6 +19,7 @@ from metering.breakdown import task_cost_so_far
 from metering.selectors import task_costs
 from outcomes.history import task_outcome_type, task_outcomes_in
 from outcomes.selectors import outcome_types_by_id
+from rollups.task_cost import PERIODS_BACK, task_cost_so_far_rolled
 from value.models import BudgetAlert, MarginGuardrail
 
 ZERO = Decimal(0)
@@ -47,54 +49,71 @@ def guardrail_set(*, organization: Organization, outcome: str, max_cost_share: D
     return guardrail
 
 
-def _ceiling(*, customer: Customer, type_id: int, types: dict[int, object], share: Decimal, at: datetime
+def _ceiling(*, customer: Customer, type_id: int, default_price: Decimal, share: Decimal, at: datetime
              ) -> tuple[Decimal, str]:
-    """share × the price of one outcome of the type under the customer's book in force (its first unit)."""
-    book = price_book_in_force(customer_id=customer.pk, period_start=Period.of(at).start)
+    """share × the price of one outcome of the type under the customer's book in force (the price of
+    its first charged outcome; the type's default price when the book has no entry for it)."""
+    book, entry = outcome_entry_in_force(customer_id=customer.pk, period_start=Period.of(at).start,
+                                         outcome_type_id=type_id)
     currency = book.currency if book else customer.currency
-    price = outcome_prices(book=book, types={type_id: types[type_id]})[type_id]  # type: ignore[dict-item]
+    price = OutcomePrice.from_entry(entry) if entry is not None else OutcomePrice(unit_price=default_price)
     first, _, _ = price.exact_amount(1, 1)
     return round_money(share * first, currency), currency
 
 
 def task_budget(*, customer: Customer, task_id: str, outcome: str | None = None, now: datetime | None = None
                 ) -> Budget:
-    """Whether a task is still within its type's guardrail: its cost so far against the ceiling."""
+    """Whether a task is still within its type's guardrail: its cost so far against the ceiling. A handful
+    of small reads (the guardrail with its type, the rate card's shape and the rollups' cursor, the cost,
+    the price): an agent asks before each step."""
     now = now or timezone.now()
-    types = outcome_types_by_id(organization_id=customer.organization_id)
+    guardrails = MarginGuardrail.objects.filter(organization_id=customer.organization_id).select_related(
+        "outcome_type")
     if outcome:
-        type_id = next((pk for pk, t in types.items() if t.code == outcome), None)
-        if type_id is None:
-            raise DomainError(f"No outcome type {outcome!r}.", field="outcome")
+        guardrail = guardrails.filter(outcome_type__code=outcome).first()
+        if guardrail is not None:
+            type_id, code, default_price = guardrail.outcome_type_id, outcome, guardrail.outcome_type.price
+        else:
+            types = {t.code: t for t in outcome_types_by_id(organization_id=customer.organization_id).values()}
+            if outcome not in types:
+                raise DomainError(f"No outcome type {outcome!r}.", field="outcome")
+            type_id, code, default_price = types[outcome].pk, outcome, types[outcome].price
     else:
-        type_id = task_outcome_type(customer_id=customer.pk, task_id=task_id)
-        if type_id is None:
+        found = task_outcome_type(customer_id=customer.pk, task_id=task_id)
+        if found is None:
             raise DomainError("The task has no outcome yet: name the outcome type it works toward.", field="outcome")
-    guardrail = MarginGuardrail.objects.filter(outcome_type_id=type_id).first()
-    costs = task_cost_so_far(organization_id=customer.organization_id, customer_id=customer.pk, task_id=task_id,
-                             now=now)
+        guardrail = guardrails.filter(outcome_type_id=found).first()
+        by_id = outcome_types_by_id(organization_id=customer.organization_id)
+        type_id, code, default_price = found, by_id[found].code, by_id[found].price
+    costs = task_cost_so_far_rolled(organization_id=customer.organization_id, customer_id=customer.pk,
+                                    task_id=task_id, now=now)
+    if costs is None:  # the rollups are being re-rated: the raw events answer, slower
+        costs = task_cost_so_far(organization_id=customer.organization_id, customer_id=customer.pk,
+                                 task_id=task_id, since=Period.of(now).add(-PERIODS_BACK).start_at, now=now)
     if guardrail is None:
         currency = customer.currency
-        return Budget(task_id, types[type_id].code, costs.get(currency, ZERO), None, currency)
-    ceiling, currency = _ceiling(customer=customer, type_id=type_id, types=types,  # type: ignore[arg-type]
+        return Budget(task_id, code, costs.get(currency, ZERO), None, currency)
+    ceiling, currency = _ceiling(customer=customer, type_id=type_id, default_price=default_price,
                                  share=guardrail.max_cost_share, at=now)
-    budget = Budget(task_id, types[type_id].code, costs.get(currency, ZERO), ceiling, currency)
+    budget = Budget(task_id, code, costs.get(currency, ZERO), ceiling, currency)
     if not budget.within:
         budget_alert_record(customer=customer, task_id=task_id, outcome_type_id=type_id, budget=budget)
     return budget
 
 
 def budget_alert_record(*, customer: Customer, task_id: str, outcome_type_id: int, budget: Budget) -> bool:
-    """Record a crossing once per task and type; True when this call recorded it."""
-    try:
-        with transaction.atomic():
-            BudgetAlert.objects.create(
-                organization_id=customer.organization_id, customer=customer, task_id=task_id,
-                outcome_type_id=outcome_type_id, cost=budget.cost_so_far, ceiling=budget.ceiling or ZERO,
-                currency=budget.currency)
-    except IntegrityError:
-        return False
-    return True
+    """Record a crossing once per task and type (one INSERT … ON CONFLICT DO NOTHING: an agent over its
+    budget asks again and again); True when this call recorded it."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""INSERT INTO {BudgetAlert._meta.db_table}
+                (organization_id, customer_id, task_id, outcome_type_id, cost, ceiling, currency, created_at)
+                VALUES (%s, %s, %s, %s, %s, %s, %s, now())
+                ON CONFLICT (customer_id, task_id, outcome_type_id) DO NOTHING RETURNING id""",
+            [customer.organization_id, customer.pk, task_id, outcome_type_id, budget.cost_so_far,
+             budget.ceiling or ZERO, budget.currency],
+        )
+        return cursor.fetchone() is not None
 
 
 def guardrails_scan(*, now: datetime | None = None) -> int:
@@ -118,7 +137,7 @@ def guardrails_scan(*, now: datetime | None = None) -> int:
                 type_id = watched[customer.pk].get(row.task_id or "")
                 if type_id is None:
                     continue
-                ceiling, currency = _ceiling(customer=customer, type_id=type_id, types=types,  # type: ignore[arg-type]
+                ceiling, currency = _ceiling(customer=customer, type_id=type_id, default_price=types[type_id].price,
                                              share=shares[type_id], at=now)
                 if row.currency == currency and row.cost > ceiling:
                     budget = Budget(row.task_id or "", types[type_id].code, row.cost, ceiling, currency)
