@@ -15,16 +15,18 @@ def outcomes_standing_at(*, customer_id: int, start: datetime, end: datetime, cu
                          ) -> list[BillableOutcome]:
     """Outcomes of [start, end) that a billing run at `cutoff` would have priced: received and verifiable
     by then, not reversed by then, not in dispute. Unlike `billable_outcomes`, outcomes billed since stay
-    in (a finalized period is recomputed as its invoice saw it). Time order, as pricing needs."""
+    in (a finalized period is recomputed as its invoice saw it). Time order, as pricing needs; each
+    confirmed if evidence confirmed it by then (price by assurance), as `billable_outcomes` reads it."""
     sql = f"""
-        SELECT id, idempotency_key, task_id, timestamp, outcome_type_id FROM {OutcomeEvent._meta.db_table}
+        SELECT id, idempotency_key, task_id, timestamp, outcome_type_id, coalesce(confirmed_at <= %s, false)
+        FROM {OutcomeEvent._meta.db_table}
         WHERE customer_id = %s AND timestamp >= %s AND timestamp < %s
           AND received_at <= %s AND verifiable_at <= %s AND (reversed_at IS NULL OR reversed_at > %s)
           AND status <> %s
         ORDER BY timestamp, id
     """
     with connection.cursor() as cursor:
-        cursor.execute(sql, [customer_id, start, end, cutoff, cutoff, cutoff, OutcomeStatus.DISPUTED])
+        cursor.execute(sql, [cutoff, customer_id, start, end, cutoff, cutoff, cutoff, OutcomeStatus.DISPUTED])
         return [BillableOutcome(*row) for row in cursor.fetchall()]
 
 

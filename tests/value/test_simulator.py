@@ -8,6 +8,9 @@ import pytest
 
 from billing.models import Invoice, InvoiceLine, RoiReport
 from billing.services.finalize import invoice_finalize
+from outcomes.verification import outcome_confirm
+from tests.billing.scenario import outcomes, post_outcomes, reconcile
+from tests.factories import OutcomeTypeFactory
 from tests.portal.conftest import Billed, Priced
 
 pytestmark = [pytest.mark.django_db]
@@ -73,3 +76,24 @@ def test_bad_simulations_name_the_field(billed: Billed, stranger) -> None:
     # Another organization simulates its own (empty) customers, never acme's.
     other = stranger.api.post("/api/v1/simulations", {"customer": "acme", "periods": ["2026-09"]})
     assert other.status_code == 200 and other.json()[0]["price_book"]["outcomes"] == 0
+
+
+def test_assurance_prices_reproduce_the_invoice_and_a_what_if_factor_changes_the_price(vendor) -> None:
+    """F's assurance pricing (billing.pricing) on the customer's own book: confirmed pay 2.00, assumed 1.60."""
+    OutcomeTypeFactory.create(organization=vendor.organization, price=Decimal("2.00"),
+                              verification_methods=["window", "customer_confirmation"])
+    answer = vendor.api.post("/api/v1/customers/acme/price-books", {
+        "effective_from": "2026-10", "currency": "USD", "entries": [
+            {"outcome": "ticket_resolved", "model": "flat", "unit_price": "2.00", "assumed_price_factor": "0.8"}]})
+    assert answer.status_code == 201, answer.content
+    post_outcomes(vendor.organization, outcomes(vendor.customer, 5))
+    for key in ("o0", "o2", "o4"):
+        outcome_confirm(organization=vendor.organization, customer_id=vendor.customer.pk, idempotency_key=key)
+    invoice = reconcile(vendor.customer)
+    assert invoice.total == Decimal("9.20")
+    rows = vendor.api.post("/api/v1/simulations", {"customer": "acme", "periods": ["2026-10"]}).json()
+    assert Decimal(rows[0]["price_book"]["paid"]) == invoice.total == Decimal(rows[0]["invoiced"])
+    what_if = vendor.api.post("/api/v1/simulations", {"customer": "acme", "periods": ["2026-10"], "price_book": {
+        "currency": "USD", "entries": [{"outcome": "ticket_resolved", "unit_price": "2.00",
+                                        "assumed_price_factor": "0.5"}]}}).json()
+    assert Decimal(what_if[0]["price_book"]["paid"]) == Decimal("8.00")  # 3 × 2.00 + 2 × 1.00

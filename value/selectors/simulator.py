@@ -4,8 +4,9 @@ or event is written.
 
 Scenarios, per customer and period:
 - `price_book`: a price book (the customer's own book in force by default, or one given), priced by
-  billing's own pricing (billing.pricing: PeriodCharges, OutcomePrice, commit_true_up) over the outcomes
-  the period's invoice saw (as of its cutoff), so the customer's own book reproduces its invoice.
+  billing's own pricing (billing.pricing: PeriodCharges, OutcomePrice, commit_true_up; assurance prices
+  included: an outcome confirmed by the cutoff pays the price, an assumed one the entry's share) over the
+  outcomes the period's invoice saw (as of its cutoff), so the customer's own book reproduces its invoice.
 - `tokens`: per-token pricing: the period's cost to serve × (1 + markup).
 - `hybrid`: a platform fee + the book's outcome prices × a factor + usage overage per meter.
 Each with the customer's value delivered (baselines in force, else estimates), ROI and the effective
@@ -123,7 +124,7 @@ def plan_charges(*, plan: Plan, currency: str, outcomes: list[Any], usage: dict[
     total = ZERO
     for outcome in outcomes:
         amount, _, _ = charges.price_outcome(outcome.outcome_type_id, plan.prices[outcome.outcome_type_id],
-                                             counts[outcome.outcome_type_id])
+                                             counts[outcome.outcome_type_id], outcome.confirmed)
         total += amount
     for meter in sorted(plan.meters, key=lambda m: meter_order.get(m.meter_id, "")):
         _, amount, _ = charges.price_usage(quantity=usage.get(meter.meter_id, ZERO), included=meter.included_quantity,
@@ -212,17 +213,19 @@ def plan_from_input(*, organization: Organization, data: dict[str, Any]) -> Plan
         outcome = types.get(entry["outcome"])
         if outcome is None:
             raise DomainError(f"No outcome type {entry['outcome']!r}.", field=f"price_book.entries[{index}].outcome")
-        model = entry.get("model", "flat")
+        model, factor = entry.get("model", "flat"), entry.get("assumed_price_factor")
+        if factor is not None and not ZERO <= factor <= 1:
+            raise DomainError("A share from 0 to 1.", field=f"price_book.entries[{index}].assumed_price_factor")
         if model == "flat":
-            prices[outcome.pk] = OutcomePrice(unit_price=entry.get("unit_price") or ZERO)
+            prices[outcome.pk] = OutcomePrice(unit_price=entry.get("unit_price") or ZERO, assumed_factor=factor)
         elif model in ("graduated", "volume"):
             tiers = [{"up_to": t.get("up_to"), "unit_price": str(t["unit_price"]),
                       "flat_fee": str(t.get("flat_fee", 0))} for t in entry.get("tiers", [])]
-            prices[outcome.pk] = OutcomePrice(model=PricingModel(model),
+            prices[outcome.pk] = OutcomePrice(model=PricingModel(model), assumed_factor=factor,
                                               tiers=tiers_parse(tiers, field=f"price_book.entries[{index}].tiers"))
         else:
             prices[outcome.pk] = OutcomePrice(model=PricingModel(model), package_size=entry.get("package_size") or 1,
-                                              package_price=entry.get("package_price") or ZERO)
+                                              package_price=entry.get("package_price") or ZERO, assumed_factor=factor)
     return Plan(
         prices=prices, platform_fee=data.get("platform_fee", ZERO), included_outcomes=data.get("included_outcomes", 0),
         minimum_commit=data.get("minimum_commit", ZERO), spend_cap=data.get("spend_cap"),
