@@ -32,4 +32,6 @@ app.conf.beat_schedule = {
     "refresh-live-drafts": {"task": "billing.refresh_live_drafts",
                             "schedule": float(env_int("LIVE_DRAFTS_SECONDS", 10))},
     "ensure-usage-partitions": {"task": "metering.ensure_partitions", "schedule": crontab(hour=1, minute=0)},
+    # Tasks of the current period over their type's margin guardrail, recorded once (value.services.guardrails).
+    "guardrails-scan": {"task": "value.guardrails_scan", "schedule": 300.0},
 }
