@@ -1,6 +1,7 @@
 """Reads of the payments app: an invoice's Stripe state, and the invoices whose Stripe state and ours
 disagree (the reconciliation page), each with the reasons in words."""
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -10,7 +11,7 @@ from django.utils import timezone
 from accounts.models import Organization
 from billing.models import Invoice
 from core.money import format_money
-from payments.models import InvoicePush, PushStatus, StripeAccount, StripeEvent
+from payments.models import CreditNotePush, InvoicePush, PushStatus, StripeAccount, StripeEvent
 from payments.services.push import from_minor, to_minor
 
 # A push still pending after this long has lost its task (or Stripe has been away that long).
@@ -78,12 +79,18 @@ def reconciliation_list(*, organization: Organization) -> list[Disagreement]:
     reached it."""
     account = stripe_account_of(organization)
     found: list[Disagreement] = []
+    notes: dict[int, list[str]] = defaultdict(list)
+    for note_push in (CreditNotePush.objects.filter(organization=organization).exclude(status=PushStatus.PUSHED)
+                      .exclude(last_error="").select_related("credit_note").order_by("pk")):
+        notes[note_push.credit_note.invoice_id].append(
+            f"Credit note {note_push.credit_note.number} not in Stripe: {note_push.last_error}")
     pushes = (InvoicePush.objects.filter(organization=organization)
               # Pushed, paid in Stripe and paid here: agreed and settled, the bulk of a long history; skipped in SQL.
-              .filter(~Q(status=PushStatus.PUSHED) | ~Q(remote_status="paid") | ~Q(invoice__status=Invoice.Status.PAID))
+              .filter(~Q(status=PushStatus.PUSHED) | ~Q(remote_status="paid") | ~Q(invoice__status=Invoice.Status.PAID)
+                      | Q(invoice_id__in=list(notes)))
               .select_related("invoice__customer").order_by("-invoice__finalized_at", "-pk"))
     for push in pushes:
-        reasons = push_reasons(push, push.invoice)
+        reasons = push_reasons(push, push.invoice) + notes.get(push.invoice_id, [])
         if reasons:
             found.append(Disagreement(push.invoice, push, reasons))
     if account is not None:

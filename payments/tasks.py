@@ -51,6 +51,19 @@ def credit_note_push_task(self, credit_note_id: int) -> str:
     return push.status if push is not None else "skipped"
 
 
+@shared_task(name="payments.void_invoice", bind=True, max_retries=MAX_TRIES, **RETRY)
+def invoice_void_push_task(self, invoice_id: int) -> str:
+    from payments.services.push import PushRetry, invoice_void_push
+
+    try:
+        push = invoice_void_push(invoice_id=invoice_id)
+    except PushRetry as exc:
+        if self.request.is_eager or self.request.retries >= MAX_TRIES:
+            return "failed"
+        raise self.retry(countdown=backoff(self.request.retries)) from exc
+    return push.remote_status if push is not None else "skipped"
+
+
 @shared_task(name="payments.resume_pushes", **RETRY)
 def invoice_pushes_resume_task() -> int:
     from payments.services.push import invoice_pushes_resume

@@ -24,6 +24,7 @@ from webhooks.events import EventType
 BILLABLE = [OutcomeStatus.PENDING, OutcomeStatus.VERIFIED]
 RECEIPT_TASK = "value.receipt_issue"
 STRIPE_PUSH_TASK = "payments.push_invoice"  # a no-op for an organization without Stripe
+STRIPE_VOID_TASK = "payments.void_invoice"  # voids the invoice's Stripe invoice, if it has one
 
 
 def _event_ids(lines: list[InvoiceLine], kind: str) -> list[int]:
@@ -123,6 +124,8 @@ def invoice_void(*, invoice: Invoice, acting_user: User | None = None) -> Invoic
                                              kind=CreditLedgerEntry.Kind.REFUND, amount=-entry.amount, invoice=current)
         current.status, current.voided_at = Invoice.Status.VOID, timezone.now()
         current.save(update_fields=["status", "voided_at", "updated_at"])
+        voided_id = current.pk
+        transaction.on_commit(lambda: current_app.tasks[STRIPE_VOID_TASK].delay(voided_id))
         return current
 
 

@@ -11,8 +11,6 @@ from payments.models import CreditNotePush, InvoicePush, PushStatus, StripeAccou
 from payments.services.client import StripeProblem, stripe_client, stripe_problem
 from payments.services.push import PushRetry, to_minor
 
-CREDIT_NOTE_TASK = "payments.push_credit_note"
-
 
 def credit_note_push(*, credit_note_id: int) -> CreditNotePush | None:
     """None when there is nothing to do: no Stripe, or an invoice that was never pushed (it was finalized

@@ -23,7 +23,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from billing.models import Invoice, InvoiceTax
+from billing.models import CreditNote, Invoice, InvoiceTax
 from billing.selectors.document import invoice_summary
 from billing.services.payments import invoice_payment_link_set
 from core.errors import DomainError, InvalidState
@@ -33,6 +33,7 @@ from payments.services.client import StripeProblem, stripe_client, stripe_proble
 from payments.services.customers import stripe_customer_sync
 
 PUSH_TASK = "payments.push_invoice"
+CREDIT_NOTE_TASK = "payments.push_credit_note"
 # Stripe's add_lines takes at most 250 lines a call; our summaries have a handful, a big one a few dozen.
 LINES_PER_CALL = 100
 # A push untouched this long lost its task (every attempt touches it; a retry waits 38 minutes at most).
@@ -204,6 +205,31 @@ def invoice_pushes_resume(*, now: datetime | None = None, stalled_after: timedel
     return len(pending) + len(never)
 
 
+def invoice_void_push(*, invoice_id: int) -> InvoicePush | None:
+    """Our invoice was voided: void its Stripe invoice too, so the customer can no longer pay it there. A
+    Stripe invoice already paid (or void) is left as it is; the reconciliation page then says why."""
+    push = InvoicePush.objects.select_related("invoice").filter(invoice_id=invoice_id).first()
+    account = StripeAccount.objects.filter(organization_id=push.organization_id).first() if push else None
+    if push is None or account is None or not push.stripe_invoice_id:
+        return None
+    if push.invoice.status != Invoice.Status.VOID or push.remote_status not in {"open", "uncollectible", ""}:
+        return push
+    client = stripe_client(account)
+    try:
+        key = f"tally:{push.organization_id}:invoice:{invoice_id}:void"
+        remote = client.v1.invoices.void_invoice(push.stripe_invoice_id, options={"idempotency_key": key})
+    except stripe.StripeError as exc:
+        problem = stripe_problem(exc)
+        if problem.transient:
+            raise PushRetry(problem) from exc
+        InvoicePush.objects.filter(pk=push.pk).update(remote_note=f"Voiding in Stripe failed: {problem.message}"[:500],
+                                                      updated_at=timezone.now())
+        return push
+    InvoicePush.objects.filter(pk=push.pk).update(remote_status=remote.status or "void", updated_at=timezone.now())
+    push.refresh_from_db()
+    return push
+
+
 def invoice_push_give_up(*, invoice_id: int, problem: StripeProblem) -> None:
     """The task's retries are spent: the push shows failed, with the last message, until someone retries."""
     push = InvoicePush.objects.filter(invoice_id=invoice_id).exclude(status=PushStatus.PUSHED).first()
@@ -279,4 +305,9 @@ def _pushed_record(*, push: InvoicePush, invoice: Invoice, remote: stripe.Invoic
         current = Invoice.objects.get(pk=invoice.pk)
         if push.hosted_invoice_url and current.status == Invoice.Status.FINALIZED:
             invoice_payment_link_set(invoice=current, url=push.hosted_invoice_url)
+        # Credit notes issued while the push was on its way waited for it: send them now.
+        waiting = list(CreditNote.objects.filter(invoice_id=invoice.pk).exclude(stripe_push__status=PushStatus.PUSHED)
+                       .order_by("pk").values_list("pk", flat=True))
+        for note_id in waiting:
+            transaction.on_commit(lambda note_id=note_id: current_app.tasks[CREDIT_NOTE_TASK].delay(note_id))
         return push

@@ -10,7 +10,9 @@ from django.utils import timezone
 
 from billing.models import Invoice
 from billing.services.credit_notes import CreditSpec, credit_note_create
+from billing.services.finalize import invoice_void
 from payments.models import CreditNotePush, InvoicePush, PushStatus, StripeCustomer
+from payments.selectors import reconciliation_list
 from payments.services.push import PushRetry, invoice_push, invoice_push_queue, invoice_pushes_resume, to_minor
 from payments.standin import StripeStandIn
 from tests.payments.scenario import billing_details, connect, finalized_invoice
@@ -201,3 +203,46 @@ def test_pushes_whose_task_was_lost_are_sent_again(vendor, invoice: Invoice, sta
     assert invoice_pushes_resume(now=later) == 1
     assert InvoicePush.objects.filter(status=PushStatus.PUSHED).count() == 2
     assert len(standin.objects(connected.api_key, "invoice")) == 2
+
+
+def test_voiding_an_invoice_here_voids_its_stripe_invoice(vendor, invoice: Invoice, standin: StripeStandIn,
+                                                         django_capture_on_commit_callbacks) -> None:
+    connected = connect(standin, vendor.organization)
+    push = invoice_push(invoice_id=invoice.pk)
+    assert push is not None
+    with django_capture_on_commit_callbacks(execute=True):
+        invoice_void(invoice=invoice)
+    assert standin.accounts[connected.api_key].objects[push.stripe_invoice_id]["status"] == "void"
+    push.refresh_from_db()
+    assert push.remote_status == "void" and reconciliation_list(organization=vendor.organization) == []
+
+
+def test_a_credit_note_issued_before_the_push_follows_it_to_stripe(
+    vendor, invoice: Invoice, standin: StripeStandIn, django_capture_on_commit_callbacks
+) -> None:
+    connected = connect(standin, vendor.organization)
+    line = invoice.lines.order_by("position").first()
+    assert line is not None
+    with django_capture_on_commit_callbacks(execute=True):
+        note = credit_note_create(invoice=invoice, reason="Reopened", items=[CreditSpec(line.amount, "Reopened", line)])
+    assert standin.objects(connected.api_key, "credit_note") == []  # no Stripe invoice to credit yet
+    with django_capture_on_commit_callbacks(execute=True):
+        invoice_push(invoice_id=invoice.pk)
+    [stripe_note] = standin.objects(connected.api_key, "credit_note")
+    assert stripe_note["metadata"]["tally_credit_note_id"] == str(note.pk)
+
+
+def test_a_credit_note_stripe_refused_shows_on_the_reconciliation(
+    vendor, invoice: Invoice, standin: StripeStandIn, django_capture_on_commit_callbacks
+) -> None:
+    connect(standin, vendor.organization)
+    invoice_push(invoice_id=invoice.pk)
+    standin.fail_next("POST", r"/v1/credit_notes", 400, "The credit note exceeds the invoice's remaining amount.",
+                      type="invalid_request_error")
+    line = invoice.lines.order_by("position").first()
+    assert line is not None
+    with django_capture_on_commit_callbacks(execute=True):
+        note = credit_note_create(invoice=invoice, reason="Reopened", items=[CreditSpec(line.amount, "Reopened", line)])
+    [row] = reconciliation_list(organization=vendor.organization)
+    assert row.reasons == [f"Credit note {note.number} not in Stripe: The credit note exceeds the invoice's "
+                           "remaining amount."]
