@@ -99,3 +99,20 @@ def test_aging_is_the_vendors_own(receivables: Billed, stranger, finance_user) -
     assert login(finance_user).get(reverse("portal:aging")).status_code == 403
     assert login(finance_user).get(reverse("portal:aging-csv")).status_code == 403
     assert Client().get(reverse("portal:aging-csv")).status_code == 302
+
+
+def test_the_apis_overdue_filter_agrees_with_the_pages(receivables: Billed) -> None:
+    """One predicate: the API's `overdue=true`, the invoice list's filter and the aging page's overdue."""
+    vendor = receivables.vendor
+    api = Client(HTTP_AUTHORIZATION=f"Bearer {vendor.api.raw_key}")
+    response = api.get("/api/v1/invoices", {"overdue": "true"})
+    assert response.status_code == 200, response.content[:300]
+    body = response.json()
+    rows = body["results"] if isinstance(body, dict) else body
+    by_api = {row["number"] for row in rows}
+    page = login(vendor.admin).get(reverse("portal:invoice-list"), {"overdue": "on"})
+    by_page = {invoice.number for invoice in page.context["page"].object_list}
+    assert by_api == by_page and len(by_page) == 3
+    aging = aging_report(organization=vendor.organization, today=timezone.now().date())
+    overdue_due = sum((Decimal(row["amount_due"]) for row in rows), Decimal(0))
+    assert overdue_due == aging.overdue_of("USD")
