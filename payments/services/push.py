@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any, cast
 
 import stripe
@@ -290,6 +291,10 @@ def _push_to_stripe(*, account: StripeAccount, invoice: Invoice, push: InvoicePu
     return remote
 
 
+def _credit_note_send(credit_note_id: int) -> None:
+    current_app.tasks[CREDIT_NOTE_TASK].delay(credit_note_id)
+
+
 def _pushed_record(*, push: InvoicePush, invoice: Invoice, remote: stripe.Invoice) -> InvoicePush:
     with transaction.atomic():
         push = InvoicePush.objects.select_for_update().get(pk=push.pk)
@@ -309,5 +314,5 @@ def _pushed_record(*, push: InvoicePush, invoice: Invoice, remote: stripe.Invoic
         waiting = list(CreditNote.objects.filter(invoice_id=invoice.pk).exclude(stripe_push__status=PushStatus.PUSHED)
                        .order_by("pk").values_list("pk", flat=True))
         for note_id in waiting:
-            transaction.on_commit(lambda note_id=note_id: current_app.tasks[CREDIT_NOTE_TASK].delay(note_id))
+            transaction.on_commit(partial(_credit_note_send, note_id))
         return push
