@@ -566,8 +566,11 @@ def invoice_pdf_stream(document: InvoiceDocument, *, logo: bytes | None = None) 
                                   b"/Encoding /WinAnsiEncoding >>")
     resources = b"<< /Font << /FA %d 0 R /FB %d 0 R >> >>" % (fonts["/FA"], fonts["/FB"])
     nodes: list[tuple[int, list[int]]] = []
-    title = latin1(f"Itemization · Invoice {document.number} · {document.bill_to.name} · {document.period}")
-    footer = latin1(f"Invoice {document.number} · {document.bill_to.name}")
+    # The appendix's built-in font prints Latin-1 only: a name beyond it is shown by the customer's id.
+    who = document.bill_to.name if latin1(document.bill_to.name) == document.bill_to.name else \
+        invoice.customer.external_id
+    title = latin1(f"Itemization · Invoice {document.number} · {who} · {document.period}")
+    footer = latin1(f"Invoice {document.number} · {who}")
     page: _AppendixPage | None = None
     page_index = -1
     starts = plan.page_starts

@@ -6,6 +6,7 @@ from django.views.generic import RedirectView
 from portal.views import (
     aging,
     audit,
+    billing_settings,
     confirm,
     customers,
     dashboard,
@@ -39,6 +40,12 @@ urlpatterns = [
     path("invoices/<int:invoice_id>/summary.csv", invoice_document.invoice_summary_csv, name="invoice-summary-csv"),
     path("invoices/<int:invoice_id>/invoice.pdf", invoice_document.invoice_pdf, name="invoice-pdf"),
     path("billing/logo", invoice_document.billing_logo, name="billing-logo"),
+    # Billing settings (vendor admins): the billing profile, tax rates, a customer's billing details.
+    path("settings/billing/", billing_settings.billing_profile_page, name="billing-settings"),
+    path("settings/billing/tax-rates/new/", billing_settings.tax_rate_new, name="tax-rate-new"),
+    path("settings/billing/tax-rates/<int:tax_rate_id>/", billing_settings.tax_rate_edit, name="tax-rate-edit"),
+    path("settings/billing/customers/<path:external_id>/", billing_settings.customer_billing_page,
+         name="customer-billing"),
     # Vendor admin actions: GET asks for confirmation, POST acts through the billing services.
     path(
         "invoices/<int:invoice_id>/finalize/",

@@ -32,7 +32,7 @@ from billing.services.runs import billing_run_create
 from core.money import format_money
 from core.periods import Period
 from demo import data as demo
-from demo import seed_console, seed_payments, seed_proof
+from demo import seed_console, seed_document, seed_payments, seed_proof
 from ingest.store import json_default
 from ingest.validate import BatchResult
 from metering.ingestion import usage_events_ingest
@@ -88,6 +88,7 @@ class Command(BaseCommand):
         self._price_books(organization, periods[0], volume=options["tasks"] / DEFAULT_TASKS)
         seed_console.wallet_seed(organization=organization, first=previous)
         # Other features' seeds that must shape the invoices (billing details, tax) run here, before billing.
+        seed_document.document_seed(organization=organization, write=self.stdout.write)
         for period in periods:
             # The business grows: each month before last month has fewer tasks than the one after it.
             months_back = max(0, (previous.start.year - period.start.year) * 12
@@ -121,6 +122,7 @@ class Command(BaseCommand):
         # Other features' seeds that build on finalized invoices (payments, proof, value) run here.
         seed_proof.proof_seed(organization=organization, now=now, write=self.stdout.write)
         seed_payments.payments_seed(organization=organization, write=self.stdout.write, base_url=self.base_url)
+        seed_document.document_report(organization=organization, write=self.stdout.write)
         logins = self._logins(organization)
         self._report(organization, previous, logins, monotonic() - started)
 
