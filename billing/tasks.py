@@ -84,3 +84,17 @@ def invoices_overdue_announce_task() -> int:
     from billing.services.overdue import invoices_overdue_announce
 
     return invoices_overdue_announce(today=timezone.now().date())
+
+
+@shared_task(name="billing.archive_usage", **RETRY)
+def usage_archive_task() -> int:
+    """Beat, daily: usage events past retention with final invoices leave for the archive."""
+    from pathlib import Path
+
+    from django.conf import settings
+    from django.utils import timezone
+
+    from billing.services.archive import usage_archive
+
+    export_dir = Path(getattr(settings, "USAGE_ARCHIVE_DIR", "archive"))
+    return len(usage_archive(today=timezone.now().date(), export_dir=export_dir))

@@ -31,6 +31,7 @@ app.conf.beat_schedule = {
     # Rollups folded and the drafts of customers they changed refreshed: the live figures' freshness.
     "refresh-live-drafts": {"task": "billing.refresh_live_drafts",
                             "schedule": float(env_int("LIVE_DRAFTS_SECONDS", 10))},
+    "archive-usage": {"task": "billing.archive_usage", "schedule": crontab(hour=2, minute=30)},
     "ensure-usage-partitions": {"task": "metering.ensure_partitions", "schedule": crontab(hour=1, minute=0)},
     # Tasks of the current period over their type's margin guardrail, recorded once (value.services.guardrails).
     "guardrails-scan": {"task": "value.guardrails_scan", "schedule": 300.0},
