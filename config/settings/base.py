@@ -290,7 +290,8 @@ LOGGING: dict[str, Any] = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    # The embedded database (pgserver) and django-axes log their routine start and stop at INFO.
+    # The embedded database (pgserver) and django-axes log their routine start and stop at INFO; the stripe
+    # SDK logs every request (and at DEBUG its parameters: customers' names and addresses) at INFO.
     "loggers": {"django.db.backends": {"level": "WARNING"}, "pgserver": {"level": "WARNING"},
-                "axes": {"level": "WARNING"}},
+                "axes": {"level": "WARNING"}, "stripe": {"level": "WARNING"}},
 }
