@@ -55,6 +55,8 @@ def invoice_detail_page(request: HttpRequest, invoice_id: int) -> HttpResponse:
         "scope": scope,
         "invoice": invoice,
         "document": document,
+        # What the itemization adds up to: the summary's amounts, before tax.
+        "lines_total": sum((line.amount for line in document.summary), Decimal(0)),
         "page": page,
         "disputable": {line.pk for line in page.object_list if disputes.can_dispute(scope, line)},
         "credit_notes": credit_notes,
