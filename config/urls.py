@@ -12,6 +12,7 @@ api_v1 = [
     path("", include("billing.api.explain_urls")),
     path("", include("value.api.urls")),
     path("", include("webhooks.api.urls")),
+    path("", include("payments.api.urls")),
 ]
 
 urlpatterns = [
