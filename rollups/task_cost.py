@@ -1,17 +1,15 @@
 """One task's cost to serve so far, from the rollups plus their unfolded tail: what a running agent asks
 before each step (the value app's budget endpoint), in a few milliseconds however many events the task
-has, as the rollups hold a handful of rows per task (meter, rate dimensions, rate version)."""
+has, as the rollups hold a handful of rows per task (meter, rate dimensions, rate version) and the tail
+is read through the xid index (rollups.selectors reads it so)."""
 
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection
-
 from core.periods import Period
-from rollups.selectors import _TAIL_SQL
-from rollups.services import cursor_get
-from rollups.shape import asof_sql, dims_sql, rate_shape
+from rollups.selectors import _MOVED_SQL, _TAIL_SQL, _rows_read, _shape_if_current
+from rollups.shape import asof_sql, dims_sql
 
 # The periods a running task's events are read from: its own and the one before (a task that started
 # late in a month); older usage of a long-lived task is left out.
@@ -22,30 +20,23 @@ def task_cost_so_far_rolled(*, organization_id: int, customer_id: int, task_id: 
                             ) -> dict[str | None, Decimal] | None:
     """Cost per rate currency (None: usage no rate prices) of the task's events in the current and the
     previous period, as task_costs prices them; None when the rollups cannot answer (the rate card's
-    shape changed since the job's last pass), and the caller reads the raw events."""
-    shape = rate_shape(organization_id=organization_id)
-    position = cursor_get(organization_id=organization_id)
-    if position.shape is not None and position.shape != shape:
-        return None  # the job's next pass regroups; until then the raw events answer
+    shape changed since the job's last pass, or the job kept moving under the read), and the caller
+    reads the raw events."""
+    shape = _shape_if_current(organization_id)
+    if shape is None:
+        return None
     dims, dims_params = dims_sql(shape)
     asof, asof_params = asof_sql(shape)
     current = Period.of(now)
     first = current.add(-PERIODS_BACK)
     starts = [first.add(i).start for i in range(PERIODS_BACK + 1)]
-    # The tail's own condition reads the cursor in this statement (one snapshot with the rollups). The
-    # cursor read above is older or the same, and an event unfolded now was unfolded then (not yet begun:
-    # at or past its xmax; or in progress: in its xip), so its values bound the tail too, as literals the
-    # planner reads the recent events with through the (organization, xid) index, instead of every event
-    # of the task.
-    tail_where = _TAIL_SQL + """ AND e.task_id = %(task_id)s
-        AND (e.xid >= %(xmax_hint)s::bigint OR e.xid = ANY(%(xip_hint)s::text[]::bigint[]))"""
     sql = f"""
         WITH tail AS MATERIALIZED (
             SELECT e.meter_id, {dims} AS dims, {asof} AS asof, count(*) AS events, sum(e.quantity) AS total,
                    max(e.quantity) AS maximum,
                    (array_agg(e.quantity ORDER BY e.timestamp DESC, e.id DESC))[1] AS latest,
                    max(e.timestamp) AS latest_at, (array_agg(e.id ORDER BY e.timestamp DESC, e.id DESC))[1] AS latest_id
-            FROM metering_usageevent e WHERE {tail_where}
+            FROM metering_usageevent e WHERE {_TAIL_SQL} AND e.task_id = %(task_id)s
             GROUP BY 1, 2, 3
         ), groups AS MATERIALIZED (
             SELECT meter_id, dims, asof, sum(events) AS events, sum(total) AS total, max(maximum) AS maximum,
@@ -62,7 +53,7 @@ def task_cost_so_far_rolled(*, organization_id: int, customer_id: int, task_id: 
         SELECT r.currency, coalesce(sum(
             CASE m.aggregation WHEN 'sum' THEN g.total WHEN 'count' THEN g.events::numeric
                  WHEN 'max' THEN g.maximum WHEN 'latest' THEN g.latest ELSE 1::numeric END
-            * r.unit_cost / r.per), 0)
+            * r.unit_cost / r.per), 0), false, {_MOVED_SQL}
         FROM groups g
         JOIN metering_meter m ON m.id = g.meter_id
         LEFT JOIN LATERAL (
@@ -75,9 +66,9 @@ def task_cost_so_far_rolled(*, organization_id: int, customer_id: int, task_id: 
     """
     params: dict[str, Any] = {
         **dims_params, **asof_params, "organization_id": organization_id, "customer_id": customer_id,
-        "task_id": task_id, "start": first.start_at, "end": current.end_at, "cutoff": now,
-        "period_starts": starts, "xmax_hint": position.xmax, "xip_hint": position.xip,
+        "task_id": task_id, "start": first.start_at, "end": current.end_at, "cutoff": now, "period_starts": starts,
     }
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return {currency: cost for currency, cost in cursor.fetchall()}
+    rows = _rows_read(sql, params, organization_id)
+    if rows is None:
+        return None
+    return {currency: cost for currency, cost in rows}

@@ -85,7 +85,8 @@ def receipt_figures(*, customer: Customer, period: Period) -> dict[str, Any]:
         "value_delivered": figures["value_delivered"], "billed": figures["billed"],
         "billed_on_invoice": figures["billed_on_invoice"], "billed_later": figures["billed_later"],
         "credited": figures["credited"], "roi": figures["roi"],
-        "invoices": [{"number": i.number, "status": i.status, "total": i.total} for i in invoices if i.number],
+        # Number and total, not the payment status: paying an invoice does not amend what it delivered.
+        "invoices": [{"number": i.number, "total": i.total} for i in invoices if i.number],
     })
 
 

@@ -32,7 +32,7 @@ from billing.services.runs import billing_run_create
 from core.money import format_money
 from core.periods import Period
 from demo import data as demo
-from demo import seed_console, seed_document, seed_payments, seed_proof
+from demo import seed_console, seed_document, seed_payments, seed_proof, seed_value
 from ingest.store import json_default
 from ingest.validate import BatchResult
 from metering.ingestion import usage_events_ingest
@@ -121,6 +121,7 @@ class Command(BaseCommand):
             self._bill(organization, current)
         # Other features' seeds that build on finalized invoices (payments, proof, value) run here.
         seed_proof.proof_seed(organization=organization, now=now, write=self.stdout.write)
+        seed_value.value_seed(organization=organization, first=periods[0], now=now, write=self.stdout.write)
         seed_payments.payments_seed(organization=organization, write=self.stdout.write, base_url=self.base_url)
         seed_document.document_report(organization=organization, write=self.stdout.write)
         logins = self._logins(organization)
@@ -177,6 +178,7 @@ class Command(BaseCommand):
             frozen_tables = ["billing_invoice", "billing_invoiceline", "billing_creditnote", "billing_creditnoteline",
                              "billing_invoicetax", "billing_invoicepayment"]
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # ALTER TABLE needs no pending checks
+            frozen_tables += ["value_valuereceipt", "value_baseline"]  # sealed receipts, baseline versions
             for table in frozen_tables:
                 cursor.execute(f'ALTER TABLE "{table}" DISABLE TRIGGER USER')
             cursor.execute("SET CONSTRAINTS ALL DEFERRED")
