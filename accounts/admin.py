@@ -1,13 +1,22 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 
-from accounts.models import ApiKey, Customer, Organization, User
+from accounts.models import ApiKey, BillingProfile, Customer, Organization, User
 
 
 @admin.register(Organization)
 class OrganizationAdmin(admin.ModelAdmin):
     list_display = ["name", "slug", "invoice_grace_days", "created_at"]
     search_fields = ["name", "slug"]
+
+
+@admin.register(BillingProfile)
+class BillingProfileAdmin(admin.ModelAdmin):
+    """The seller on the organization's invoices; the logo is uploaded on the portal's billing settings."""
+
+    list_display = ["organization", "legal_name", "country", "tax_id", "payment_terms_days"]
+    exclude = ["logo"]
+    readonly_fields = ["logo_content_type", "updated_at"]
 
 
 @admin.register(Customer)

@@ -17,11 +17,14 @@ from billing.models import (
     CreditNoteLine,
     Invoice,
     InvoiceLine,
+    InvoicePayment,
+    InvoiceTax,
     Notification,
     PriceBook,
     PriceBookEntry,
     PriceBookMeter,
     RoiReport,
+    TaxRate,
 )
 from billing.services.wallet import credit_grant_create
 from core.errors import DomainError
@@ -51,6 +54,44 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 INVOICE_PAGE_LINES = 20
 
 
+class _ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+
+class InvoiceTaxInline(_ReadOnlyInline):
+    """The invoice's tax per rate, frozen with it."""
+
+    model = InvoiceTax
+    fields = readonly_fields = ("position", "name", "jurisdiction", "rate", "inclusive", "taxable_amount", "amount")
+
+
+class InvoicePaymentInline(_ReadOnlyInline):
+    """Payments received: an append-only ledger (a correction is a new row)."""
+
+    model = InvoicePayment
+    fields = readonly_fields = ("paid_at", "amount", "currency", "source", "reference", "created_at")
+
+
+@admin.register(TaxRate)
+class TaxRateAdmin(admin.ModelAdmin):
+    """Tax rates are configuration: editable (drafts follow; finalized invoices keep their tax), never deleted
+    (retire one with active)."""
+
+    list_display = ["name", "jurisdiction", "country", "region", "percentage", "inclusive", "active", "organization"]
+    list_filter = ["organization", "country", "active"]
+    search_fields = ["name", "jurisdiction"]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+
 @admin.register(Invoice)
 class InvoiceAdmin(ReadOnlyAdmin):
     """Read-only: a draft is rewritten by every run and a frozen invoice never changes; invoices move
@@ -62,8 +103,19 @@ class InvoiceAdmin(ReadOnlyAdmin):
     list_select_related = ["organization", "customer"]
     fields = readonly_fields = (
         "organization", "customer", "period_start", "period_end", "status", "number", "price_book", "subtotal_money",
-        "credits_applied_money", "total_money", "cutoff", "finalized_at", "paid_at", "voided_at", "lines_page",
+        "credits_applied_money", "tax_total_money", "tax_note", "total_money", "amount_paid_money", "issue_date",
+        "due_date", "bill_from", "bill_to", "payment_url", "cutoff", "finalized_at", "paid_at", "voided_at",
+        "lines_page",
     )
+    inlines = [InvoiceTaxInline, InvoicePaymentInline]
+
+    @admin.display(description="tax")
+    def tax_total_money(self, invoice: Invoice) -> str:
+        return _money(invoice.tax_total, invoice.currency)
+
+    @admin.display(description="amount paid")
+    def amount_paid_money(self, invoice: Invoice) -> str:
+        return _money(invoice.amount_paid, invoice.currency)
 
     @admin.display(description="subtotal")
     def subtotal_money(self, invoice: Invoice) -> str:

@@ -204,3 +204,26 @@ def test_the_database_lets_only_payment_columns_move_on_a_finalized_invoice(grad
     frozen.update(status="paid", paid_at=PAID_AT)
     with pytest.raises(IntegrityError), transaction.atomic():
         frozen.update(amount_paid=Decimal("5"))  # a paid invoice keeps its payment columns too
+
+
+def test_the_admin_shows_tax_and_payments_read_only(graduated: Vendor) -> None:
+    from django.test import Client
+    from django.urls import reverse
+
+    from tests.factories import UserFactory
+
+    Customer.objects.filter(pk=graduated.customer.pk).update(country="DE")
+    rate = TaxRate.objects.create(organization=graduated.organization, name="VAT", country="DE",
+                                  percentage=Decimal("19"))
+    invoice = invoice_finalize(invoice=_invoice(graduated))
+    invoice_payment_record(invoice=invoice, amount=Decimal("5"), paid_at=PAID_AT, source="bank_transfer",
+                           reference="tx-77")
+    client = Client()
+    client.force_login(UserFactory.create(organization=graduated.organization, username="root", is_staff=True,
+                                          is_superuser=True))
+
+    page = client.get(reverse("admin:billing_invoice_change", args=[invoice.pk])).content.decode()
+
+    assert "VAT" in page and "6.56" in page and "tx-77" in page
+    assert 'name="taxes-0-amount"' not in page and 'name="payments-0-amount"' not in page  # shown, not editable
+    assert client.get(reverse("admin:billing_taxrate_delete", args=[rate.pk])).status_code == 403
