@@ -15,6 +15,7 @@ from accounts.selectors import customer_get, customer_list
 from billing.api.books import MeterPriceInput, PriceBookInput
 from core.api.fields import DecimalStringField, PeriodField
 from core.errors import DomainError
+from core.money import round_money
 from core.periods import period_parse
 from metering.selectors import meter_codes
 from value.selectors.efficiency import efficiency_report, efficiency_rows
@@ -93,7 +94,8 @@ def simulation_rows(organization: Any, values: dict[str, Any]) -> list[dict[str,
     )
     return [
         {"customer": r.customer, "period": r.period, "currency": r.currency,
-         "invoiced": r.invoiced, **{key: figures.as_dict(r.currency) for key, figures in r.scenarios.items()}}
+         "invoiced": None if r.invoiced is None else round_money(r.invoiced, r.currency),
+         **{key: figures.as_dict(r.currency) for key, figures in r.scenarios.items()}}
         for r in simulate(organization=organization, spec=spec)
     ]
 
