@@ -212,7 +212,7 @@ class StripeStandIn(Resources):
         event: Json = {
             "id": f"evt_{secrets.token_hex(12)}", "object": "event", "api_version": API_VERSION, "created": now,
             "data": {"object": snapshot}, "livemode": False, "pending_webhooks": 1,
-            "request": {"id": None, "idempotency_key": None}, "type": kind, "account": account.id,
+            "request": {"id": None, "idempotency_key": None}, "type": kind,
         }
         account.objects[event["id"]] = event
         body = json.dumps(event, indent=2)

@@ -298,7 +298,7 @@ class Resources:
         if credited + total > invoice["total"]:
             raise StripeError(400, "The sum of credit notes can't exceed the invoice total.", param="lines")
         out_of_band = as_int(params.get("out_of_band_amount", "0"), "out_of_band_amount")
-        credit_amount = as_int(params.get("credit_amount", "0"), "credit_amount")
+        as_int(params.get("credit_amount", "0"), "credit_amount")  # checked; not a field of the credit note
         if invoice["status"] == "open":
             invoice["amount_remaining"] = max(invoice["amount_remaining"] - total, 0)
             invoice["amount_due"] = max(invoice["amount_due"] - total, 0)
@@ -312,7 +312,7 @@ class Resources:
                       "url": "/v1/credit_notes/lines"},
             "memo": params.get("memo"), "metadata": metadata_merge({}, params.get("metadata", {})),
             "number": f"{invoice['number']}-CN-{credited and 2 or 1:02d}", "out_of_band_amount": out_of_band or None,
-            "credit_amount": credit_amount, "reason": params.get("reason"), "status": "issued", "subtotal": total,
+            "reason": params.get("reason"), "status": "issued", "subtotal": total,
             "total": total, "type": "pre_payment" if invoice["amount_paid"] == 0 else "post_payment",
             "livemode": False,
         }
@@ -343,13 +343,12 @@ class Resources:
         tax_total = sum(item["amount_tax"] for item in items)
         taxable = sum(item["amount"] for item in items)
         reason = "reverse_charge" if details.get("taxability_override") == "reverse_charge" else "standard_rated"
-        return {
+        calculation: Json = {
             "id": self._new_id("taxcalc"), "object": "tax.calculation", "amount_total": taxable + tax_total,
             "currency": params.get("currency", "usd").lower(), "customer": None,
             "customer_details": {"address": details.get("address"), "address_source": "billing", "tax_ids": [],
                                  "taxability_override": details.get("taxability_override", "none")},
             "expires_at": int(self.clock()) + 90 * 86400, "livemode": False,
-            "line_items": {"object": "list", "data": items, "has_more": False, "url": "/v1/tax/line_items"},
             "tax_amount_exclusive": tax_total, "tax_amount_inclusive": 0,
             "tax_breakdown": [{"amount": tax_total, "inclusive": False, "taxable_amount": taxable,
                                "taxability_reason": reason,
@@ -357,6 +356,10 @@ class Resources:
                                                     "tax_type": "vat" if country != "US" else "sales_tax"}}],
             "tax_date": int(self.clock()),
         }
+        if "line_items" in (params.get("expand") or []):  # not included unless expanded, as in Stripe
+            calculation["line_items"] = {"object": "list", "data": items, "has_more": False,
+                                         "url": f"/v1/tax/calculations/{calculation['id']}/line_items"}
+        return calculation
 
     def _search(self, account: Account, kind: str, url: str, params: Json) -> Json:
         allowed(params, {"query", "limit", "page", "expand"})

@@ -1,6 +1,7 @@
 """The stand-in speaks Stripe's wire format to the real SDK: what our other tests rely on."""
 
 import json
+from pathlib import Path
 
 import pytest
 import stripe
@@ -81,3 +82,29 @@ def test_events_are_signed_so_the_sdk_verifies_them(client: stripe.StripeClient,
     assert (verified.id, verified.type, verified.data.object.id) == (event["id"], "customer.updated", customer.id)
     with pytest.raises(stripe.SignatureVerificationError):
         stripe.Webhook.construct_event(body, header, "whsec_other")
+
+
+def test_every_field_the_stand_in_answers_is_in_stripes_published_objects(standin: StripeStandIn,
+                                                                         client: stripe.StripeClient) -> None:
+    """Checked against the top-level keys of each object in Stripe's OpenAPI fixtures (stripe_fixture_keys.json)."""
+    published = json.loads((Path(__file__).parent / "stripe_fixture_keys.json").read_text())["objects"]
+    customer = client.v1.customers.create(params={"name": "A", "address": {"country": "DE"},
+                                                  "tax_id_data": [{"type": "eu_vat", "value": "DE123456789"}]})
+    invoice = client.v1.invoices.create(params={"customer": customer.id, "collection_method": "send_invoice",
+                                                "days_until_due": 30, "automatic_tax": {"enabled": True}})
+    invoice = client.v1.invoices.add_lines(invoice.id, params={"lines": [{"amount": 100, "description": "x"}]})
+    invoice = client.v1.invoices.finalize_invoice(invoice.id)
+    note = client.v1.credit_notes.create(params={"invoice": invoice.id, "lines": [
+        {"type": "custom_line_item", "unit_amount": 10, "quantity": 1, "description": "x"}]})
+    calculation = client.v1.tax.calculations.create(params={
+        "currency": "usd", "line_items": [{"amount": 100, "reference": "a"}],
+        "customer_details": {"address": {"country": "DE"}, "address_source": "billing"}})
+    _, _, event = standin.event_build(KEY, "invoice.paid", standin.accounts[KEY].objects[invoice.id], secret="w")
+    answered = {
+        "customer": customer.to_dict(), "invoice": invoice.to_dict(), "line_item": invoice.to_dict()["lines"]["data"][0],
+        "credit_note": note.to_dict(), "tax.calculation": calculation.to_dict(), "event": event,
+        "account": client.v1.accounts.retrieve_current().to_dict(), "tax_id": standin.objects(KEY, "tax_id")[0],
+    }
+    for name, obj in answered.items():
+        assert set(obj) <= set(published[name]), (name, sorted(set(obj) - set(published[name])))
+        assert obj.get("object", "line_item") == name
