@@ -108,3 +108,17 @@ def test_every_field_the_stand_in_answers_is_in_stripes_published_objects(standi
     for name, obj in answered.items():
         assert set(obj) <= set(published[name]), (name, sorted(set(obj) - set(published[name])))
         assert obj.get("object", "line_item") == name
+
+
+def test_every_parameter_the_stand_in_accepts_is_one_stripes_sdk_sends() -> None:
+    """The stand-in refuses unknown parameters (400 parameter_unknown) from lists that must stay within the
+    SDK's own generated parameter types (themselves generated from Stripe's OpenAPI)."""
+    from stripe.params._customer_create_params import CustomerCreateParams
+    from stripe.params._customer_update_params import CustomerUpdateParams
+    from stripe.params._invoice_create_params import InvoiceCreateParams
+
+    from payments.standin.resources import Resources
+
+    assert Resources.INVOICE_FIELDS <= set(InvoiceCreateParams.__annotations__)
+    assert Resources.CUSTOMER_FIELDS <= set(CustomerCreateParams.__annotations__)
+    assert Resources.CUSTOMER_FIELDS - {"tax_id_data"} <= set(CustomerUpdateParams.__annotations__)
