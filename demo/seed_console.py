@@ -23,7 +23,7 @@ from outcomes.services import outcome_event_dispute
 Write = Callable[[str], None]
 
 WALLET_CUSTOMER = "initech"
-WALLET_AMOUNT = Decimal("3000.00")
+WALLET_AMOUNT = Decimal("8000.00")  # about three months of Initech's reviews: a balance is left
 WALLET_DESCRIPTION = "Prepaid annual credit"
 # Who pays what, by how many months before last month the invoice's period is (2: two months before).
 # full: paid a few days before the due date; half: half paid, the rest overdue; none: unpaid.
@@ -37,13 +37,15 @@ DISPUTE_REASON = "Our own staff closed this ticket before the agent answered; it
 CREDIT_NOTE_REASON = "Ticket billed twice: the customer reopened it as a new ticket the same day."
 
 
-def wallet_seed(*, organization: Organization, first: Period) -> None:
-    """A prepaid grant for Initech from `first` (last month): finalizing that month draws most of it down."""
+def wallet_seed(*, organization: Organization, first: Period, volume: float = 1.0) -> None:
+    """A prepaid grant for Initech from the first demo month: each finalized invoice draws it down.
+    It scales with `volume` (the demo's size ÷ the default), as the invoices do."""
     customer = customer_get(organization=organization, external_id=WALLET_CUSTOMER)
     if CreditGrant.objects.filter(customer=customer, description=WALLET_DESCRIPTION).exists():
         return
     credit_grant_create(
-        customer=customer, amount=WALLET_AMOUNT, currency=customer.currency, description=WALLET_DESCRIPTION,
+        customer=customer, amount=(WALLET_AMOUNT * Decimal(str(volume))).quantize(Decimal("1.00")),
+        currency=customer.currency, description=WALLET_DESCRIPTION,
         granted_at=first.start_at, expires_at=first.start_at + timedelta(days=400), priority=10,
     )
 

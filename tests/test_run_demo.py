@@ -20,6 +20,12 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def _listening(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(0.2)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
 def _env() -> dict[str, str]:
     database = settings.DATABASES["default"]
     url = f"postgresql://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
@@ -57,6 +63,11 @@ def test_ready_is_printed_after_the_server_listens_and_counts_the_whole_start() 
     finally:
         runner.terminate()
         runner.wait(20)
+    # Stopping the runner stops its server too: nothing listens on the port any more.
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _listening(port):
+        time.sleep(0.1)
+    assert not _listening(port)
     output = "".join(lines)
     assert "pgserver" not in output and "RuntimeDirWarning" not in output
 

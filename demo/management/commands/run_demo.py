@@ -6,11 +6,13 @@ connection on its port.
 """
 
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from django.conf import settings
@@ -19,6 +21,10 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 # How long the server may take to listen after it starts (it imports the project and runs its checks).
 LISTEN_TIMEOUT_SECONDS = 60.0
+
+
+def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
 
 
 def port_is_open(host: str, port: int) -> bool:
@@ -56,6 +62,8 @@ class Command(BaseCommand):
              "--skip-checks"],
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
+        # A SIGTERM (a supervisor, `kill`) stops the server too, through the `finally` below.
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
         try:
             deadline = time.monotonic() + LISTEN_TIMEOUT_SECONDS
             while not port_is_open(host, port):

@@ -74,6 +74,7 @@ class Command(BaseCommand):
         # Tasks run in this process (no worker): their per-task success lines would bury the summary.
         logging.getLogger("celery.app.trace").setLevel(logging.WARNING)
         logging.getLogger("kombu").setLevel(logging.ERROR)  # "No hostname was supplied" without a broker URL
+        logging.getLogger("stripe").setLevel(logging.WARNING)  # the SDK logs every request at INFO
         self.base_url = options["base_url"].rstrip("/")
         now = timezone.now()
         current = Period.of(now)
@@ -86,7 +87,7 @@ class Command(BaseCommand):
             periods.insert(0, periods[0].previous())
         periods.append(current)
         self._price_books(organization, periods[0], volume=options["tasks"] / DEFAULT_TASKS)
-        seed_console.wallet_seed(organization=organization, first=previous)
+        seed_console.wallet_seed(organization=organization, first=periods[0], volume=options["tasks"] / DEFAULT_TASKS)
         # Other features' seeds that must shape the invoices (billing details, tax) run here, before billing.
         seed_document.document_seed(organization=organization, write=self.stdout.write)
         for period in periods:
@@ -372,8 +373,7 @@ Seeded in {seconds:.1f} s.
         write(f"  Paid invoices       {numbers(invoices.filter(status='paid'))}")
         write(f"  Overdue invoices    {numbers(invoices.filter(invoice_overdue_q(today)))}")
         write(f"  Credit note         {', '.join(f'{n.number} on {n.invoice.number}' for n in notes) or 'none'}")
-        write(f"  Open dispute        {disputes.count()} (Disputes page; Globex's this month)")
-        write(f"  Prepaid wallet      Initech: {initech.currency} {balance:,} left of "
-              f"{seed_console.WALLET_AMOUNT:,}, drawn down on its finalized invoices")
+        write(f"  Open disputes       {disputes.count()} (the Disputes page)")
+        write(f"  Prepaid wallet      Initech: {initech.currency} {balance:,} left, drawn down by its invoices")
         write(f"  Spend-cap alerts    Globex: {len(alerts)} (50% and 80% of its cap, per month)")
         write(f"  Minimum commit      {true_ups} true-up lines (Initech and Umbrella)")
