@@ -25,6 +25,13 @@ class VerificationMethod(models.TextChoices):
     EVALUATOR = "evaluator", "An evaluator's score reaches the threshold"
 
 
+class SourceMethod(models.TextChoices):
+    """What a verification source reports by its signed callbacks."""
+
+    SYSTEM_OF_RECORD = "system_of_record", "System of record"
+    EVALUATOR = "evaluator", "Evaluator"
+
+
 class Assurance(models.TextChoices):
     """How sure a billed outcome is: confirmed by evidence, or assumed from silence (the window)."""
 

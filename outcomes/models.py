@@ -4,7 +4,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
 from accounts.models import Customer, Organization, User
-from outcomes.enums import Assurance, OutcomeStatus, VerificationMethod
+from outcomes.enums import Assurance, OutcomeStatus, SourceMethod, VerificationMethod
 
 
 class OutcomeType(models.Model):
@@ -165,11 +165,7 @@ class VerificationSource(models.Model):
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="verification_sources")
     code = models.SlugField(max_length=100)
     name = models.CharField(max_length=200)
-    method = models.CharField(
-        max_length=24, default=VerificationMethod.SYSTEM_OF_RECORD,
-        choices=[(VerificationMethod.SYSTEM_OF_RECORD, "System of record"),
-                 (VerificationMethod.EVALUATOR, "Evaluator")],
-    )
+    method = models.CharField(max_length=24, default=SourceMethod.SYSTEM_OF_RECORD, choices=SourceMethod.choices)
     secret = models.CharField(max_length=100, help_text="HMAC-SHA256 key of its callbacks' signatures.")
     created_at = models.DateTimeField(auto_now_add=True)
     disabled_at = models.DateTimeField(null=True, blank=True)

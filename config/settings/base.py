@@ -218,6 +218,8 @@ SPECTACULAR_SETTINGS = {
         "WebhookEventTypeEnum": "webhooks.events.EVENT_CHOICES",
         "BaselineMethodEnum": "value.models.Baseline.Method",
         "BaselineStatusEnum": "value.models.Baseline.Status",
+        "VerificationMethodEnum": "outcomes.enums.VerificationMethod",
+        "VerificationSourceMethodEnum": "outcomes.enums.SourceMethod",
     },
 }
 

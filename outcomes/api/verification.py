@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 from accounts.api.authentication import ApiPrincipal, api_actor_label, customer_scope, organization_of
 from core.api.fields import CodeField, DecimalStringField, decimal_str
 from core.errors import NotFound
-from outcomes.enums import VerificationMethod
+from outcomes.enums import SourceMethod, VerificationMethod
 from outcomes.models import OutcomeEvent, VerificationSource
 from outcomes.selectors import OutcomeProof, outcome_evidence, outcomes_awaiting_confirmation, verification_source_list
 from outcomes.signing import SIGNATURE_HEADER
@@ -189,7 +189,7 @@ class OutcomeScoreApi(APIView):
 class SourceInput(serializers.Serializer):
     code = CodeField()
     name = serializers.CharField(max_length=200)
-    method = serializers.ChoiceField(choices=[VerificationMethod.SYSTEM_OF_RECORD, VerificationMethod.EVALUATOR])
+    method = serializers.ChoiceField(choices=SourceMethod.choices)
 
 
 class SourceOutput(serializers.ModelSerializer):
