@@ -51,6 +51,8 @@ def test_value_delivered_uses_the_baseline_in_force_and_says_it_was_only_propose
     # A period before the baseline takes effect keeps the estimate.
     assert _figures(billed, "2026-08")["value_basis"]["ticket_resolved"]["basis"] == "estimate"  # type: ignore[index]
 
+    assert b"baseline v1, only proposed" in login(billed.vendor.admin).get(
+        "/customers/acme/", {"period": "2026-09"}).content
     baseline_decide(baseline=baseline, customer=billed.acme, approve=True)
     approved = _figures(billed, "2026-09")
     assert approved["value_basis"]["ticket_resolved"]["baseline"]["status"] == "approved"  # type: ignore[index]
@@ -71,6 +73,7 @@ def test_the_page_the_export_and_the_api_show_the_same_value_delivered(billed: B
     assert Decimal(row["value_delivered"]) == expected
     page = login(finance_user).get("/roi/", {"period": "2026-10"})
     assert f"{expected:,}".encode() in page.content or str(expected).encode() in page.content
+    assert b"ticket_resolved at the customer's baseline v1, approved" in page.content
 
 
 def test_a_customer_key_approves_its_own_baseline_and_nobody_else_can(billed: Billed, stranger) -> None:
