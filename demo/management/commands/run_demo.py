@@ -51,6 +51,9 @@ class Command(BaseCommand):
         if port_is_open(host, port):
             raise CommandError(f"Something already listens on {host}:{port}; pick another port: make demo PORT=8001")
         base_url = f"http://{host}:{port}"
+        # Links the seed prints and the server writes (one-click confirmations, Stripe webhooks) use this port.
+        os.environ["PORTAL_PUBLIC_URL"] = base_url
+        settings.PORTAL_PUBLIC_URL = base_url
         self.stdout.write("Applying migrations…")
         call_command("migrate", interactive=False, verbosity=0)
         if not options["no_seed"]:

@@ -14,6 +14,7 @@ from time import monotonic
 from typing import Any
 
 import orjson
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError, connection, transaction
@@ -67,7 +68,8 @@ class Command(BaseCommand):
         parser.add_argument("--reset", action="store_true", help="delete the demo organization first")
         parser.add_argument("--no-finalize", action="store_true",
                             help="leave past months' invoices as drafts (default: finalize those past grace)")
-        parser.add_argument("--base-url", default=BASE_URL, help=f"where the portal is served (default {BASE_URL})")
+        parser.add_argument("--base-url", default=getattr(settings, "PORTAL_PUBLIC_URL", BASE_URL),
+                            help="where the portal is served (default: PORTAL_PUBLIC_URL, else " + BASE_URL + ")")
 
     def handle(self, *args: Any, **options: Any) -> None:
         started = monotonic()
