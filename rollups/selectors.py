@@ -17,7 +17,7 @@ from typing import Any
 from django.db import connection
 
 from core.periods import Period
-from metering.selectors import TaskCost
+from metering.selectors import MeterUsage, TaskCost, UsageSummary, meter_codes, meters_by_id, usage_summary
 from rollups.services import cursor_get
 from rollups.shape import RateShape, asof_sql, dims_sql, rate_shape
 
@@ -52,12 +52,14 @@ def _tail_params(organization_id: int) -> dict[str, Any]:
     return {"tail_xmax": cursor.xmax, "tail_xip": cursor.xip, "tail_cursor": cursor.xmax if started else None}
 
 
-def _rows_read(sql: str, params: dict[str, Any], organization_id: int) -> list[tuple[Any, ...]] | None:
+def _rows_read(sql: str, params: dict[str, Any], organization_id: int,
+               tail: dict[str, Any] | None = None) -> list[tuple[Any, ...]] | None:
     """The rows of a read whose last two columns are (stale, moved), without them; None when stale. Read
     again when a pass of the job committed between the cursor's read and the statement."""
     for _ in range(5):
         with connection.cursor() as cursor:
-            cursor.execute(sql, {**params, **_tail_params(organization_id)})
+            cursor.execute(sql, {**params, **(tail or _tail_params(organization_id))})
+            tail = None
             rows = cursor.fetchall()
         if not rows or not rows[0][-1]:
             break
@@ -232,8 +234,8 @@ class MeterSoFar:
     last_event_at: datetime | None
 
 
-def usage_so_far_rolled(*, organization_id: int, customer_id: int, today: date,
-                        period: Period) -> dict[int, MeterSoFar]:
+def usage_so_far_rolled(*, organization_id: int, customer_id: int, today: date, period: Period,
+                        tail: dict[str, Any] | None = None) -> dict[int, MeterSoFar]:
     """Per meter: events and quantity today and this period, and the last event's time, from the daily
     rollups plus their tail (unique_count meters count distinct values over the period's rollups)."""
     sql = f"""
@@ -263,7 +265,7 @@ def usage_so_far_rolled(*, organization_id: int, customer_id: int, today: date,
     params: dict[str, Any] = {"organization_id": organization_id, "customer_id": customer_id, "start": period.start_at,
               "end": period.end_at, "cutoff": _FAR_FUTURE, "period_start": period.start,
               "period_end": period.end, "today": today}
-    rows = _rows_read(sql, params, organization_id) or []
+    rows = _rows_read(sql, params, organization_id, tail) or []
     result = {}
     for meter_id, aggregation, e_today, t_today, m_today, l_today, events, total, maximum, latest, last in rows:
         picked_today = {"sum": t_today, "count": e_today, "max": m_today, "latest": l_today}.get(aggregation)
@@ -293,3 +295,45 @@ TAIL_SQL = _TAIL_SQL
 
 def tail_params(*, organization_id: int) -> dict[str, Any]:
     return _tail_params(organization_id)
+
+
+def usage_summary_rolled(*, organization_id: int, customer_id: int, now: datetime) -> UsageSummary:
+    """metering.selectors.usage_summary from the daily rollups plus their tail: a few rows per day and
+    meter instead of the period's events. An organization with a unique_count meter reads the raw
+    events (a distinct count does not add up across days)."""
+    with connection.cursor() as cursor:  # one read: whether a meter counts distinct values, and the cursor
+        cursor.execute("""
+            SELECT EXISTS (SELECT FROM metering_meter WHERE organization_id = %(org)s AND aggregation = 'unique_count'),
+                   (SELECT snap_xmax::text FROM rollups_cursor WHERE organization_id = %(org)s),
+                   (SELECT snap_xip::text[] FROM rollups_cursor WHERE organization_id = %(org)s)
+        """, {"org": organization_id})
+        has_unique, xmax, xip = cursor.fetchone()
+    if has_unique:
+        return usage_summary(organization_id=organization_id, customer_id=customer_id, now=now)
+    tail = {"tail_xmax": xmax or "0", "tail_xip": list(xip or []), "tail_cursor": xmax}
+    day_start = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    period = Period.of(day_start)
+    so_far = usage_so_far_rolled(organization_id=organization_id, customer_id=customer_id,
+                                 today=day_start.date(), period=period, tail=tail)
+    with connection.cursor() as cursor:  # the last event ever, folded or in the tail of any period
+        cursor.execute("""
+            SELECT meter_id, max(latest_at) FROM (
+                SELECT meter_id, latest_at FROM rollups_usage_daily
+                WHERE organization_id = %(organization_id)s AND customer_id = %(customer_id)s
+                UNION ALL
+                SELECT e.meter_id, e.timestamp FROM metering_usageevent e
+                WHERE e.organization_id = %(organization_id)s AND e.customer_id = %(customer_id)s
+                  AND (e.xid >= %(tail_xmax)s::bigint OR e.xid = ANY(%(tail_xip)s::bigint[]))
+            ) d GROUP BY 1
+        """, {**tail, "organization_id": organization_id, "customer_id": customer_id})
+        last = dict(cursor.fetchall())
+    codes = meter_codes(organization_id=organization_id)
+    meters = meters_by_id(ids=list(codes))
+    usage = []
+    for meter_id in sorted(codes, key=lambda pk: codes[pk]):
+        row = so_far.get(meter_id)
+        newest = max((t for t in (last.get(meter_id), row.last_event_at if row else None) if t), default=None)
+        usage.append(MeterUsage(meters[meter_id], row.events_today if row else 0,
+                                row.quantity_today if row else ZERO, row.events if row else 0,
+                                row.quantity if row else ZERO, newest))
+    return UsageSummary(today=day_start.date(), period=period, meters=usage)

@@ -1,17 +1,19 @@
 """Live drafts: the current draft invoice, its ROI figures and spend-cap alerts follow the events within
 seconds, without a billing run.
 
-Beat calls `live_drafts_refresh` every LIVE_DRAFTS_SECONDS: it runs the rollup job for each organization
-and sends each customer whose rollups (usage, or outcome counts) changed since the last call to
-billing.refresh_customer_drafts, which reconciles that customer's open drafts from the rollups. One
-customer's refresh reads its rollups (a few thousand rows at most) rather than its month of events.
+Beat calls `live_drafts_refresh` every LIVE_DRAFTS_SECONDS. A cycle runs the rollup job for each
+organization and reconciles, here and one after another, each customer whose rollups (usage, or outcome
+counts) changed since the previous cycle, from the rollups. One cycle runs at a time (a cycle that finds
+the previous one still running leaves at once): under sustained ingestion every customer changes every
+cycle, and refreshes sent as separate tasks would queue faster than workers drain them, so freshness
+would grow without bound; a cycle instead takes what changed while the last one ran, so an event waits
+at most about two cycles. (billing.refresh_customer_drafts still serves a single customer's change:
+a reversal, a dispute.)
 """
 
-from functools import partial
+from django.db import connection
 
-from django.db import transaction
-
-from billing.tasks import customer_drafts_refresh_task
+from billing.services.reconcile import customer_drafts_refresh
 from rollups.services import (
     changed_customers,
     drafts_mark_get,
@@ -20,20 +22,29 @@ from rollups.services import (
     rollups_advance,
 )
 
+# Advisory lock key of the cycle (one at a time across every worker).
+CYCLE_LOCK = (0x7A11, 0)
+
 
 def live_drafts_refresh() -> int:
-    """Fold new events into the rollups and send the customers they changed to the drafts refresh.
-    Returns how many customers were sent."""
-    sent = 0
-    for organization_id in organizations_with_events():
-        rollups_advance(organization_id=organization_id)
-        changed = changed_customers(organization_id=organization_id,
-                                    since=drafts_mark_get(organization_id=organization_id))
-        if not changed:
-            continue
-        with transaction.atomic():
+    """One cycle: fold new events into the rollups and refresh the drafts of the customers they changed.
+    Returns how many customers were refreshed (0 also when another cycle is running)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", list(CYCLE_LOCK))
+        if not cursor.fetchone()[0]:
+            return 0
+    try:
+        refreshed = 0
+        for organization_id in organizations_with_events():
+            rollups_advance(organization_id=organization_id)
+            changed = changed_customers(organization_id=organization_id,
+                                        since=drafts_mark_get(organization_id=organization_id))
             for customer_id, _ in changed:
-                transaction.on_commit(partial(customer_drafts_refresh_task.delay, customer_id), robust=True)
-            drafts_mark_set(organization_id=organization_id, at=max(at for _, at in changed))
-        sent += len(changed)
-    return sent
+                customer_drafts_refresh(customer_id=customer_id)
+                refreshed += 1
+            if changed:
+                drafts_mark_set(organization_id=organization_id, at=max(at for _, at in changed))
+        return refreshed
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", list(CYCLE_LOCK))

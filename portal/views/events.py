@@ -17,11 +17,12 @@ from billing.explain import outcome_event_trace, usage_event_trace
 from core.api.cursor import cursor_decode, cursor_encode
 from core.api.fields import decimal_str
 from core.errors import DomainError, NotFound
-from metering.selectors import meter_codes, usage_event_page, usage_events_filtered, usage_summary
+from metering.selectors import meter_codes, usage_event_page, usage_events_filtered
 from outcomes.selectors import outcome_event_list
 from portal.access import Scope, not_found_as_404, scope_of, vendor_required
 from portal.exports import csv_stream
 from portal.forms import UsageEventFilterForm
+from rollups.selectors import usage_summary_rolled
 
 # A screenful: enough to follow one task's calls, few enough to render at once.
 PAGE_SIZE = 50
@@ -69,7 +70,8 @@ def customer_events_page(request: HttpRequest, external_id: str) -> HttpResponse
         next_query = params.urlencode()
     export_query = request.GET.copy()
     export_query.pop("cursor", None)
-    summary = usage_summary(organization_id=scope.organization.pk, customer_id=customer.pk, now=timezone.now())
+    summary = usage_summary_rolled(organization_id=scope.organization.pk, customer_id=customer.pk,
+                                   now=timezone.now())
     outcomes = list(outcome_event_list(organization_id=scope.organization.pk).filter(customer=customer)
                     .order_by("-timestamp", "-pk")[:10])
     return render(request, "portal/customer_events.html", {

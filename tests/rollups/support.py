@@ -31,10 +31,11 @@ class Tenant:
     customers: list[Customer]
 
 
-def tenant_create(slug: str, customers: int = 2, latest: bool = True) -> Tenant:
+def tenant_create(slug: str, customers: int = 2, latest: bool = True, unique: bool = True) -> Tenant:
     """`latest=False`: no meter aggregates "latest" (the fold then skips ordering its groups)."""
     organization = OrganizationFactory.create(slug=slug, name=slug)
-    codes = {code: aggregation for code, aggregation in METERS.items() if latest or aggregation != "latest"}
+    codes = {code: aggregation for code, aggregation in METERS.items()
+             if (latest or aggregation != "latest") and (unique or aggregation != "unique_count")}
     meters = {
         code: MeterFactory.create(organization=organization, code=code, name=code, aggregation=aggregation,
                                   unique_property="user" if code == "users" else "")

@@ -16,25 +16,37 @@ from tests.rollups.support import post_outcomes, post_usage, tenant_create, usag
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_the_beat_task_refreshes_only_the_drafts_whose_rollups_changed(django_capture_on_commit_callbacks) -> None:
+def test_the_beat_task_refreshes_only_the_drafts_whose_rollups_changed() -> None:
     tenant = tenant_create("live")
     current = Period.of(timezone.now())
     stamp = timezone.now() - timedelta(minutes=5)
     first, second = tenant.customers
     post_usage(tenant.organization, [usage_event("k1", "c0", "tokens", "2000000", stamp, "t1", model="a")])
-    with django_capture_on_commit_callbacks(execute=True):
-        assert live_drafts_refresh() == 1  # c0 only
+    assert live_drafts_refresh() == 1  # c0 only
     report = RoiReport.objects.get(customer=first, period_start=current.start)
     assert report.cost_to_serve == 5  # 2M tokens at 2.50 per 1M
     assert not Invoice.objects.filter(customer=second).exists()
-    with django_capture_on_commit_callbacks(execute=True):
-        assert live_drafts_refresh() == 0  # nothing new
+    assert live_drafts_refresh() == 0  # nothing new
     post_outcomes(tenant.organization, [{"idempotency_key": "o1", "customer": "c1", "outcome": "ticket_resolved",
                                          "task_id": "t7", "timestamp": stamp.isoformat()}])
-    with django_capture_on_commit_callbacks(execute=True):
-        assert live_drafts_refresh() == 1  # c1, by its outcome counts
+    assert live_drafts_refresh() == 1  # c1, by its outcome counts
     invoice = Invoice.objects.get(customer=second, period_start=current.start)
     assert invoice.total == invoice.subtotal > 0
+
+
+def test_a_cycle_that_finds_another_running_leaves_at_once() -> None:
+    import psycopg
+
+    from billing.services.live_drafts import CYCLE_LOCK
+    from tests.processes import test_database_url as database_url
+
+    tenant = tenant_create("busy")
+    post_usage(tenant.organization, [usage_event("k1", "c0", "tokens", "5", timezone.now(), "t1", model="a")])
+    with psycopg.connect(database_url()) as other:
+        other.execute("SELECT pg_advisory_lock(%s, %s)", list(CYCLE_LOCK))
+        assert live_drafts_refresh() == 0
+        other.execute("SELECT pg_advisory_unlock(%s, %s)", list(CYCLE_LOCK))
+    assert live_drafts_refresh() == 1
 
 
 def test_a_run_keeps_a_current_draft_and_recomputes_a_stale_one() -> None:

@@ -1,7 +1,8 @@
 """The rollup job folds each committed usage event once, whatever order transactions commit in, and the
 rollup reads equal the raw-event reads through late events, replays and rate changes."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import psycopg
 import pytest
@@ -69,6 +70,30 @@ def test_without_a_latest_meter_the_fold_keeps_the_same_figures() -> None:
     rollups_advance(organization_id=tenant.organization.pk)
     assert _rolled_events(tenant.organization.pk) == 12
     assert reads_differ(tenant, [OCTOBER]) == []
+
+
+def _usage(meter: Any) -> tuple[Any, ...]:
+    return (meter.meter.code, meter.events_today, meter.quantity_today, meter.events_period, meter.quantity_period,
+            meter.last_event_at)
+
+
+def test_the_usage_summary_from_the_daily_rollups_equals_the_raw_one() -> None:
+    from metering.selectors import usage_summary
+    from rollups.selectors import usage_summary_rolled
+
+    tenant = tenant_create("summary", unique=False)
+    now = timezone.now()
+    events = [event for event in _batch("a", 2) + _batch("b", 3) if event["meter"] != "users"]
+    for n, event in enumerate(events):  # today, earlier this period, and the period before
+        event["timestamp"] = (now - timedelta(days=(0, 1, 40)[n % 3], minutes=n)).isoformat()
+    post_usage(tenant.organization, events[:5])
+    rollups_advance(organization_id=tenant.organization.pk)
+    post_usage(tenant.organization, events[5:])  # the tail
+    for customer in tenant.customers:
+        raw = usage_summary(organization_id=tenant.organization.pk, customer_id=customer.pk, now=now)
+        rolled = usage_summary_rolled(organization_id=tenant.organization.pk, customer_id=customer.pk, now=now)
+        assert rolled.today == raw.today and rolled.period == raw.period
+        assert [_usage(m) for m in rolled.meters] == [_usage(m) for m in raw.meters]
 
 
 def test_an_event_committed_after_a_later_one_is_still_folded_once() -> None:
