@@ -83,6 +83,9 @@ def test_efficiency_per_outcome_outliers_and_failed_share(billed: Billed) -> Non
     assert september.failed_tasks == 1 and september.failed_cost == Decimal("0.125")
     assert september.failed_share == (Decimal("0.125") / september.total_cost).quantize(Decimal("0.0001"))
     api = billed.vendor.api.get("/api/v1/efficiency", periods="2026-08,2026-09").json()
-    row = next(r for r in api if r["period"] == "2026-09" and r["outcome_type"] == "ticket_resolved")
+    answer = next(p for p in api if p["period"] == "2026-09")
+    row = next(r for r in answer["types"] if r["outcome_type"] == "ticket_resolved")
     assert Decimal(row["cost_per_outcome"]) == tickets.per_outcome(tickets.cost)
+    assert [o["task_id"] for o in answer["outliers"]] == ["globex-secret-2026-09"]
+    assert Decimal(answer["failed_cost"]) == Decimal("0.125") and answer["failed_tasks"] == 1
     assert billed.vendor.api.get("/api/v1/efficiency", periods="nope").status_code == 400

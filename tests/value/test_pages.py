@@ -93,8 +93,9 @@ def test_simulator_and_efficiency_pages_are_the_vendors(billed: Billed, finance_
     assert efficiency.status_code == 200 and b"globex-secret-2026-09" in efficiency.content  # the outlier
     csv = vendor.get("/value/efficiency.csv", {"period": ["2026-09"]}).content.decode("utf-8-sig")
     api = billed.vendor.api.get("/api/v1/efficiency", periods="2026-09").json()
-    for row in api:
-        assert f"{row['period']},{row['outcome_type']},{row['outcomes']}" in csv
+    for row in api[0]["types"]:
+        assert f"{row['period']},{row['outcome_type']},{row['outcomes']},{row['tasks']}," in csv
+        assert row["cost_per_outcome"] in csv
     assert login(finance_user).get("/value/efficiency/").status_code == 403
     assert vendor.get("/value/efficiency.csv", {"period": ["nope"]}).status_code == 400
 

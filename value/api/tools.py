@@ -18,7 +18,7 @@ from core.errors import DomainError
 from core.money import round_money
 from core.periods import period_parse
 from metering.selectors import meter_codes
-from value.selectors.efficiency import efficiency_report, efficiency_rows
+from value.selectors.efficiency import OUTLIER_FACTOR, OUTLIERS_SHOWN, efficiency_report, efficiency_rows
 from value.selectors.simulator import (
     HybridSpec,
     SimulationSpec,
@@ -124,20 +124,51 @@ class EfficiencyRowOutput(serializers.Serializer):
     failed_cost_share = serializers.CharField(allow_null=True, help_text="Failed tasks' cost / all cost, this period.")
 
 
+class OutlierOutput(serializers.Serializer):
+    customer = serializers.CharField()
+    task_id = serializers.CharField()
+    outcome_type = serializers.CharField()
+    cost = serializers.CharField()
+    median = serializers.CharField(help_text="The type's median cost per task in the period.")
+
+
+class EfficiencyPeriodOutput(serializers.Serializer):
+    period = serializers.CharField()
+    currency = serializers.CharField()
+    total_cost = serializers.CharField()
+    failed_tasks = serializers.IntegerField(help_text="Tasks with usage and no standing outcome.")
+    failed_cost = serializers.CharField()
+    failed_cost_share = serializers.CharField(allow_null=True)
+    types = EfficiencyRowOutput(many=True, help_text="Per outcome type: the CSV's rows.")
+    outliers = OutlierOutput(many=True, help_text=f"Tasks over {OUTLIER_FACTOR}x their type's median, costliest "
+                             f"first (at most {OUTLIERS_SHOWN}).")
+
+
 PERIODS_PATTERN = r"^[2-9][0-9]{3}-(0[1-9]|1[0-2])(,[2-9][0-9]{3}-(0[1-9]|1[0-2])){0,11}$"
 
 
 class EfficiencyApi(APIView):
     @extend_schema(parameters=[OpenApiParameter("periods", {"type": "string", "pattern": PERIODS_PATTERN},
                                                 required=True, description="1 to 12 periods: YYYY-MM,YYYY-MM")],
-                   responses=EfficiencyRowOutput(many=True))
+                   responses=EfficiencyPeriodOutput(many=True))
     def get(self, request: Request) -> Response:
         raw = request.query_params.get("periods") or ""
         periods = [period_parse(p.strip(), field="periods") for p in raw.split(",") if p.strip()]
         if not periods or len(periods) > 12:
             raise DomainError("Give 1 to 12 periods YYYY-MM, comma-separated.", field="periods")
-        header, rows = efficiency_rows(efficiency_report(organization=organization_of(request), periods=periods))
-        return Response(EfficiencyRowOutput([dict(zip(header, row, strict=True)) for row in rows], many=True).data)
+        report = efficiency_report(organization=organization_of(request), periods=periods)
+        header, rows = efficiency_rows(report)
+        by_period: dict[str, list[dict[str, Any]]] = {}
+        for row in rows:
+            by_period.setdefault(str(row[0]), []).append(dict(zip(header, row, strict=True)))
+        answer = [
+            {"period": item.period.label, "currency": item.currency, "total_cost": item.total_cost,
+             "failed_tasks": item.failed_tasks, "failed_cost": item.failed_cost,
+             "failed_cost_share": item.failed_share, "types": by_period.get(item.period.label, []),
+             "outliers": [vars(o) for o in item.outliers[:OUTLIERS_SHOWN]]}
+            for item in report
+        ]
+        return Response(EfficiencyPeriodOutput(answer, many=True).data)
 
 
 class GuardrailInput(serializers.Serializer):

@@ -18,6 +18,7 @@ from outcomes.selectors import outcome_types_by_id
 
 ZERO = Decimal(0)
 OUTLIER_FACTOR = Decimal(3)  # a task costing more than 3× its type's median cost per task
+OUTLIERS_SHOWN = 25  # per period, costliest first: the page and the API list these, with the total count
 TOKEN_UNITS = {"token", "tokens"}
 GPU_UNITS = {"second", "seconds", "gpu-second", "gpu-seconds", "gpu_second", "gpu_seconds", "s"}
 
