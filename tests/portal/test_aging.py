@@ -116,3 +116,12 @@ def test_the_apis_overdue_filter_agrees_with_the_pages(receivables: Billed) -> N
     aging = aging_report(organization=vendor.organization, today=timezone.now().date())
     overdue_due = sum((Decimal(row["amount_due"]) for row in rows), Decimal(0))
     assert overdue_due == aging.overdue_of("USD")
+
+
+def test_the_aging_page_query_count_does_not_grow_with_invoices(receivables: Billed, django_assert_num_queries) -> None:
+    client = login(receivables.vendor.admin)
+    # session, user, organization, the open invoices with their customers (one query however many)
+    with django_assert_num_queries(4):
+        client.get(reverse("portal:aging"))
+    with django_assert_num_queries(4):
+        client.get(reverse("portal:aging-csv"))
