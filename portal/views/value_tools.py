@@ -16,7 +16,7 @@ from portal.access import scope_of, vendor_required
 from portal.charts import Series, grouped_bar_chart
 from portal.exports import csv_bytes
 from value.api.tools import simulation_rows
-from value.selectors.efficiency import efficiency_report, efficiency_rows
+from value.selectors.efficiency import budget_alert_list, efficiency_report, efficiency_rows
 
 SCENARIO_LABELS = {"price_book": "Price book (per outcome)", "tokens": "Per token at markup",
                    "hybrid": "Hybrid (fee + outcomes + overage)"}
@@ -113,6 +113,7 @@ def efficiency_page(request: HttpRequest) -> HttpResponse:
     query = request.GET.urlencode()
     return render(request, "portal/value_efficiency.html", {
         "scope": scope, "report": report, "error": error, "header": header, "rows": rows, "trend": trend,
+        "alerts": budget_alert_list(organization=scope.organization),
         "csv_url": f"{reverse('portal:value-efficiency-csv')}?{query}" if query else reverse(
             "portal:value-efficiency-csv"),
         "known_periods": invoice_period_list(organization=scope.organization)[:12],

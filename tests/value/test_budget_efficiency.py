@@ -9,7 +9,7 @@ from django.utils import timezone
 from core.periods import period_parse
 from rollups.services import rollups_advance
 from tests.billing.scenario import post_outcomes, post_usage
-from tests.portal.conftest import Billed
+from tests.portal.conftest import Billed, login
 from value.models import BudgetAlert
 from value.selectors.efficiency import efficiency_report
 from value.services.guardrails import guardrail_set, guardrails_scan
@@ -68,6 +68,8 @@ def test_the_scan_records_tasks_over_their_guardrail(billed: Billed) -> None:
     assert guardrails_scan() == 0
     alert = BudgetAlert.objects.get()
     assert (alert.task_id, alert.ceiling, alert.cost) == ("review-now", Decimal("0.40"), Decimal("1.00"))
+    page = login(billed.vendor.admin).get("/value/efficiency/")
+    assert b"review-now" in page.content and b"Tasks over their margin guardrail" in page.content
 
 
 def test_efficiency_per_outcome_outliers_and_failed_share(billed: Billed) -> None:

@@ -15,6 +15,7 @@ from metering.breakdown import task_usage_costs
 from metering.selectors import meters_by_id
 from outcomes.history import task_outcomes_in
 from outcomes.selectors import outcome_types_by_id
+from value.models import BudgetAlert
 
 ZERO = Decimal(0)
 OUTLIER_FACTOR = Decimal(3)  # a task costing more than 3× its type's median cost per task
@@ -65,6 +66,12 @@ class PeriodEfficiency:
         if not self.total_cost:
             return None
         return (self.failed_cost / self.total_cost).quantize(Decimal("0.0001"), ROUND_HALF_UP)
+
+
+def budget_alert_list(*, organization: Organization, limit: int = 20) -> list[BudgetAlert]:
+    """The latest tasks that crossed their type's margin guardrail, newest first."""
+    return list(BudgetAlert.objects.filter(organization=organization).select_related("customer", "outcome_type")
+                .order_by("-created_at", "-pk")[:limit])
 
 
 def _model_of(dimensions: dict[str, object]) -> str:
