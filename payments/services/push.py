@@ -165,6 +165,16 @@ def invoice_push(*, invoice_id: int) -> InvoicePush | None:
                                        "automatic_tax": account.automatic_tax})
     if push.status == PushStatus.PUSHED:
         return push
+    if invoice.status != Invoice.Status.FINALIZED:
+        # Voided or paid by hand while its push waited: nothing to collect in Stripe any more.
+        if not push.stripe_invoice_id:
+            push.delete()
+            return None
+        _failure_record(push, StripeProblem(
+            f"Invoice {invoice.number} is {invoice.status} here; its Stripe draft {push.stripe_invoice_id} was "
+            "left unfinalized.", "not_finalized", transient=False), final=True)
+        push.refresh_from_db()
+        return push
     with _push_lock(push.pk) as locked:
         if not locked:
             raise PushRetry(StripeProblem("Another worker is pushing this invoice.", "busy", transient=True))

@@ -246,3 +246,13 @@ def test_a_credit_note_stripe_refused_shows_on_the_reconciliation(
     [row] = reconciliation_list(organization=vendor.organization)
     assert row.reasons == [f"Credit note {note.number} not in Stripe: The credit note exceeds the invoice's "
                            "remaining amount."]
+
+
+def test_an_invoice_voided_while_its_push_waited_is_not_sent(vendor, invoice: Invoice, standin: StripeStandIn) -> None:
+    connected = connect(standin, vendor.organization)
+    standin.fail_next("POST", r"/v1/customers", 503, "Stripe is away.", times=2)
+    with pytest.raises(PushRetry):
+        invoice_push(invoice_id=invoice.pk)
+    invoice_void(invoice=invoice)
+    assert invoice_push(invoice_id=invoice.pk) is None
+    assert not InvoicePush.objects.exists() and standin.objects(connected.api_key, "invoice") == []
