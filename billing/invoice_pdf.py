@@ -21,6 +21,7 @@ currency's minor units.
 """
 
 import io
+import logging
 import re
 import zlib
 from array import array
@@ -45,6 +46,9 @@ from billing.selectors.document import InvoiceDocument, SummaryKind, money_text,
 from billing.selectors.invoices import credit_note_list
 from core.money import minor_unit
 from outcomes.selectors import outcome_types_by_id
+
+# fontTools (fpdf2's font subsetter) logs every subset at INFO, a screenful per invoice: warnings only.
+logging.getLogger("fontTools").setLevel(logging.WARNING)
 
 # A4 in points; the appendix geometry (all in points, y measured from the bottom as PDF does).
 PAGE_W, PAGE_H = 595.28, 841.89
