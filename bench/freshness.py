@@ -4,8 +4,8 @@ invoice, ROI figures and spend alerts, under sustained ingestion, without a bill
     python bench/freshness.py [--seconds 90] [--probe-every 2] [--live-seconds 5] [--database-url URL]
 
 1. Recreates the bench database (default tally_bench_freshness), migrates it, creates the ingest bench's
-   tenant (50 customers) plus a rate for its tokens and a `probe` customer, and starts the production
-   server (gunicorn, 2 sync workers), a Celery worker (2 pool processes) and beat, with
+   tenant (50 customers; its events, ten to a task) plus a rate for its tokens and a `probe` customer,
+   and starts the production server (gunicorn, 2 sync workers), a Celery worker (2 pool processes) and beat, with
    LIVE_DRAFTS_SECONDS=`--live-seconds` (beat's billing.refresh_live_drafts: fold new events into the
    rollups, send each customer they changed to billing.refresh_customer_drafts).
 2. Measures the maximum ingest rate: 4 senders post 1,000-event batches as fast as they are answered for
@@ -81,10 +81,18 @@ class Celery:
                 process.kill()
 
 
+def task_event(i: int, begin: datetime) -> dict[str, object]:
+    """The ingest bench's i-th event, with ten events to a task (an agent's calls for one ticket) rather
+    than about one task per event and customer."""
+    generated = event(i, begin)
+    generated["task_id"] = f"task-{i % 50}-{i // 500}"
+    return generated
+
+
 def batches(raw_key: str, port: int, start: int, count: int) -> list[bytes]:
     begin = datetime.now(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     return [http_request(port, USAGE_PATH, raw_key,
-                         encode([event(i, begin) for i in range(n * BATCH, (n + 1) * BATCH)], "strings"))
+                         encode([task_event(i, begin) for i in range(n * BATCH, (n + 1) * BATCH)], "strings"))
             for n in range(start, start + count)]
 
 

@@ -56,10 +56,10 @@ def customer_drafts_refresh_task(customer_id: int) -> int:
 
 
 @shared_task(name="billing.refresh_live_drafts", **RETRY)
-def live_drafts_refresh_task() -> int:
+def live_drafts_refresh_task(shard: int = 0, shards: int = 1) -> int:
     from billing.services.live_drafts import live_drafts_refresh
 
-    return live_drafts_refresh()
+    return live_drafts_refresh(shard=shard, shards=shards)
 
 
 @shared_task(name="billing.finalize_due", **RETRY)

@@ -28,11 +28,17 @@ app.conf.beat_schedule = {
     # The outbox sweep: events whose on-commit relay was lost, deliveries due for a retry or whose attempt
     # died with its worker (webhooks.services.delivery).
     "webhooks-sweep": {"task": "webhooks.relay", "schedule": float(env_int("WEBHOOKS_SWEEP_SECONDS", 15))},
-    # Rollups folded and the drafts of customers they changed refreshed: the live figures' freshness.
-    "refresh-live-drafts": {"task": "billing.refresh_live_drafts",
-                            "schedule": float(env_int("LIVE_DRAFTS_SECONDS", 10))},
     "archive-usage": {"task": "billing.archive_usage", "schedule": crontab(hour=2, minute=30)},
     "ensure-usage-partitions": {"task": "metering.ensure_partitions", "schedule": crontab(hour=1, minute=0)},
     # Tasks of the current period over their type's margin guardrail, recorded once (value.services.guardrails).
     "guardrails-scan": {"task": "value.guardrails_scan", "schedule": 300.0},
 }
+# Rollups folded and the drafts of customers they changed refreshed, the live figures' freshness: one
+# entry per shard of customers, so the shards' cycles run on as many workers at once.
+_live_shards = env_int("LIVE_DRAFTS_SHARDS", 2)
+app.conf.beat_schedule.update({
+    f"refresh-live-drafts-{shard}": {"task": "billing.refresh_live_drafts",
+                                     "schedule": float(env_int("LIVE_DRAFTS_SECONDS", 10)),
+                                     "kwargs": {"shard": shard, "shards": _live_shards}}
+    for shard in range(_live_shards)
+})

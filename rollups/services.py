@@ -319,29 +319,32 @@ def rollups_advance_all() -> dict[int, AdvanceResult]:
     return {org: rollups_advance(organization_id=org) for org in organizations_with_events()}
 
 
-def changed_customers(*, organization_id: int, since: datetime | None) -> list[tuple[int, datetime]]:
-    """Customers whose rollups (usage or outcome counts) changed after `since`, with the latest change."""
+def changed_customers(*, organization_id: int, since: datetime | None, shard: int = 0,
+                      shards: int = 1) -> list[tuple[int, datetime]]:
+    """Customers (of one shard: customer id modulo `shards`) whose rollups (usage or outcome counts)
+    changed after `since`, each with its latest change."""
     with connection.cursor() as cursor:
         cursor.execute("""
             SELECT customer_id, max(changed_at) FROM rollups_customer_period
             WHERE organization_id = %s AND changed_at > coalesce(%s, '-infinity'::timestamptz)
+              AND customer_id %% %s = %s
             GROUP BY customer_id ORDER BY customer_id
-        """, [organization_id, since])
+        """, [organization_id, since, shards, shard])
         return list(cursor.fetchall())
 
 
-def drafts_mark_get(*, organization_id: int) -> datetime | None:
+def drafts_mark_get(*, organization_id: int, shard: int = 0) -> datetime | None:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT drafts_at FROM rollups_cursor WHERE organization_id = %s", [organization_id])
+        cursor.execute("SELECT at FROM rollups_drafts_mark WHERE organization_id = %s AND shard = %s",
+                       [organization_id, shard])
         row = cursor.fetchone()
     return row[0] if row else None
 
 
-def drafts_mark_set(*, organization_id: int, at: datetime) -> None:
-    """Changes up to `at` went to the drafts refresh (never moves back: two refreshes at once may finish
-    in either order)."""
+def drafts_mark_set(*, organization_id: int, at: datetime, shard: int = 0) -> None:
+    """Changes up to `at` were refreshed (never moves back)."""
     with connection.cursor() as cursor:
-        cursor.execute(
-            "UPDATE rollups_cursor SET drafts_at = greatest(drafts_at, %s) WHERE organization_id = %s",
-            [at, organization_id],
-        )
+        cursor.execute("""
+            INSERT INTO rollups_drafts_mark (organization_id, shard, at) VALUES (%s, %s, %s)
+            ON CONFLICT (organization_id, shard) DO UPDATE SET at = greatest(rollups_drafts_mark.at, EXCLUDED.at)
+        """, [organization_id, shard, at])

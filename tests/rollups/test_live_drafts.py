@@ -43,10 +43,19 @@ def test_a_cycle_that_finds_another_running_leaves_at_once() -> None:
     tenant = tenant_create("busy")
     post_usage(tenant.organization, [usage_event("k1", "c0", "tokens", "5", timezone.now(), "t1", model="a")])
     with psycopg.connect(database_url()) as other:
-        other.execute("SELECT pg_advisory_lock(%s, %s)", list(CYCLE_LOCK))
+        other.execute("SELECT pg_advisory_lock(%s, 0)", [CYCLE_LOCK])
         assert live_drafts_refresh() == 0
-        other.execute("SELECT pg_advisory_unlock(%s, %s)", list(CYCLE_LOCK))
+        other.execute("SELECT pg_advisory_unlock(%s, 0)", [CYCLE_LOCK])
     assert live_drafts_refresh() == 1
+
+
+def test_shards_split_the_changed_customers_between_them() -> None:
+    tenant = tenant_create("shards", customers=4)
+    post_usage(tenant.organization, [usage_event(f"k{n}", f"c{n}", "tokens", "5", timezone.now(), "t1", model="a")
+                                     for n in range(4)])
+    counts = [live_drafts_refresh(shard=shard, shards=2) for shard in (0, 1)]
+    assert counts == [2, 2]
+    assert [live_drafts_refresh(shard=shard, shards=2) for shard in (0, 1)] == [0, 0]
 
 
 def test_a_run_keeps_a_current_draft_and_recomputes_a_stale_one() -> None:
