@@ -165,16 +165,9 @@ def invoice_push(*, invoice_id: int) -> InvoicePush | None:
                                        "automatic_tax": account.automatic_tax})
     if push.status == PushStatus.PUSHED:
         return push
-    if invoice.status != Invoice.Status.FINALIZED:
-        # Voided or paid by hand while its push waited: nothing to collect in Stripe any more.
-        if not push.stripe_invoice_id:
-            push.delete()
-            return None
-        _failure_record(push, StripeProblem(
-            f"Invoice {invoice.number} is {invoice.status} here; its Stripe draft {push.stripe_invoice_id} was "
-            "left unfinalized.", "not_finalized", transient=False), final=True)
-        push.refresh_from_db()
-        return push
+    if invoice.status != Invoice.Status.FINALIZED and not push.stripe_invoice_id:
+        push.delete()  # voided or paid by hand while its push waited: nothing to collect in Stripe any more
+        return None
     with _push_lock(push.pk) as locked:
         if not locked:
             raise PushRetry(StripeProblem("Another worker is pushing this invoice.", "busy", transient=True))
@@ -287,6 +280,9 @@ def _push_to_stripe(*, account: StripeAccount, invoice: Invoice, push: InvoicePu
         # Recorded at once, in its own transaction: whatever happens next, a retry finds this invoice.
         InvoicePush.objects.filter(pk=push.pk).update(stripe_invoice_id=remote.id)
     if remote.status == "draft":
+        if invoice.status != Invoice.Status.FINALIZED:
+            raise InvalidState(f"Invoice {invoice.number} is {invoice.status} here: its Stripe draft {remote.id} is "
+                               "left unfinalized.", field="status")
         present = {(line.to_dict().get("metadata") or {}).get("tally_line") for line in
                    client.v1.invoices.line_items.list(remote.id, params={"limit": 100}).auto_paging_iter()}
         missing = [line for line in lines if line["metadata"]["tally_line"] not in present]

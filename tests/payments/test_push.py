@@ -13,6 +13,7 @@ from billing.services.credit_notes import CreditSpec, credit_note_create
 from billing.services.finalize import invoice_void
 from payments.models import CreditNotePush, InvoicePush, PushStatus, StripeCustomer
 from payments.selectors import reconciliation_list
+from payments.services.events import stripe_event_receive
 from payments.services.push import PushRetry, invoice_push, invoice_push_queue, invoice_pushes_resume, to_minor
 from payments.standin import StripeStandIn
 from tests.payments.scenario import billing_details, connect, finalized_invoice
@@ -256,3 +257,28 @@ def test_an_invoice_voided_while_its_push_waited_is_not_sent(vendor, invoice: In
     invoice_void(invoice=invoice)
     assert invoice_push(invoice_id=invoice.pk) is None
     assert not InvoicePush.objects.exists() and standin.objects(connected.api_key, "invoice") == []
+
+
+def test_a_payment_heard_before_the_crashed_push_was_recorded_is_kept(
+    vendor, invoice: Invoice, standin: StripeStandIn
+) -> None:
+    """Stripe finalized the invoice and the customer paid before the (crashed) worker recorded the push: the
+    event books the payment, and the push's retry records the Stripe invoice as pushed, paid."""
+    connected = connect(standin, vendor.organization)
+    standin.fail_next("GET", r"/v1/invoices/[^/]+/lines", 503, "Stripe is away.", times=2)
+    with pytest.raises(PushRetry):
+        invoice_push(invoice_id=invoice.pk)
+    push = InvoicePush.objects.get(invoice=invoice)
+    remote = standin.accounts[connected.api_key].objects[push.stripe_invoice_id]
+    # Meanwhile in Stripe: lines added and finalized (by the attempt the worker lost), then paid.
+    remote["_lines"].append({"id": "il_x", "object": "line_item", "amount": 595, "metadata": {}, "currency": "usd"})
+    remote.update(status="open", total=595, amount_due=595, amount_remaining=595)
+    standin.invoice_settle(connected.api_key, push.stripe_invoice_id)
+    body, header, _ = standin.event_build(connected.api_key, "invoice.paid", remote)
+    stripe_event_receive(organization_slug="vendor", payload=body, signature=header)
+    invoice.refresh_from_db()
+    assert invoice.status == Invoice.Status.PAID
+
+    push = invoice_push(invoice_id=invoice.pk)
+    assert push is not None and (push.status, push.remote_status) == (PushStatus.PUSHED, "paid")
+    assert len(standin.objects(connected.api_key, "invoice")) == 1
