@@ -279,6 +279,6 @@ def test_a_payment_heard_before_the_crashed_push_was_recorded_is_kept(
     invoice.refresh_from_db()
     assert invoice.status == Invoice.Status.PAID
 
-    push = invoice_push(invoice_id=invoice.pk)
-    assert push is not None and (push.status, push.remote_status) == (PushStatus.PUSHED, "paid")
+    pushed = invoice_push(invoice_id=invoice.pk)
+    assert pushed is not None and (pushed.status, pushed.remote_status) == (PushStatus.PUSHED, "paid")
     assert len(standin.objects(connected.api_key, "invoice")) == 1
