@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
+import billing.tasks  # noqa: F401 - registers the tasks outcomes fire by name (a web process imports them via its URLs)
 from accounts.models import Customer, User
 from billing.models import Invoice
 from tests.conftest import Vendor
