@@ -146,7 +146,14 @@ class OutcomeProof:
         rejected = next((i for i in reversed(self.items) if i.verdict == "rejected"), None)
         if rejected is not None:
             return f"rejected · {rejected.method_label.lower()}"
+        if self.status in _UNVERIFIABLE:
+            return self.status
         return "awaiting verification"
+
+    @property
+    def label(self) -> str:
+        """The badge: the assurance, else what stopped the outcome (disputed, reversed), else awaiting."""
+        return self.assurance or (self.status if self.status in _UNVERIFIABLE else "awaiting")
 
 
 METHOD_LABELS: dict[str, str] = {
@@ -154,6 +161,7 @@ METHOD_LABELS: dict[str, str] = {
     VerificationMethod.SYSTEM_OF_RECORD: "System of record", VerificationMethod.EVALUATOR: "Evaluator",
 }
 _ASSUMED_STATUSES = {OutcomeStatus.VERIFIED, OutcomeStatus.BILLED}
+_UNVERIFIABLE = {OutcomeStatus.DISPUTED, OutcomeStatus.REVERSED, OutcomeStatus.CREDITED}
 
 
 def _assurance(event: OutcomeEvent, now: datetime) -> str:

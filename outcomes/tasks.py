@@ -4,6 +4,7 @@ fire tasks, so tasks never import them at module level), and owns its retry poli
 from datetime import timedelta
 
 from celery import shared_task
+from django.core.cache import cache
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
@@ -26,4 +27,7 @@ def confirmation_requests_send_task() -> int:
     from outcomes.confirmation_requests import confirmation_requests_send
 
     today = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    # Once a day, however often beat or a retry delivers it (the shared cache holds the mark two days).
+    if not cache.add(f"outcomes:confirmation-requests:{today:%Y-%m-%d}", 1, timeout=2 * 86400):
+        return 0
     return confirmation_requests_send(since=today - timedelta(days=1), until=today)

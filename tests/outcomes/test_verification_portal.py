@@ -1,16 +1,19 @@
 """The customer's word in the portal: the Confirm outcomes page, its buttons, and the signed one-click link."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core import mail
+from django.core.cache import cache
 from django.test import Client, override_settings
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.models import User
 from outcomes.confirmation_requests import confirmation_link_url, confirmation_requests_send
 from outcomes.models import Dispute, OutcomeEvent, OutcomeEvidence
 from outcomes.signing import confirmation_link_token
+from outcomes.tasks import confirmation_requests_send_task
 from tests.billing.scenario import post_outcomes
 from tests.factories import CustomerFactory, OutcomeTypeFactory, UserFactory
 from tests.portal.conftest import login
@@ -119,3 +122,18 @@ def test_the_daily_email_carries_a_link_per_outcome(awaiting, vendor) -> None:
     # The emailed link works.
     path = link.split("://", 1)[1].split("/", 1)[1]
     assert Client().get("/" + path).status_code == 200
+
+
+def test_the_daily_task_asks_once_a_day(vendor) -> None:
+    OutcomeTypeFactory.create(organization=vendor.organization, verification_methods=["customer_confirmation"])
+    vendor.customer.billing_email = "ap@acme.example"
+    vendor.customer.save()
+    post_outcomes(vendor.organization, [{"idempotency_key": "o1", "customer": "acme", "outcome": "ticket_resolved",
+                                         "task_id": "ZD-1", "timestamp": "2026-10-05T12:00:00Z"}])
+    # Received yesterday: the digest of today's run covers it.
+    OutcomeEvent.objects.update(received_at=timezone.now() - timedelta(days=1))
+    cache.clear()
+
+    assert confirmation_requests_send_task.delay().get() == 1
+    assert confirmation_requests_send_task.delay().get() == 0
+    assert len(mail.outbox) == 1
