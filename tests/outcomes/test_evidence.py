@@ -53,7 +53,7 @@ def test_every_place_shows_the_same_summary(evidenced, finance_user) -> None:
     # The invoice CSV: one evidence cell per outcome line (o2 is disputed, so not billed).
     client = login(finance_user)
     export = client.get(reverse("portal:invoice-csv", args=[invoice.pk]))
-    rows = list(csv.DictReader(io.StringIO(b"".join(export.streaming_content).decode())))
+    rows = list(csv.DictReader(io.StringIO(export.getvalue().decode())))
     assert {row["outcome_event"]: row["evidence"] for row in rows if row["kind"] == "outcome"} == {
         "o0": summaries["o0"], "o1": summaries["o1"]}
 
