@@ -126,3 +126,17 @@ def test_a_draft_with_no_lines_is_one_page(vendor: Vendor) -> None:
     assert len(reader.pages) == 1
     text = reader.pages[0].extract_text()
     assert "DRAFT" in text and "AMOUNT DUE" in text and "0.00 USD" in text
+
+
+def test_a_reverse_charge_invoice_says_so_on_page_one(vendor: Vendor) -> None:
+    OutcomeTypeFactory.create(organization=vendor.organization, code="ticket_resolved", name="Support ticket resolved")
+    Customer.objects.filter(pk=vendor.customer.pk).update(country="DE", tax_status="reverse_charge", tax_id="DE999")
+    TaxRate.objects.create(organization=vendor.organization, name="VAT", country="DE", percentage=Decimal("19"))
+    post_outcomes(vendor.organization, [{"idempotency_key": "k1", "customer": "acme", "outcome": "ticket_resolved",
+                                         "task_id": "t1", "timestamp": at(3)}])
+    draft = reconcile_customer(customer_id=vendor.customer.pk, period=OCTOBER)
+
+    text = _pdf(draft).pages[0].extract_text()
+
+    assert "Reverse charge: the customer accounts for the tax (customer tax id DE999)." in text
+    assert "VAT" not in text and "AMOUNT DUE" in text
