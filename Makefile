@@ -17,7 +17,7 @@ STARTED := $(shell date +%s.%N)
 RUNTIME_DIR := $(or $(XDG_RUNTIME_DIR),/tmp/tally-runtime-$(shell id -u))
 QUIET_ENV = XDG_RUNTIME_DIR=$(RUNTIME_DIR)
 
-.PHONY: demo test venv lint serve worker beat bench-ingest bench-reconcile stop-db clean-db
+.PHONY: demo test venv lint serve worker beat bench-ingest bench-reconcile bench-freshness bench-portal bench-rollups stop-db clean-db
 
 venv: $(STAMP)
 
@@ -57,6 +57,15 @@ bench-ingest: venv
 
 bench-reconcile: venv
 	$(BIN)/python bench/reconcile.py
+
+bench-freshness: venv
+	$(BIN)/python bench/freshness.py
+
+bench-portal: venv
+	$(BIN)/python bench/portal.py
+
+bench-rollups: venv
+	$(BIN)/python bench/rollup_mechanism.py
 
 stop-db:
 	@mkdir -p -m 700 $(RUNTIME_DIR)
