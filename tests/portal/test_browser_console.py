@@ -140,6 +140,13 @@ def test_an_invoice_shows_its_summary_first_and_fits_a_phone(live_server, vendor
             vendor_phone.goto(f"{base}{path}")
             assert vendor_phone.evaluate("() => document.documentElement.scrollWidth") <= 390, path
         _screenshot(vendor_phone, "runs-phone-390.png")
+        # The settings menu opens within the screen, and leads to its pages.
+        vendor_phone.click("details.menu summary")
+        box = vendor_phone.locator("details.menu .menu-items").bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, box
+        vendor_phone.get_by_role("link", name="Audit log").click()
+        vendor_phone.wait_for_load_state()
+        assert vendor_phone.url.endswith("/settings/audit/")
         vendor_phone.goto(f"{base}/dashboard/?period=2026-09")
         _screenshot(vendor_phone, "dashboard-phone-390.png")
     assert Decimal(history["amount_due"]) > 0
