@@ -8,10 +8,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from accounts.models import Customer
 from outcomes.enums import OutcomeStatus
-from outcomes.models import Dispute, OutcomeEvent
+from outcomes.models import Dispute, OutcomeEvent, OutcomeType
 from webhooks.events import EventType
-from webhooks.services import event_emit, events_emit
+from webhooks.services import event_emit, events_emit_from_query
 
 
 def _outcome(*, pk: int, idempotency_key: str, customer: str, task_id: str, outcome_type: str, status: str,
@@ -40,18 +41,19 @@ def outcome_moved_emit(*, event: OutcomeEvent, from_status: str, to_status: str,
 
 
 def outcomes_verified_emit(*, event_ids: Sequence[int], reason: str) -> int:
-    """Many outcomes verified by one statement: one read of their fields and multi-row outbox inserts."""
+    """Many outcomes verified by one statement: their payloads built by PostgreSQL, the same shape as
+    outcome_payload, and written to the outbox by one INSERT ... SELECT (the ids as one array parameter)."""
     if not event_ids:
         return 0
-    rows = (OutcomeEvent.objects.filter(pk__in=event_ids).order_by("pk")
-            .values_list("pk", "organization_id", "idempotency_key", "customer__external_id", "task_id",
-                         "outcome_type__code", "timestamp"))
-    return events_emit(events=(
-        (organization_id, EventType.OUTCOME_VERIFIED, {"outcome": _outcome(
-            pk=pk, idempotency_key=key, customer=customer, task_id=task_id, outcome_type=code,
-            status=OutcomeStatus.VERIFIED, timestamp=timestamp), "reason": reason})
-        for pk, organization_id, key, customer, task_id, code, timestamp in rows
-    ))
+    query = (
+        "SELECT e.organization_id, jsonb_build_object('outcome', jsonb_build_object("
+        "'id', e.id, 'idempotency_key', e.idempotency_key, 'customer', c.external_id, 'task_id', e.task_id, "
+        "'outcome_type', t.code, 'status', %s::text, 'timestamp', e.timestamp), 'reason', %s::text) "
+        f"FROM {OutcomeEvent._meta.db_table} e JOIN {Customer._meta.db_table} c ON c.id = e.customer_id "
+        f"JOIN {OutcomeType._meta.db_table} t ON t.id = e.outcome_type_id WHERE e.id = ANY(%s) ORDER BY e.id"
+    )
+    return events_emit_from_query(type=EventType.OUTCOME_VERIFIED, query=query,
+                                  params=[str(OutcomeStatus.VERIFIED), reason, list(event_ids)])
 
 
 def _dispute(dispute: Dispute, event: OutcomeEvent) -> dict[str, Any]:

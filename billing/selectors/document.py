@@ -141,7 +141,7 @@ def _summary_line(section: str, key: Any, rows: list[dict[str, Any]], invoice: I
             by_type[names.get(row["outcome_type_id"], "outcome")] += row["count"]
         parts = ", ".join(f"{name} {n:,}" for name, n in by_type.items())
         period = _period_prefix(key, invoice)
-        return SummaryLine(f"{period}outcomes included in the plan ({parts})", count, ZERO, amount, currency,
+        return SummaryLine(f"{period}Included outcomes: {parts}", count, ZERO, amount, currency,
                            SummaryKind.INCLUDED)
     if section in (SummaryKind.OUTCOME, SummaryKind.PRIOR_PERIOD) and rows[0]["kind"] == InvoiceLine.Kind.OUTCOME:
         period, type_id = key
@@ -156,8 +156,7 @@ def _summary_line(section: str, key: Any, rows: list[dict[str, Any]], invoice: I
     if section == SummaryKind.CREDIT:
         period, type_id = key
         name = names.get(type_id, "outcome") if type_id else "line"
-        description = (f"{name} reversed after invoicing, credited "
-                       f"({_period_label(period)})")
+        description = f"Credit: {name} reversed after invoicing ({_period_label(period)})"
         return SummaryLine(description, count, None, amount, currency, SummaryKind.CREDIT)
     row = rows[0]
     quantity = row["quantity"] if section in (SummaryKind.USAGE_OVERAGE, SummaryKind.PRIOR_PERIOD) else None

@@ -1,5 +1,6 @@
 """Each announced change writes its event in its own transaction, through the real services."""
 
+import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -108,6 +109,11 @@ def test_verification_announces_each_outcome_once(priced: Vendor) -> None:
     assert keys == {"o0", "o1", "o2"} and len(verified) == 3
     assert {d["outcome"]["status"] for d in verified} == {"verified"}
     assert verified[0]["outcome"]["outcome_type"] == "ticket_resolved" and verified[0]["outcome"]["customer"] == "acme"
+    first = OutcomeEvent.objects.get(pk=verified[0]["outcome"]["id"])
+    assert verified[0]["outcome"]["timestamp"] == first.timestamp.isoformat()  # as the one-at-a-time path writes it
+    assert verified[0]["reason"] == "verification window passed"
+    ids = list(OutboxEvent.objects.filter(type="outcome.verified").values_list("event_id", flat=True))
+    assert all(re.fullmatch(r"msg_[0-9a-f]{26}", event_id) for event_id in ids) and len(set(ids)) == 3
 
 
 def test_reversal_and_disputes_are_announced(priced: Vendor) -> None:

@@ -7,7 +7,7 @@ the periodic sweep (beat, `webhooks.relay`) finds the row.
 
 import json
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -19,10 +19,11 @@ from webhooks.events import EVENT_TYPES
 from webhooks.models import OutboxEvent, WebhookEndpoint
 from webhooks.tasks import webhooks_relay_task
 
-# Rows per INSERT when many events are emitted at once (a verification sweep): large enough that the
-# round trips vanish next to the rows, small enough that one statement's parameters stay far below
-# PostgreSQL's 65,535 limit (7 columns a row).
+# Rows per write to the COPY stream when many events are emitted at once: bounds the text held at once.
 EMIT_CHUNK = 2000
+# COPY's text format: a backslash, tab or line break inside a value is escaped (JSON text has no raw
+# tabs or line breaks, but its own escapes are backslashes).
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
 def new_event_id() -> str:
@@ -72,27 +73,55 @@ def event_emit(*, organization_id: int, type: str, data: Mapping[str, Any], once
 
 
 def events_emit(*, events: Iterable[tuple[int, str, Mapping[str, Any]]]) -> int:
-    """Announce many changes made by one statement, as (organization_id, type, data): multi-row inserts,
-    one relay after commit. Returns how many were written."""
+    """Announce many changes made by one statement, as (organization_id, type, data): one COPY into the
+    outbox, one relay after commit. Returns how many were written.
+
+    COPY, because an INSERT of thousands of rows spends most of its time quoting parameters on the
+    client (bench/webhooks_outbox.py: ~220 us an event with bulk_create, far less with COPY)."""
     _require_transaction()
-    now = timezone.now()
-    rows: list[OutboxEvent] = []
-    written = 0
+    now = timezone.now().isoformat()
     organization_ids: set[int] = set()
     types: set[str] = set()
-    for organization_id, type, data in events:
-        _check_type(type)
-        organization_ids.add(organization_id)
-        types.add(type)
-        rows.append(OutboxEvent(organization_id=organization_id, event_id=new_event_id(), type=type,
-                                data=_plain(data), created_at=now))
-        if len(rows) >= EMIT_CHUNK:
-            OutboxEvent.objects.bulk_create(rows)
-            written += len(rows)
-            rows = []
-    if rows:
-        OutboxEvent.objects.bulk_create(rows)
-        written += len(rows)
+    written = 0
+    with connection.cursor() as cursor, cursor.cursor.copy(
+        f"COPY {OutboxEvent._meta.db_table} (organization_id, event_id, type, data, once_key, created_at) FROM STDIN"
+    ) as copy:
+        lines: list[str] = []
+        for organization_id, type, data in events:
+            _check_type(type)
+            organization_ids.add(organization_id)
+            types.add(type)
+            payload = json.dumps(dict(data), cls=DjangoJSONEncoder).translate(_COPY_ESCAPES)
+            lines.append(f"{int(organization_id)}\t{new_event_id()}\t{type}\t{payload}\t\t{now}\n")
+            if len(lines) >= EMIT_CHUNK:
+                copy.write("".join(lines))
+                written, lines = written + len(lines), []
+        copy.write("".join(lines))
+        written += len(lines)
     if written:
         _relay_on_commit(organization_ids=organization_ids, types=types)
     return written
+
+
+def events_emit_from_query(*, type: str, query: str, params: Sequence[Any]) -> int:
+    """Announce many changes whose payloads the database can build: `query` selects (organization_id,
+    data jsonb), one row per event; one INSERT ... SELECT writes them all, ids drawn by PostgreSQL (26
+    hex digits of gen_random_uuid(), the shape of new_event_id). Returns how many were written.
+
+    For a sweep that moves thousands of rows in one statement (outcome verification): no row crosses
+    the wire and no payload is built in Python, so announcing costs little next to the move itself."""
+    _require_transaction()
+    _check_type(type)
+    table = OutboxEvent._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH written AS (INSERT INTO {table} (organization_id, event_id, type, data, once_key, created_at) "
+            f"SELECT s.organization_id, 'msg_' || substr(replace(gen_random_uuid()::text, '-', ''), 1, 26), %s, "
+            f"s.data, '', now() FROM ({query}) AS s (organization_id, data) RETURNING organization_id) "
+            f"SELECT organization_id, count(*) FROM written GROUP BY organization_id",
+            [type, *params],
+        )
+        written = {organization_id: count for organization_id, count in cursor.fetchall()}
+    if written:
+        _relay_on_commit(organization_ids=set(written), types={type})
+    return sum(written.values())
