@@ -2,6 +2,7 @@
 back, in the page, the admin or the logs; the reconciliation lists what disagrees, with the reason and a
 retry; another organization, a vendor member and a customer's user get nothing of it."""
 
+import io
 import logging
 from collections.abc import Iterator
 
@@ -10,6 +11,7 @@ from django.contrib.admin.sites import site
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from pypdf import PdfReader
 
 from accounts.models import User
 from payments.models import InvoicePush, PushStatus, StripeAccount
@@ -120,9 +122,15 @@ def test_a_customers_user_sees_the_payment_link_not_stripes_internals(
     billing_details(vendor.customer)
     connect(standin, vendor.organization)
     invoice = finalized_invoice(vendor.customer)
-    invoice_push(invoice_id=invoice.pk)
-    page = login(finance_user).get(f"/invoices/{invoice.pk}/").content.decode()
-    assert 'id="stripe-panel"' not in page
+    push = invoice_push(invoice_id=invoice.pk)
+    assert push is not None and push.hosted_invoice_url
+    client = login(finance_user)
+    page = client.get(f"/invoices/{invoice.pk}/").content.decode()
+    assert 'id="stripe-panel"' not in page and "Push to Stripe" not in page
+    assert f'href="{push.hosted_invoice_url}"' in page and "Pay 5.95 USD online" in page
+    response = client.get(f"/invoices/{invoice.pk}/invoice.pdf")
+    pdf = PdfReader(io.BytesIO(b"".join(response.streaming_content)))  # type: ignore[attr-defined]
+    assert f"Pay online: {push.hosted_invoice_url}" in pdf.pages[0].extract_text().replace("\n", "")
 
 
 def test_the_reconciliation_page_reads_a_fixed_number_of_queries(vendor, standin: StripeStandIn,
