@@ -22,7 +22,7 @@ def confirm_list_page(request: HttpRequest) -> HttpResponse:
     if scope.customer is None:
         raise PermissionDenied("Outcomes are confirmed by the customer's finance team.")
     pending = outcomes_awaiting_confirmation(organization_id=scope.organization.pk, customer_id=scope.customer.pk)
-    proofs = outcome_evidence(organization_id=scope.organization.pk, event_ids=[event.pk for event in pending])
+    proofs = outcome_evidence(organization_id=scope.organization.pk, events=pending)
     return render(request, "portal/confirm_list.html", {
         "scope": scope, "outcomes": [(event, proofs[event.pk]) for event in pending], "form": DisputeForm(),
     })
@@ -88,7 +88,7 @@ def confirm_link_page(request: HttpRequest, token: str) -> HttpResponse:
             messages.error(request, f"Nothing was recorded: {exc.message}")
         outcome = outcome_for_customer(organization_id=claim.organization_id, customer_id=claim.customer_id,
                                        event_id=claim.event_id)
-    proof = outcome_evidence(organization_id=claim.organization_id, event_ids=[outcome.pk])[outcome.pk]
+    proof = outcome_evidence(organization_id=claim.organization_id, events=[outcome])[outcome.pk]
     return render(request, "portal/confirm_link.html", {
         "outcome": outcome, "proof": proof, "form": form, "done": done,
         "answerable": not done and outcome.status in ("pending", "verified") and proof.assurance != "confirmed",

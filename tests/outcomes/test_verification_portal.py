@@ -10,11 +10,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
+from accounts.services import api_key_create
 from outcomes.confirmation_requests import confirmation_link_url, confirmation_requests_send
 from outcomes.models import Dispute, OutcomeEvent, OutcomeEvidence
 from outcomes.signing import confirmation_link_token
 from outcomes.tasks import confirmation_requests_send_task
 from tests.billing.scenario import post_outcomes
+from tests.conftest import ApiClient
 from tests.factories import CustomerFactory, OutcomeTypeFactory, UserFactory
 from tests.portal.conftest import login
 
@@ -137,3 +139,26 @@ def test_the_daily_task_asks_once_a_day(vendor) -> None:
     assert confirmation_requests_send_task.delay().get() == 1
     assert confirmation_requests_send_task.delay().get() == 0
     assert len(mail.outbox) == 1
+
+
+def test_the_confirm_page_and_api_query_counts_do_not_grow_with_outcomes(
+    awaiting, vendor, finance_user, django_assert_num_queries
+) -> None:
+    _, raw = api_key_create(organization=vendor.organization, customer=vendor.customer, scope="read")
+    api = ApiClient(raw)
+    client = login(finance_user)
+    page, listed = reverse("portal:confirm-list"), "/api/v1/outcome-confirmations"
+    # session, user, organization, customer, the awaiting outcomes with their types, their evidence
+    with django_assert_num_queries(6):
+        assert client.get(page).status_code == 200
+    api.get(listed)  # the key is looked up once, then remembered
+    # the key's customer, the awaiting outcomes with their types
+    with django_assert_num_queries(2):
+        assert len(api.get(listed).json()) == 1
+    post_outcomes(vendor.organization, [
+        {"idempotency_key": f"more-{n}", "customer": "acme", "outcome": "ticket_resolved", "task_id": f"T-{n}",
+         "timestamp": "2026-10-06T12:00:00Z"} for n in range(20)])
+    with django_assert_num_queries(6):
+        assert client.get(page).content.count(b"<details class=\"dispute\">") == 21
+    with django_assert_num_queries(2):
+        assert len(api.get(listed).json()) == 21
