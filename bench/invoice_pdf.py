@@ -112,13 +112,13 @@ def _child(invoice_id: int, mode: str) -> dict[str, float]:
         invoice = Invoice.objects.select_related("organization", "customer", "price_book").get(pk=invoice_id)
         document = invoice_document(invoice, audience=Audience.CUSTOMER)
         size = 0
-        tail = [b"", b""]  # the page tree root, redefined with the total /Count, is in the last two chunks
+        tree = b""  # the page tree's root, redefined with the total /Count, is the last chunk holding one
         for chunk in invoice_pdf_stream(document):
             size += len(chunk)
-            tail = [tail[1], chunk]
+            if b"/Count " in chunk:
+                tree = chunk
         result["bytes"] = size
-        end = b"".join(tail)
-        result["pages"] = int(end.rsplit(b"/Count ", 1)[1].split()[0]) if b"/Count " in end else 1
+        result["pages"] = int(tree.rsplit(b"/Count ", 1)[1].split()[0]) if tree else 1
     result["seconds"] = time.perf_counter() - started
     result["peak_rss_mib"] = _peak_rss_mib()
     return result

@@ -98,9 +98,10 @@ def document_report(*, organization: Organization, write: Write) -> None:
                .annotate(line_count=Count("lines")).order_by("-line_count", "pk").first())
     if invoice is None:
         return
-    tail = b""
+    tree = b""  # the page tree's root, redefined with the total /Count, is the last chunk holding one
     for chunk in invoice_pdf_stream(invoice_document(invoice, audience=Audience.CUSTOMER)):
-        tail = (tail + chunk)[-4096:]  # the page tree's /Count is written last, just before the xref
-    pages = int(tail.rsplit(b"/Count ", 1)[1].split()[0]) if b"/Count " in tail else 1
+        if b"/Count " in chunk:
+            tree = chunk
+    pages = int(tree.rsplit(b"/Count ", 1)[1].split()[0]) if tree else 1
     write(f"Largest invoice: {invoice.number or 'draft'} of {invoice.customer.name}, "
           f"{invoice.line_count:,} lines, a {pages}-page PDF (summary on page 1, itemization after).")

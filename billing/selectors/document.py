@@ -21,7 +21,7 @@ from accounts.models import BillingProfile, Customer, Organization
 from billing.audience import Audience
 from billing.models import Invoice, InvoiceLine, InvoicePayment, InvoiceTax, TaxRate
 from core.errors import NotFound
-from core.money import minor_unit
+from core.money import minor_unit, round_money
 
 ZERO = Decimal(0)
 
@@ -185,7 +185,9 @@ def _tiers_text(tiers: tuple[SummaryTier, ...], currency: str) -> str:
             text = f"{quantity_text(tier.quantity)} in packages at {price_text(tier.unit_price, currency)} each"
         elif tier.note and not tier.note.startswith("tier "):
             text += f" ({tier.note})"
-        if tier.amount != tier.quantity * tier.unit_price and tier.note != "package":
+        # Each line is rounded on its own: a tier's amount is its count times the rounded price, plus the
+        # tier's flat fee when it has one (riding on its first outcome).
+        if "tier" in tier.note and tier.amount != tier.quantity * round_money(tier.unit_price, currency):
             text += " incl. flat fee"
         parts.append(text)
     return ", " + " then ".join(parts)

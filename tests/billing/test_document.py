@@ -227,3 +227,17 @@ def test_the_admin_shows_tax_and_payments_read_only(graduated: Vendor) -> None:
     assert "VAT" in page and "6.56" in page and "tx-77" in page
     assert 'name="taxes-0-amount"' not in page and 'name="payments-0-amount"' not in page  # shown, not editable
     assert client.get(reverse("admin:billing_taxrate_delete", args=[rate.pk])).status_code == 403
+
+
+def test_a_tier_flat_fee_is_named_and_per_line_rounding_is_not_taken_for_one(vendor: Vendor) -> None:
+    OutcomeTypeFactory.create(organization=vendor.organization, code="ticket_resolved", name="Ticket")
+    price_book_create(customer=vendor.customer, effective_from=OCTOBER, currency="USD", entries=[EntrySpec(
+        "ticket_resolved", "graduated", tiers=[{"up_to": 2, "unit_price": "0.0025"},
+                                               {"up_to": None, "unit_price": "1", "flat_fee": "5"}],
+    )])
+    post_outcomes(vendor.organization, outcomes(vendor.customer, 4))
+
+    (line,) = invoice_summary(_invoice(vendor))
+
+    assert line.description == "Ticket, 2 at 0.0025 then 2 at 1.00 incl. flat fee"
+    assert line.amount == Decimal("7.00")  # 0.00 + 0.00 (each rounded), then 1 + 5 and 1
