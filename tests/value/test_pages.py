@@ -8,10 +8,12 @@ import pytest
 from django.test import Client
 
 from billing.services.finalize import invoice_finalize
+from core.periods import period_parse
 from tests.conftest import Vendor
 from tests.portal.conftest import Billed, login
 from value import signing
 from value.models import Baseline, ValueReceipt
+from value.services.baselines import BaselineSpec, baseline_propose
 
 pytestmark = [pytest.mark.django_db]
 
@@ -108,3 +110,15 @@ def test_customer_user_sees_no_cost_on_value_pages(billed: Billed, finance_user,
         text = client.get(url).content.decode().lower()
         assert "cost to serve" not in text and "margin" not in text.split("<main>")[-1].replace("margin:", "")
 
+
+
+def test_baseline_page_query_count_does_not_grow(billed: Billed, django_assert_max_num_queries) -> None:
+    client = login(billed.vendor.admin)
+    spec = {"outcome": "ticket_resolved", "method": "flat", "currency": "USD", "flat_value": Decimal(5)}
+    baseline_propose(customer=billed.acme, spec=BaselineSpec(effective_from=period_parse("2026-08"), **spec))
+    with django_assert_max_num_queries(10) as first:
+        assert client.get("/value/baselines/").status_code == 200
+    for month in ("2026-09", "2026-10"):
+        baseline_propose(customer=billed.globex, spec=BaselineSpec(effective_from=period_parse(month), **spec))
+    with django_assert_max_num_queries(len(first.captured_queries)):
+        assert client.get("/value/baselines/").status_code == 200
