@@ -14,7 +14,7 @@ from core.errors import NotFound
 from core.periods import Period
 from metering.selectors import rate_for_event, usage_event_by_key, usage_event_cost, usage_event_data
 from outcomes.enums import OutcomeStatus
-from outcomes.selectors import outcome_event_list
+from outcomes.selectors import outcome_event_list, outcome_evidence
 
 if TYPE_CHECKING:  # a type for annotations only: the event comes from outcomes.selectors
     from outcomes.models import OutcomeEvent
@@ -107,6 +107,7 @@ def outcome_event_trace(*, organization: Organization, idempotency_key: str) -> 
             "status": event.status, "verifiable_at": event.verifiable_at, "received_at": event.received_at,
         },
         "history": history,
+        "evidence": outcome_evidence(organization_id=organization.pk, events=[event])[event.pk].as_dict(),
         "billing": {"lines": [_line_data(line) for line in lines], **_outcome_reason(event, bool(lines))},
     }
 

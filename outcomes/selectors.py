@@ -150,6 +150,22 @@ class OutcomeProof:
             return self.status
         return "awaiting verification"
 
+    def as_dict(self) -> dict[str, object]:
+        """The proof as the API answers it (outcomes.api.verification.OutcomeProofOutput)."""
+        def number(value: Decimal | None) -> str | None:
+            return None if value is None else format(value.normalize(), "f")
+
+        return {
+            "idempotency_key": self.idempotency_key, "status": self.status, "assurance": self.assurance,
+            "verified_by": self.verified_by, "confirmed_at": self.confirmed_at, "summary": self.summary,
+            "evidence": [
+                {"method": i.method, "verdict": i.verdict, "who": i.who, "at": i.at, "recorded_at": i.recorded_at,
+                 "score": number(i.score), "threshold": number(i.threshold), "evaluator": i.evaluator,
+                 "external_id": i.external_id, "url": i.url, "note": i.note}
+                for i in self.items
+            ],
+        }
+
     @property
     def label(self) -> str:
         """The badge: the assurance, else what stopped the outcome (disputed, reversed), else awaiting."""

@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 from accounts.api.authentication import organization_of
 from billing.explain import outcome_event_trace, usage_event_trace
 from metering.api.views import UsageEventOutput
+from outcomes.api.verification import OutcomeProofOutput
 
 
 class TraceInvoiceOutput(serializers.Serializer):
@@ -89,6 +90,7 @@ class TraceTransitionOutput(serializers.Serializer):
 class OutcomeEventTraceOutput(serializers.Serializer):
     event = TraceOutcomeEventOutput()
     history = TraceTransitionOutput(many=True)
+    evidence = OutcomeProofOutput(help_text="How the outcome was verified: its assurance and evidence.")
     billing = TraceBillingOutput()
 
 

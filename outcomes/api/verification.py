@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api.authentication import ApiPrincipal, api_actor_label, customer_scope, organization_of
-from core.api.fields import CodeField, DecimalStringField, decimal_str
+from core.api.fields import CodeField, DecimalStringField
 from core.errors import NotFound
 from outcomes.enums import SourceMethod, VerificationMethod
 from outcomes.models import OutcomeEvent, VerificationSource
@@ -67,17 +67,7 @@ class OutcomeProofOutput(serializers.Serializer):
 
 
 def proof_data(proof: OutcomeProof) -> dict[str, Any]:
-    return {
-        "idempotency_key": proof.idempotency_key, "status": proof.status, "assurance": proof.assurance,
-        "verified_by": proof.verified_by, "confirmed_at": proof.confirmed_at, "summary": proof.summary,
-        "evidence": [
-            {"method": i.method, "verdict": i.verdict, "who": i.who, "at": i.at, "recorded_at": i.recorded_at,
-             "score": None if i.score is None else decimal_str(i.score),
-             "threshold": None if i.threshold is None else decimal_str(i.threshold), "evaluator": i.evaluator,
-             "external_id": i.external_id, "url": i.url, "note": i.note}
-            for i in proof.items
-        ],
-    }
+    return proof.as_dict()
 
 
 def _proof(request: Request, *, idempotency_key: str) -> OutcomeProof:

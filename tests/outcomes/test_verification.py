@@ -375,3 +375,14 @@ def test_evidence_once_recorded_is_never_edited(vendor, judged) -> None:
     vendor.api.post("/api/v1/outcome-events/o1/evaluations", {"score": "0.9"})
     with pytest.raises(DatabaseError), transaction.atomic():
         OutcomeEvidence.objects.update(score=Decimal("0.1"))
+
+
+def test_the_outcome_trace_explains_how_it_was_verified(vendor, helpdesk) -> None:
+    _post(vendor, "ticket_resolved")
+    _callback(vendor.api, helpdesk, {"id": "d", "idempotency_key": "o1", "verdict": "confirmed", "external_id": "ZD-9"})
+
+    trace = vendor.api.get("/api/v1/outcome-events/o1/trace").json()
+
+    assert trace["evidence"]["assurance"] == "confirmed"
+    assert trace["evidence"]["evidence"][0]["external_id"] == "ZD-9"
+    assert trace["history"][-1]["to_status"] == "verified"
