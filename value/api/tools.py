@@ -13,7 +13,7 @@ from accounts.api.authentication import organization_of
 from accounts.api.views import scoped_customer_get
 from accounts.selectors import customer_get, customer_list
 from billing.api.books import MeterPriceInput, PriceBookInput
-from core.api.fields import DecimalStringField, PeriodField
+from core.api.fields import DecimalStringField, PeriodField, decimal_str
 from core.errors import DomainError
 from core.money import round_money
 from core.periods import period_parse
@@ -206,6 +206,7 @@ class TaskBudgetApi(APIView):
     def get(self, request: Request, external_id: str, task_id: str) -> Response:
         customer = scoped_customer_get(request, external_id)
         budget = task_budget(customer=customer, task_id=task_id, outcome=request.query_params.get("outcome") or None)
-        return Response({"task_id": budget.task_id, "outcome": budget.outcome, "cost_so_far": str(budget.cost_so_far),
+        return Response({"task_id": budget.task_id, "outcome": budget.outcome,
+                         "cost_so_far": decimal_str(budget.cost_so_far),
                          "ceiling": None if budget.ceiling is None else str(budget.ceiling), "within": budget.within,
                          "currency": budget.currency})
