@@ -26,7 +26,7 @@ EVENT_DESCRIPTIONS: dict[str, str] = {
     EventType.INVOICE_PAYMENT_FAILED: "A payment of an invoice failed.",
     EventType.INVOICE_OVERDUE: "An invoice passed its due date unpaid (once per invoice).",
     EventType.CREDIT_NOTE_CREATED: "A credit note was issued against an invoice.",
-    EventType.OUTCOME_VERIFIED: "An outcome passed its verification window and became billable.",
+    EventType.OUTCOME_VERIFIED: "An outcome became billable: its window passed, or evidence confirmed it.",
     EventType.OUTCOME_REVERSED: "An outcome was reversed.",
     EventType.DISPUTE_OPENED: "A customer disputed an outcome.",
     EventType.DISPUTE_RESOLVED: "A dispute was accepted or rejected.",

@@ -25,6 +25,7 @@ class Receiver:
     answer: Callable[[int], int] = lambda n: 200
     hang_on: int | None = None
     hang_seconds: float = 0.0
+    stall_body: bool = False  # send the status and headers, then stall the body for hang_seconds
     requests: list[Received] = field(default_factory=list)
     hanging: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -50,6 +51,17 @@ class Receiver:
                     time.sleep(receiver.hang_seconds)
                 status = receiver.answer(number)
                 reply = f"status {status} for request {number}".encode()
+                if receiver.stall_body:
+                    try:
+                        self.send_response(status)
+                        self.send_header("content-length", "1000")
+                        self.end_headers()
+                        self.wfile.write(b"\x00partial")
+                        self.wfile.flush()
+                        time.sleep(receiver.hang_seconds)
+                    except OSError:
+                        pass
+                    return
                 try:
                     self.send_response(status)
                     self.send_header("content-length", str(len(reply)))

@@ -184,6 +184,19 @@ def test_redirects_and_timeouts_count_as_failures(vendor: Vendor, receiver: Rece
     assert not attempts[None].succeeded and "Timeout" in attempts[None].error
 
 
+def test_a_receiver_that_stalls_mid_answer_is_a_logged_failure(
+    vendor: Vendor, receiver: Receiver, pump: Callable[[], int], settings: Any
+) -> None:
+    settings.WEBHOOKS_TIMEOUT_SECONDS = 0.5
+    receiver.stall_body, receiver.hang_seconds = True, 2.0
+    _subscribe(vendor, receiver)
+    _emit(vendor)
+    pump()
+    [attempt] = DeliveryAttempt.objects.all()
+    assert not attempt.succeeded and attempt.status_code is None and "Timeout" in attempt.error
+    assert WebhookDelivery.objects.get().status == "pending"  # retried later
+
+
 @pytest.mark.parametrize("url", ["http://127.0.0.1:{port}/hooks", "http://localhost:{port}/hooks",
                                  "http://[::ffff:127.0.0.1]:{port}/hooks"])
 def test_delivery_refuses_a_host_that_now_resolves_to_loopback(

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import requests
+import urllib3
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
@@ -118,13 +119,15 @@ def _post(url: str, body: str, headers: dict[str, str]) -> Answer:
             url, data=body.encode(), headers=headers, timeout=(timeout, timeout), allow_redirects=False, stream=True,
         ) as response:
             raw = response.raw.read(RESPONSE_EXCERPT_CHARS * 4, decode_content=True) or b""
-            excerpt = raw.decode("utf-8", "replace")[:RESPONSE_EXCERPT_CHARS]
+            # PostgreSQL text holds no NUL; a receiver may answer anything.
+            excerpt = raw.decode("utf-8", "replace").replace("\x00", "")[:RESPONSE_EXCERPT_CHARS]
             error = "" if response.status_code < 300 else f"HTTP {response.status_code}"
             if 300 <= response.status_code < 400:
                 error = "Redirects are not followed; point the endpoint at the final URL."
             return Answer(response.status_code, _ms(started), excerpt, error)
-    except requests.RequestException as exc:
-        return Answer(None, _ms(started), "", f"{type(exc).__name__}: {exc}"[:300])
+    # Reading the streamed answer raises urllib3's own errors, which requests does not wrap.
+    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+        return Answer(None, _ms(started), "", f"{type(exc).__name__}: {exc}".replace("\x00", "")[:300])
 
 
 def _ms(started: float) -> int:
