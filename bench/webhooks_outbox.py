@@ -15,8 +15,13 @@ then the outcomes are put back to pending (and the transitions and outbox rows d
 round. Prints each round's wall time and the time spent inside the outbox write (the sweep's wall time
 swings with the shared machine's load; the time inside the write is the steadier figure), the medians
 and their ratio, and the relay's rate (outbox rows to
-deliveries for one subscribed endpoint, in chunks of 500). Timings are noisy on a shared PostgreSQL:
+deliveries for one subscribed endpoint, in chunks of 5,000). Timings are noisy on a shared PostgreSQL:
 read the medians.
+
+Measured on the shared 2-core box, 50,000 outcomes, 4 rounds: baseline 13.81 s, with events 16.23 s
+(ratio 1.18); the outbox write itself 1.90 s, 38 us per announced outcome, 12% of the sweep. Relay
+23,900 events/s. The first version (bulk_create of Python-built rows) cost ~220 us per outcome (ratio
+1.83), spent mostly quoting parameters on the client, and relayed ~1,500-3,500 events/s.
 """
 
 import argparse
