@@ -28,6 +28,7 @@ app.conf.beat_schedule = {
     # The outbox sweep: events whose on-commit relay was lost, deliveries due for a retry or whose attempt
     # died with its worker (webhooks.services.delivery).
     "webhooks-sweep": {"task": "webhooks.relay", "schedule": float(env_int("WEBHOOKS_SWEEP_SECONDS", 15))},
+    "webhooks-prune": {"task": "webhooks.prune", "schedule": crontab(hour=3, minute=30)},
     "archive-usage": {"task": "billing.archive_usage", "schedule": crontab(hour=2, minute=30)},
     "ensure-usage-partitions": {"task": "metering.ensure_partitions", "schedule": crontab(hour=1, minute=0)},
     # Tasks of the current period over their type's margin guardrail, recorded once (value.services.guardrails).

@@ -38,3 +38,11 @@ def webhooks_deliver_task(delivery_id: int, token: str) -> bool | None:
     from webhooks.services.delivery import delivery_attempt
 
     return delivery_attempt(delivery_id=delivery_id, token=token)
+
+
+@shared_task(name="webhooks.prune", **RETRY)
+def webhooks_prune_task() -> int:
+    """Beat, daily: events and delivery logs past WEBHOOKS_RETENTION_DAYS."""
+    from webhooks.services.retention import outbox_prune
+
+    return outbox_prune()

@@ -251,6 +251,8 @@ WEBHOOKS_ALLOW_PRIVATE_NETWORKS = env_bool("WEBHOOKS_ALLOW_PRIVATE_NETWORKS", Fa
 WEBHOOKS_RETRY_DELAYS = [float(s) for s in env_list("WEBHOOKS_RETRY_DELAYS", ["90", "270", "810", "2430", "7290",
                                                                                  "21870", "65610"])]
 WEBHOOKS_TIMEOUT_SECONDS = float(env_int("WEBHOOKS_TIMEOUT_SECONDS", 10))
+# Events and their delivery logs are deleted this many days after the event (webhooks.prune, daily).
+WEBHOOKS_RETENTION_DAYS = env_int("WEBHOOKS_RETENTION_DAYS", 30)
 
 # Billing runs: customers per chunk (see billing.services.runs), starts per organization a minute,
 # and how long a running run may go without a finished chunk before the reaper sends its chunks again.

@@ -1,5 +1,7 @@
 """The outbox: an event is written with its change or not at all, and relayed into one delivery per subscriber."""
 
+from typing import Any
+
 import pytest
 from django.db import transaction
 
@@ -83,3 +85,25 @@ def test_many_events_at_once_are_written_in_bulk(vendor: Vendor, django_assert_m
         assert events_emit(events=items) == 4500
     assert OutboxEvent.objects.count() == 4500
     assert OutboxEvent.objects.values("event_id").distinct().count() == 4500
+
+
+def test_old_events_go_with_their_logs_but_never_a_pending_one(vendor: Vendor, settings: Any) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from webhooks.services.retention import outbox_prune
+
+    settings.WEBHOOKS_RETENTION_DAYS = 30
+    _endpoint(vendor, ["invoice.paid"])
+    with transaction.atomic():
+        for n in range(3):
+            event_emit(organization_id=vendor.organization.pk, type="invoice.paid", data={"invoice_id": n})
+    outbox_relay()
+    old, pending_old, recent = OutboxEvent.objects.order_by("pk")
+    OutboxEvent.objects.filter(pk__in=[old.pk, pending_old.pk]).update(created_at=timezone.now() - timedelta(days=31))
+    WebhookDelivery.objects.filter(event__in=[old, recent]).update(status="succeeded")
+    assert outbox_prune() == 1
+    assert set(OutboxEvent.objects.values_list("pk", flat=True)) == {pending_old.pk, recent.pk}
+    assert not WebhookDelivery.objects.filter(event_id=old.pk).exists()
+    assert outbox_prune() == 0
