@@ -3,7 +3,8 @@ is still current (kept live by billing.refresh_live_drafts) from one it must com
 
 The stamp is built from the rows themselves, not from a list of what reconciliation reads today: for
 every table of the apps reconciliation reads (accounts, metering, outcomes, billing, rollups), the
-count of the rows in the customer's scope (its own rows, else its organization's, else the table's)
+count of the rows in the customer's scope (its own rows, or those of its invoices, outcomes, price
+books or credit notes, else its organization's, else the table's)
 and the newest transaction id that wrote one of them (xmin), so any insert, update or delete there
 changes it; and, for every timestamp column that is not set by the clock on save, how many of those
 rows' timestamps are at or before the cutoff (a verification window ending, a credit expiring, a
@@ -31,6 +32,16 @@ _IGNORED = {"accounts.User", "accounts.ApiKey", "billing.BillingRun", "billing.B
 _APPS = ("accounts", "metering", "outcomes", "billing")
 
 
+def _customer_parent(model: type[models.Model]) -> tuple[str, str] | None:
+    """(column, table) of the model's first foreign key to a table whose rows belong to one customer."""
+    for field in model._meta.concrete_fields:
+        if isinstance(field, models.ForeignKey):
+            related = field.related_model._meta
+            if any(f.name == "customer" and isinstance(f, models.ForeignKey) for f in related.concrete_fields):
+                return field.column, related.db_table
+    return None
+
+
 @cache
 def _parts() -> tuple[str, ...]:
     parts = []
@@ -46,6 +57,11 @@ def _parts() -> tuple[str, ...]:
                 scope = "id = %(organization)s"
             elif "customer" in names and isinstance(names["customer"], models.ForeignKey):
                 scope = "customer_id = %(customer)s"
+            elif parent := _customer_parent(model):
+                # Rows of the customer's invoices, outcomes, price books, credit notes: another customer's
+                # reconciliation writing its own (taxes of its invoice) must not move this stamp.
+                column, parent_table = parent
+                scope = f"{column} IN (SELECT id FROM {parent_table} WHERE customer_id = %(customer)s)"
             elif "organization" in names and isinstance(names["organization"], models.ForeignKey):
                 scope = "organization_id = %(organization)s"
             else:
