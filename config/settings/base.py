@@ -264,11 +264,6 @@ BILLING_RUN_STALL_SECONDS = env_int("BILLING_RUN_STALL_SECONDS", 600)
 # (empty: SECRET_KEY).
 ROI_VALUE_BASIS = "value.selectors.baselines.value_basis_expression"
 VALUE_SIGNING_SECRET = env_str("VALUE_SIGNING_SECRET", "")
-# What one outcome is worth to its customer in the ROI figures: the value app's baselines in force
-# (empty: each outcome type's value estimate). VALUE_SIGNING_SECRET derives the receipt signing keys
-# (empty: SECRET_KEY).
-ROI_VALUE_BASIS = "value.selectors.baselines.value_basis_expression"
-VALUE_SIGNING_SECRET = env_str("VALUE_SIGNING_SECRET", "")
 CELERY_TIMEZONE = "UTC"
 
 # Collection through Stripe (payments/). Each organization's Stripe keys are stored encrypted with the first
