@@ -197,7 +197,9 @@ class BillingRunOutput(serializers.ModelSerializer):
 class BaselineUsedOutput(serializers.Serializer):
     id = serializers.IntegerField()
     version = serializers.IntegerField()
-    status = serializers.ChoiceField(choices=["proposed", "approved"], help_text="Approved by the customer, or only proposed.")
+    status = serializers.ChoiceField(
+        choices=["proposed", "approved"], help_text="Approved by the customer, or only proposed."
+    )
     effective_from = serializers.CharField(help_text="YYYY-MM")
 
 

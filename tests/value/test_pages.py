@@ -114,11 +114,14 @@ def test_customer_user_sees_no_cost_on_value_pages(billed: Billed, finance_user,
 
 def test_baseline_page_query_count_does_not_grow(billed: Billed, django_assert_max_num_queries) -> None:
     client = login(billed.vendor.admin)
-    spec = {"outcome": "ticket_resolved", "method": "flat", "currency": "USD", "flat_value": Decimal(5)}
-    baseline_propose(customer=billed.acme, spec=BaselineSpec(effective_from=period_parse("2026-08"), **spec))
+    def spec(month: str) -> BaselineSpec:
+        return BaselineSpec(effective_from=period_parse(month), outcome="ticket_resolved", method="flat",
+                            currency="USD", flat_value=Decimal(5))
+
+    baseline_propose(customer=billed.acme, spec=spec("2026-08"))
     with django_assert_max_num_queries(10) as first:
         assert client.get("/value/baselines/").status_code == 200
     for month in ("2026-09", "2026-10"):
-        baseline_propose(customer=billed.globex, spec=BaselineSpec(effective_from=period_parse(month), **spec))
+        baseline_propose(customer=billed.globex, spec=spec(month))
     with django_assert_max_num_queries(len(first.captured_queries)):
         assert client.get("/value/baselines/").status_code == 200
