@@ -47,7 +47,7 @@ serve: venv
 	$(QUIET_ENV) $(BIN)/gunicorn -c config/gunicorn.py config.wsgi:application --bind $(HOST):$(PORT) --workers 2
 
 worker: venv
-	$(BIN)/celery -A config worker --loglevel=INFO --concurrency=2 -Q tally
+	$(BIN)/celery -A config worker --loglevel=INFO --concurrency=2 -Q tally,payments,webhooks
 
 beat: venv
 	$(BIN)/celery -A config beat --loglevel=INFO
