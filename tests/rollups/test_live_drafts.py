@@ -76,3 +76,17 @@ def test_a_run_keeps_a_current_draft_and_recomputes_a_stale_one() -> None:
     assert kept.cutoff == redone.cutoff
     tenant.organization.outcome_types.update(price="3.10")  # configuration moves the stamp too
     assert reconcile_customer(customer_id=customer.pk, period=october, reuse_current=True).cutoff > redone.cutoff
+
+
+def test_another_customers_reconciliation_leaves_a_drafts_stamp_alone() -> None:
+    """Its invoice's taxes, lines and report are its own: they must not make every other draft stale."""
+    tenant = tenant_create("neighbours")
+    october = Period(datetime(2026, 10, 1, tzinfo=UTC).date())
+    post_usage(tenant.organization, [usage_event(f"k{n}", f"c{n}", "tokens", "1000", datetime(2026, 10, 3, tzinfo=UTC),
+                                                 "t1", model="a") for n in range(2)])
+    post_outcomes(tenant.organization, [{"idempotency_key": f"o{n}", "customer": f"c{n}", "outcome": "ticket_resolved",
+                                         "task_id": "t1", "timestamp": "2026-10-03T10:00:00+00:00"} for n in range(2)])
+    first, second = tenant.customers
+    draft = reconcile_customer(customer_id=first.pk, period=october)
+    reconcile_customer(customer_id=second.pk, period=october)
+    assert reconcile_customer(customer_id=first.pk, period=october, reuse_current=True).cutoff == draft.cutoff
