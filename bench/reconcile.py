@@ -19,9 +19,11 @@ tally_bench_reconcile on 127.0.0.1, recreated; dropped at the end unless --keep)
    (runs of 10 tasks per customer, customers interleaved, as ingestion would store them), each with
    its metering_usagekey row;
    outcome events on 9 of 10 tasks (one in ten gets two, one in 200 is reversed). Then ANALYZE.
-3. Billing run: starts `celery -A config worker -Q <queue> --concurrency=<workers>`, creates the run
-   with billing_run_create (the worker fans it out in chunks of customers) and polls until it is
-   done; wall time from the run's creation to its last chunk. `--in-process` runs
+3. Folds the events into the rollups (one pass of the job, timed). Billing runs: starts `celery -A
+   config worker -Q <queue> --concurrency=<workers>`, creates a run with billing_run_create (the worker
+   fans it out in chunks of customers) and polls until it is done, twice: the cold run computes every
+   draft, the close run finds them current (standing for a close over drafts the live refresh kept
+   current) and checks their stamps; wall time from each run's creation to its last chunk. `--in-process` runs
    billing_run_execute in this process instead (for profiling).
 4. Raw GROUP BY: from one connection, the same rows (customer, month, received by the run's
    cutoff) joined to the rate in force for each, summed per (customer, task) exactly as numeric.
@@ -33,14 +35,12 @@ Timings are noisy when PostgreSQL is shared: run it more than once. The layout m
 events sit in runs of ~100 rows (ten tasks), as batched ingestion writes them; with runs of ~10 rows
 the per-customer reads touch ~8x more pages and the run takes longer.
 
-Measured on the 2-core box (PostgreSQL 15, shared_buffers 128 MB), default sizes, 2 workers: billing
-run 41.3 s / 41.9 s against a raw GROUP BY of 12.7 s / 12.6 s (ratio 3.25 / 3.33; 50.7 s and ratio 4.0
-before the two-stage cost query and fewer round trips, 114 s and ratio 7.7 before the
-reconciliation changes of this branch), 1,000 invoices, 995,750 lines, peak worker RSS 112 MiB (110 MiB
-at 0.1x the events). Per customer (10,000 usage events, ~1,000 lines) what is left is the cost query
-(~25 ms), writing the lines (COPY, indexes and foreign-key checks: ~25 ms), building and pricing the
-lines in Python (~20 ms) and ~20 small queries; the raw GROUP BY writes nothing. Computing a chunk's
-task costs in one query (customer_id = ANY) measured no faster than 25 per-customer queries.
+Measured on the 2-core box (PostgreSQL 15, shared_buffers 128 MB), default sizes, 2 workers, with the
+rollups (docs/scaling.md): the job folds the 10M events in 49.4 s; the cold run (every draft computed
+from the rollups) 39.1 s; the close run (drafts current, each stamp checked) 4.3 s against a raw GROUP
+BY of 9.8 s: ratio 0.44 (cold 4.01; before rollups the run read raw events: 41.3 s, ratio 3.25). Peak
+worker RSS 125-126 MiB at 10M events, 123-124 MiB at 1M. Per customer, the cold run's time is writing
+~1,000 lines (COPY, indexes, foreign keys) and pricing them in Python; the rollup read is ~4 ms.
 """
 
 import argparse
