@@ -376,6 +376,7 @@ Seeded in {seconds:.1f} s.
         write(f"  Overdue invoices    {numbers(invoices.filter(invoice_overdue_q(today)))}")
         write(f"  Credit note         {', '.join(f'{n.number} on {n.invoice.number}' for n in notes) or 'none'}")
         write(f"  Open disputes       {disputes.count()} (the Disputes page)")
-        write(f"  Prepaid wallet      Initech: {format_money(balance, initech.currency)} left, drawn down by invoices")
+        left = format_money(Decimal(balance), initech.currency)
+        write(f"  Prepaid wallet      Initech: {left} left, drawn down by its invoices")
         write(f"  Spend-cap alerts    Globex: {len(alerts)} (50% and 80% of its cap, per month)")
         write(f"  Minimum commit      {true_ups} true-up lines (Initech and Umbrella)")
