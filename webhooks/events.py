@@ -15,6 +15,7 @@ class EventType(StrEnum):
     DISPUTE_RESOLVED = "dispute.resolved"
     SPEND_CAP_THRESHOLD_REACHED = "spend_cap.threshold_reached"
     BILLING_RUN_COMPLETED = "billing_run.completed"
+    TASK_BUDGET_EXCEEDED = "task.budget_exceeded"
 
 
 EVENT_TYPES: frozenset[str] = frozenset(EventType)
@@ -32,6 +33,7 @@ EVENT_DESCRIPTIONS: dict[str, str] = {
     EventType.DISPUTE_RESOLVED: "A dispute was accepted or rejected.",
     EventType.SPEND_CAP_THRESHOLD_REACHED: "A customer's charges crossed 50, 80 or 100% of its spend cap.",
     EventType.BILLING_RUN_COMPLETED: "A billing run finished.",
+    EventType.TASK_BUDGET_EXCEEDED: "A task's cost crossed its outcome type's margin guardrail (once per task).",
 }
 
 # The event types as serializer choices, also named once for the API schema (ENUM_NAME_OVERRIDES).

@@ -13,6 +13,7 @@ from tests.portal.conftest import Billed, login
 from value.models import BudgetAlert
 from value.selectors.efficiency import efficiency_report
 from value.services.guardrails import guardrail_set, guardrails_scan
+from webhooks.models import OutboxEvent
 
 pytestmark = [pytest.mark.django_db]
 
@@ -45,6 +46,8 @@ def test_the_budget_endpoint_answers_cost_so_far_against_the_ceiling(billed: Bil
     assert over["ceiling"] == "0.80" and over["within"] is False
     api.get(url, outcome="code_review_completed")
     assert BudgetAlert.objects.filter(task_id="pr-live").count() == 1  # recorded once
+    announced = OutboxEvent.objects.filter(organization_id=billed.vendor.organization.pk, type="task.budget_exceeded")
+    assert [(e.data["task_id"], e.data["ceiling"], e.data["currency"]) for e in announced] == [("pr-live", "0.80", "USD")]
     # The rollups job folding the events changes nothing: rollups plus their tail give the same cost.
     rollups_advance(organization_id=billed.vendor.organization.pk)
     _running_task(billed, "pr-live", 400_000)  # the same keys: stored once, nothing new

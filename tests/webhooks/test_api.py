@@ -150,4 +150,4 @@ def test_read_key_reads_but_cannot_subscribe(vendor: Vendor) -> None:
 
 def test_event_types_are_listed(vendor: Vendor) -> None:
     types = [row["type"] for row in vendor.api.get("/api/v1/webhook-event-types").json()]
-    assert "invoice.paid" in types and len(types) == 11
+    assert "invoice.paid" in types and len(types) == 12 and "task.budget_exceeded" in types

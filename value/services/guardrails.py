@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import Customer, Organization
@@ -21,6 +21,8 @@ from outcomes.history import task_outcome_type, task_outcomes_in
 from outcomes.selectors import outcome_types_by_id
 from rollups.task_cost import PERIODS_BACK, task_cost_so_far_rolled
 from value.models import BudgetAlert, MarginGuardrail
+from webhooks.events import EventType
+from webhooks.services import event_emit
 
 ZERO = Decimal(0)
 
@@ -104,7 +106,7 @@ def task_budget(*, customer: Customer, task_id: str, outcome: str | None = None,
 def budget_alert_record(*, customer: Customer, task_id: str, outcome_type_id: int, budget: Budget) -> bool:
     """Record a crossing once per task and type (one INSERT … ON CONFLICT DO NOTHING: an agent over its
     budget asks again and again); True when this call recorded it."""
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             f"""INSERT INTO {BudgetAlert._meta.db_table}
                 (organization_id, customer_id, task_id, outcome_type_id, cost, ceiling, currency, created_at)
@@ -113,7 +115,13 @@ def budget_alert_record(*, customer: Customer, task_id: str, outcome_type_id: in
             [customer.organization_id, customer.pk, task_id, outcome_type_id, budget.cost_so_far,
              budget.ceiling or ZERO, budget.currency],
         )
-        return cursor.fetchone() is not None
+        recorded = cursor.fetchone() is not None
+        if recorded:  # announced with the alert, in its transaction
+            event_emit(organization_id=customer.organization_id, type=EventType.TASK_BUDGET_EXCEEDED, data={
+                "customer": customer.external_id, "task_id": task_id, "outcome": budget.outcome,
+                "cost_so_far": str(budget.cost_so_far), "ceiling": str(budget.ceiling), "currency": budget.currency,
+            })
+    return recorded
 
 
 def guardrails_scan(*, now: datetime | None = None) -> int:
