@@ -49,6 +49,15 @@ def start_celery_worker(*, queue: str, log_path: Path, concurrency: int = 2, **e
     return process
 
 
+def celery_reroute() -> None:
+    """Make the Celery app route by its current `task_routes`: its router is cached with the routes it was
+    first built from, so a test that changes them must flush both (and again when it puts them back)."""
+    from config.celery import app
+
+    app.amqp.flush_routes()
+    app.amqp.__dict__.pop("router", None)
+
+
 def start_celery_beat(*, queue: str, log_path: Path, **env: str) -> subprocess.Popen[bytes]:
     """Beat sending the periodic tasks to `queue`, its schedule file next to its log."""
     log = log_path.open("ab")

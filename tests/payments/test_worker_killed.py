@@ -17,7 +17,7 @@ from config.celery import app as celery_app
 from payments.models import InvoicePush, PushStatus
 from payments.standin import StripeStandIn
 from tests.payments.scenario import billing_details, connect, finalized_invoice
-from tests.processes import start_celery_worker
+from tests.processes import celery_reroute, start_celery_worker
 
 pytestmark = [
     pytest.mark.slow,
@@ -32,8 +32,10 @@ def payments_queue() -> Iterator[str]:
     name = f"test-payments-{uuid.uuid4().hex[:8]}"
     previous = (celery_app.conf.task_always_eager, celery_app.conf.task_routes)
     celery_app.conf.task_always_eager, celery_app.conf.task_routes = False, {"payments.*": {"queue": name}}
+    celery_reroute()  # a task sent earlier in the run built the router from the settings' routes
     yield name
     celery_app.conf.task_always_eager, celery_app.conf.task_routes = previous
+    celery_reroute()
 
 
 def _wait(predicate: Callable[[], bool], timeout: float) -> bool:

@@ -18,7 +18,7 @@ from django.db import transaction
 
 from config.celery import app as celery_app
 from tests.conftest import Vendor
-from tests.processes import start_celery_worker
+from tests.processes import celery_reroute, start_celery_worker
 from tests.webhooks.receiver import Receiver
 from webhooks.models import OutboxEvent, WebhookDelivery
 from webhooks.services import event_emit
@@ -42,15 +42,10 @@ def queue() -> Iterator[str]:
     previous = (conf.task_always_eager, conf.task_default_queue, conf.task_routes)
     conf.task_always_eager, conf.task_default_queue = False, name
     conf.task_routes = {"webhooks.*": {"queue": name}}
-    _reroute()
+    celery_reroute()
     yield name
     conf.task_always_eager, conf.task_default_queue, conf.task_routes = previous
-    _reroute()
-
-
-def _reroute() -> None:
-    celery_app.amqp.flush_routes()
-    celery_app.amqp.__dict__.pop("router", None)  # the router is cached with the routes it was built from
+    celery_reroute()
 
 
 def _wait(predicate: Callable[[], bool], timeout: float, every: float = 0.05) -> bool:
