@@ -14,9 +14,9 @@ from metering.selectors import (
     _asof_sql,
     _dimension_keys,
     _grouped_sql_one_stage,
-    _grouped_sql_two_stage,
     _meter_aggregations,
     _rate_boundaries,
+    rated_usage_sql,
 )
 
 
@@ -34,32 +34,15 @@ def task_usage_costs(*, organization_id: int, customer_id: int, start: datetime,
                      ) -> list[TaskUsageCost]:
     """Quantity and cost per (task, meter, rate dimensions) for events in [start, end) received by
     `cutoff`: the rows `task_costs` sums per task, kept apart by meter and model."""
-    keys = _dimension_keys(organization_id)
-    meters = _meter_aggregations(organization_id)
-    asof = _asof_sql(_rate_boundaries(organization_id, start, end))
-    grouped_sql, grouped_params = (
-        _grouped_sql_two_stage(keys, meters, asof) or _grouped_sql_one_stage(keys, meters, asof)
-    )
-    sql = f"""
-        WITH grouped AS MATERIALIZED ({grouped_sql}
-        ), rated AS MATERIALIZED (
-            SELECT k.meter_id, k.dims, k.asof, r.unit_cost, r.per, r.currency
-            FROM (SELECT DISTINCT meter_id, dims, asof FROM grouped) k
-            LEFT JOIN LATERAL (
-                SELECT rate.unit_cost, rate.per, rate.currency FROM metering_rate rate
-                WHERE rate.meter_id = k.meter_id AND rate.effective_from <= k.asof AND k.dims @> rate.dimensions
-                ORDER BY rate.dimension_count DESC, rate.effective_from DESC, rate.id DESC
-                LIMIT 1
-            ) r ON true
-        )
+    with_sql, params = rated_usage_sql(organization_id=organization_id, customer_id=customer_id, start=start,
+                                       end=end, cutoff=cutoff)
+    sql = f"""{with_sql}
         SELECT g.task_id, g.meter_id, g.dims, sum(g.quantity), r.currency,
                coalesce(sum(g.quantity * r.unit_cost / r.per), 0)
         FROM grouped g
         JOIN rated r ON r.meter_id = g.meter_id AND r.dims = g.dims AND r.asof = g.asof
         GROUP BY g.task_id, g.meter_id, g.dims, r.currency
     """
-    params = {**grouped_params, "organization_id": organization_id, "customer_id": customer_id, "start": start,
-              "end": end, "cutoff": cutoff}
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return [

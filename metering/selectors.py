@@ -161,23 +161,21 @@ def _grouped_sql_two_stage(keys: list[str], meters: list[_MeterAggregation], aso
     return sql, {**dims_params, **asof[1], **ids}
 
 
-def task_costs(
-    *, organization_id: int, customer_id: int, start: datetime, end: datetime, cutoff: datetime
-) -> list[TaskCost]:
-    """Cost to serve per task for events in [start, end) received by `cutoff`.
+def rated_usage_sql(*, organization_id: int, customer_id: int, start: datetime, end: datetime, cutoff: datetime
+                    ) -> tuple[str, dict[str, Any]]:
+    """`WITH grouped …, rated …` and its parameters: usage of [start, end) received by `cutoff`, aggregated
+    by (task, meter, rate dimensions, rate version) in `grouped`, and the rate of each distinct (meter,
+    dimensions, version) in `rated`, for a query that joins them (g.meter_id, g.dims, g.asof).
 
-    Usage is first aggregated by (task, meter, rate dimensions, rate version); the rate lookup then runs
-    once per distinct (meter, dimensions, version), a handful per customer, rather than once per group,
-    and its result is joined back to the groups. The sums stay exact (numeric, never float).
-    """
+    The rate lookup runs once per distinct (meter, dimensions, version), a handful per customer, rather
+    than once per group. MATERIALIZED: both CTEs are read twice or joined; inlined, the planner would run
+    the rate lookup once per group again. The sums stay exact (numeric, never float)."""
     keys = _dimension_keys(organization_id)
     meters = _meter_aggregations(organization_id)
     asof = _asof_sql(_rate_boundaries(organization_id, start, end))
     grouped_sql, grouped_params = (
         _grouped_sql_two_stage(keys, meters, asof) or _grouped_sql_one_stage(keys, meters, asof)
     )
-    # MATERIALIZED: both CTEs are read twice or joined; inlined, the planner would run the rate lookup
-    # once per group again.
     sql = f"""
         WITH grouped AS MATERIALIZED ({grouped_sql}
         ), rated AS MATERIALIZED (
@@ -189,14 +187,29 @@ def task_costs(
                 ORDER BY rate.dimension_count DESC, rate.effective_from DESC, rate.id DESC
                 LIMIT 1
             ) r ON true
-        )
+        )"""
+    params = {**grouped_params, "organization_id": organization_id, "customer_id": customer_id, "start": start,
+              "end": end, "cutoff": cutoff}
+    return sql, params
+
+
+def task_costs(
+    *, organization_id: int, customer_id: int, start: datetime, end: datetime, cutoff: datetime
+) -> list[TaskCost]:
+    """Cost to serve per task for events in [start, end) received by `cutoff`.
+
+    Usage is first aggregated by (task, meter, rate dimensions, rate version); the rate lookup then runs
+    once per distinct (meter, dimensions, version), a handful per customer, rather than once per group,
+    and its result is joined back to the groups. The sums stay exact (numeric, never float).
+    """
+    with_sql, params = rated_usage_sql(organization_id=organization_id, customer_id=customer_id, start=start,
+                                       end=end, cutoff=cutoff)
+    sql = f"""{with_sql}
         SELECT g.task_id, r.currency, coalesce(sum(g.quantity * r.unit_cost / r.per), 0), sum(g.events)
         FROM grouped g
         JOIN rated r ON r.meter_id = g.meter_id AND r.dims = g.dims AND r.asof = g.asof
         GROUP BY g.task_id, r.currency
     """
-    params = {**grouped_params, "organization_id": organization_id, "customer_id": customer_id, "start": start,
-              "end": end, "cutoff": cutoff}
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return [TaskCost(task_id, currency, cost, int(events)) for task_id, currency, cost, events in cursor.fetchall()]
