@@ -1,7 +1,10 @@
 """Personas: the vendor's admin and API key, a customer's finance user, and a stranger who must see nothing."""
 
 import json
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -87,3 +90,21 @@ def finance_user(vendor: Vendor) -> User:
         organization=vendor.organization, customer=vendor.customer, role=User.Role.CUSTOMER_FINANCE,
         username="acme-finance",
     )
+
+
+@pytest.fixture
+def worker_queue(tmp_path: Path) -> Iterator[str]:
+    """A real Celery worker on a queue of its own, every task sent from the test going to it (not run
+    in-process); stopped and the settings put back afterwards."""
+    from config.celery import app as celery_app
+    from tests.processes import start_celery_worker
+
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    previous = (celery_app.conf.task_always_eager, celery_app.conf.task_default_queue)
+    celery_app.conf.task_always_eager = False
+    celery_app.conf.task_default_queue = queue
+    process = start_celery_worker(queue=queue, log_path=tmp_path / "worker.log")
+    yield queue
+    process.terminate()
+    process.wait(timeout=30)
+    celery_app.conf.task_always_eager, celery_app.conf.task_default_queue = previous

@@ -1,33 +1,16 @@
 """One end-to-end run: events over HTTP, a billing run through a real Celery worker on Redis, the invoice."""
 
 import time
-import uuid
-from pathlib import Path
 
 import pytest
 from django.conf import settings
 
-from config.celery import app as celery_app
 from tests.factories import MeterFactory, OutcomeTypeFactory, RateFactory
-from tests.processes import start_celery_worker
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not settings.CELERY_BROKER_URL, reason="needs CELERY_BROKER_URL (Redis) for a real worker"),
 ]
-
-
-@pytest.fixture
-def worker_queue(tmp_path: Path):
-    queue = f"test-{uuid.uuid4().hex[:8]}"
-    previous = (celery_app.conf.task_always_eager, celery_app.conf.task_default_queue)
-    celery_app.conf.task_always_eager = False
-    celery_app.conf.task_default_queue = queue
-    process = start_celery_worker(queue=queue, log_path=tmp_path / "worker.log")
-    yield queue
-    process.terminate()
-    process.wait(timeout=30)
-    celery_app.conf.task_always_eager, celery_app.conf.task_default_queue = previous
 
 
 @pytest.mark.django_db(transaction=True)
