@@ -285,6 +285,62 @@ class InvoiceLine(models.Model):
         return f"{self.invoice_id}#{self.position} {self.description}"
 
 
+class InvoiceLineGroup(models.Model):
+    """An invoice's lines summed as its summary reads them: per kind, service period, outcome type, meter,
+    price tier (packages as one) and unit price, the lines' count, quantity and amount, where they start
+    and end and the first description. Kept by a statement trigger on billing_invoiceline (migration
+    0012) from the same COPY or DELETE that writes the lines, so a million-line invoice is summed once,
+    when it is written, not on every page that shows it (billing.selectors.document, billing.selectors.roi)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, db_index=False)
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="line_groups", db_index=False)
+    kind = models.CharField(max_length=20, choices=InvoiceLine.Kind.choices)
+    service_period_start = models.DateField()
+    outcome_type = models.ForeignKey("outcomes.OutcomeType", on_delete=models.PROTECT, null=True, db_index=False)
+    meter = models.ForeignKey("metering.Meter", on_delete=models.PROTECT, null=True, db_index=False)
+    tier = models.CharField(max_length=60, help_text="The lines' note, \"package\" for every package.")
+    unit_price = money_field()
+    line_count = models.BigIntegerField()
+    quantity = models.DecimalField(max_digits=38, decimal_places=6)
+    amount = models.DecimalField(max_digits=38, decimal_places=6)
+    first_position = models.PositiveIntegerField()
+    last_position = models.PositiveIntegerField()
+    description = models.CharField(max_length=300, help_text="The least of the lines' descriptions.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["invoice", "kind", "service_period_start", "outcome_type", "meter", "tier", "unit_price"],
+                name="invoice_line_group_unique", nulls_distinct=False,
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.invoice_id} {self.kind} ×{self.line_count}"
+
+
+class InvoiceTaskTotal(models.Model):
+    """Per invoice, service period and cost currency: the tasks of its outcome lines and their cost, each
+    task once at the most its lines carry. Kept by the same trigger as InvoiceLineGroup; the ROI figures
+    correct it live for the few tasks whose lines are no longer standing or span several invoices."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, db_index=False)
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="task_totals", db_index=False)
+    service_period_start = models.DateField()
+    cost_currency = models.CharField(max_length=3, blank=True)
+    tasks = models.BigIntegerField()
+    cost = models.DecimalField(max_digits=40, decimal_places=12)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["invoice", "service_period_start", "cost_currency"],
+                                    name="invoice_task_total_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.invoice_id} {self.service_period_start} {self.tasks} tasks"
+
+
 class RoiReport(models.Model):
     """Per customer and period: what the customer got for its money and what it cost the vendor."""
 

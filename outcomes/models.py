@@ -93,6 +93,9 @@ class OutcomeEvent(models.Model):
             models.Index(fields=["customer", "timestamp"]),
             models.Index(fields=["customer", "task_id"]),
             models.Index(fields=["status", "verifiable_at"]),
+            # The few outcomes that no longer count (billing's ROI figures subtract their lines).
+            models.Index(fields=["organization", "customer"], name="outcome_event_not_standing",
+                         condition=models.Q(status__in=["reversed", "credited"])),
         ]
 
     def __str__(self) -> str:

@@ -1,3 +1,4 @@
+from collections.abc import Sequence
 from typing import Any
 
 from django.core.paginator import Page, Paginator
@@ -10,7 +11,7 @@ PAGE_SIZE = 50
 
 def paginate(
     request: HttpRequest,
-    items: QuerySet[Any],  # rows often carry annotations their model's type does not declare
+    items: QuerySet[Any] | Sequence[Any],  # rows often carry annotations their model's type does not declare
     per_page: int = PAGE_SIZE,
     param: str = "page",
 ) -> Page[Any]:

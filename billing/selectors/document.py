@@ -1,11 +1,11 @@
 """The invoice as a document: its summary lines, parties, dates, tax and amount due, one source for the
 web page, the PDF, the API and the CSV summary.
 
-The summary is read from the invoice's lines with one GROUP BY (a million-line invoice is summarised
-by the database, not in Python): one line per outcome type of the period with its price tiers ("973 ×
-Support ticket resolved, 800 at 0.99 then 173 at 0.79"), the included outcomes, usage overage per
-meter, the minimum-commit true-up, the platform fee, prior-period adjustments and credits, and the
-prepaid drawdown. The summary's amounts are sums of the lines' (already rounded) amounts, so they add
+The summary is read from the invoice's line groups, summed by the database as the lines were written
+(InvoiceLineGroup, billing migration 0012): one line per outcome type of the period with its price
+tiers ("973 × Support ticket resolved, 800 at 0.99 then 173 at 0.79"), the included outcomes, usage
+overage per meter, the minimum-commit true-up, the platform fee, prior-period adjustments and
+credits, and the prepaid drawdown. The summary's amounts are sums of the lines' (already rounded) amounts, so they add
 up to the lines exactly; nothing is rounded here.
 """
 
@@ -15,11 +15,11 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Case, CharField, Count, F, Min, QuerySet, Sum, Value, When
+from django.db.models import F, QuerySet
 
 from accounts.models import BillingProfile, Customer, Organization
 from billing.audience import Audience
-from billing.models import Invoice, InvoiceLine, InvoicePayment, InvoiceTax, TaxRate
+from billing.models import Invoice, InvoiceLine, InvoiceLineGroup, InvoicePayment, InvoiceTax, TaxRate
 from core.errors import NotFound
 from core.money import minor_unit, round_money
 
@@ -94,16 +94,13 @@ def quantity_text(quantity: Decimal) -> str:
 def invoice_summary(invoice: Invoice) -> list[SummaryLine]:
     """The invoice's summary lines; their amounts add up to its lines' amounts (the total before tax)."""
     currency = invoice.currency
+    # The lines' groups, summed as the lines were written (InvoiceLineGroup): a million-line invoice is
+    # a handful of rows here.
     rows: list[dict[str, Any]] = [dict(row) for row in (
-        InvoiceLine.objects.filter(invoice=invoice, organization_id=invoice.organization_id)
-        # Packages are numbered per line ("package 3"): one group for all of them.
-        .annotate(tier=Case(When(note__startswith="package ", then=Value("package")), default=F("note"),
-                            output_field=CharField()))
+        InvoiceLineGroup.objects.filter(invoice=invoice, organization_id=invoice.organization_id)
         .values("kind", "service_period_start", "outcome_type_id", "outcome_type__name", "meter_id", "tier",
-                "unit_price")
-        .annotate(count=Count("pk"), quantity=Sum("quantity"), amount=Sum("amount"), first=Min("position"),
-                  description=Min("description"))
-        .order_by("first")
+                "unit_price", "quantity", "amount", "description", count=F("line_count"), first=F("first_position"))
+        .order_by("first_position")
     )]
     if not rows:
         return []
@@ -293,7 +290,7 @@ def invoice_document(invoice: Invoice, *, audience: Audience, today: date | None
     """Everything printed on the invoice. A finalized invoice prints its parties as they were when it was
     issued. The document holds no cost or margin, so it is the same for both audiences; `audience` is
     taken so that a vendor-only figure added later is decided here, by billing.audience. Three queries:
-    the billing profile, the summary's GROUP BY and the taxes (the payments only when something was paid)."""
+    the billing profile, the summary's groups and the taxes (the payments only when something was paid)."""
     from django.utils import timezone
 
     today = today or timezone.now().date()

@@ -1,12 +1,15 @@
 """Invoices: lists and period pickers, one invoice and its lines (by section for the page), credit
 notes and what they may still credit, drafts due to be finalized."""
 
-from datetime import datetime, timedelta
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from typing import overload
 
 from django.db.models import Case, Exists, IntegerField, OuterRef, Prefetch, Q, QuerySet, Value, When
+from django.db.models.expressions import RawSQL
 
 from accounts.models import Customer, Organization
-from billing.models import CreditNote, CreditNoteLine, Invoice, InvoiceLine
+from billing.models import CreditNote, CreditNoteLine, Invoice, InvoiceLine, InvoiceLineGroup
 from core.errors import NotFound
 from core.periods import Period
 from outcomes.enums import OutcomeStatus
@@ -85,11 +88,70 @@ SECTION_PERIOD, SECTION_PRIOR, SECTION_INVOICE = 0, 1, 2
 INVOICE_WIDE_KINDS = [InvoiceLine.Kind.MINIMUM_COMMIT, InvoiceLine.Kind.PLATFORM_FEE, InvoiceLine.Kind.PREPAID]
 
 
-def invoice_line_list_by_section(*, invoice: Invoice) -> QuerySet[InvoiceLine]:
-    """The invoice's lines ordered by section, then by position; each carries `section`."""
+def invoice_line_list_by_section(*, invoice: Invoice) -> "SectionedLines":
+    """The invoice's lines ordered by section, then by service period and position; each carries
+    `section`. Sliced a page at a time without sorting the whole invoice (see SectionedLines)."""
+    return SectionedLines(invoice)
+
+
+class SectionedLines(Sequence[InvoiceLine]):
+    """An invoice's lines in the page's order, for a paginator: its length comes from the stored line
+    groups (InvoiceLineGroup) and a slice reads only the lines it returns. Each section and service
+    period is one run of lines; the groups give each run's count and the range of positions it spans,
+    so a slice is an index range scan of (invoice, position) per run it touches, never a sort of a
+    million lines or a COUNT over them."""
+
+    def __init__(self, invoice: Invoice) -> None:
+        self.invoice = invoice
+        runs: dict[tuple[int, date], list[int]] = {}
+        groups = InvoiceLineGroup.objects.filter(invoice=invoice, organization_id=invoice.organization_id)
+        for kind, start, count, first, last in groups.values_list(
+                "kind", "service_period_start", "line_count", "first_position", "last_position"):
+            run = runs.setdefault((_section(kind, start, invoice), start), [0, first, last])
+            run[0] += count
+            run[1], run[2] = min(run[1], first), max(run[2], last)
+        # (section, service period start, lines, first position, last position), in the page's order
+        self.runs: list[tuple[int, date, int, int, int]] = sorted(
+            (section, start, count, first, last) for (section, start), (count, first, last) in runs.items()
+        )
+
+    def __len__(self) -> int:
+        return sum(run[2] for run in self.runs)
+
+    @overload
+    def __getitem__(self, index: int) -> InvoiceLine: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[InvoiceLine]: ...
+
+    def __getitem__(self, index: int | slice) -> InvoiceLine | list[InvoiceLine]:
+        if isinstance(index, int):
+            return self[index:index + 1][0]
+        start, stop, _step = index.indices(len(self))
+        # One statement: the ids of each run's share of the slice (an index range scan each), and the
+        # lines of those ids with what the page shows of them, sorted as the page sorts (a page's worth).
+        picks, params = [], []
+        offset = 0
+        for section, period_start, count, first, last in self.runs:
+            skip, end = max(start - offset, 0), min(stop - offset, count)
+            offset += count
+            if end <= skip:
+                continue
+            wide = "" if section == SECTION_INVOICE else "NOT "
+            picks.append(
+                f"(SELECT id FROM {InvoiceLine._meta.db_table} WHERE invoice_id = %s AND position BETWEEN %s AND %s"
+                f" AND service_period_start = %s AND {wide}kind = ANY(%s) ORDER BY position LIMIT %s OFFSET %s)"
+            )
+            params += [self.invoice.pk, first, last, period_start, list(INVOICE_WIDE_KINDS), end - skip, skip]
+        if not picks:
+            return []
+        ids = RawSQL(" UNION ALL ".join(picks), params)  # noqa: S611 - our own SQL; values are parameters
+        return list(_by_section(invoice_line_list(invoice=self.invoice), self.invoice).filter(pk__in=ids))
+
+
+def _by_section(lines: QuerySet[InvoiceLine], invoice: Invoice) -> QuerySet[InvoiceLine]:
     return (
-        invoice_line_list(invoice=invoice)
-        .select_related("credited_line__invoice")
+        lines.select_related("credited_line__invoice")
         .annotate(
             section=Case(
                 When(kind__in=INVOICE_WIDE_KINDS, then=Value(SECTION_INVOICE)),
@@ -100,6 +162,12 @@ def invoice_line_list_by_section(*, invoice: Invoice) -> QuerySet[InvoiceLine]:
         )
         .order_by("section", "service_period_start", "position", "pk")
     )
+
+
+def _section(kind: str, service_period_start: date, invoice: Invoice) -> int:
+    if kind in INVOICE_WIDE_KINDS:
+        return SECTION_INVOICE
+    return SECTION_PRIOR if service_period_start < invoice.period_start else SECTION_PERIOD
 
 
 def invoice_line_creditable_list(*, invoice: Invoice) -> QuerySet[InvoiceLine]:

@@ -27,11 +27,8 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import (
     BooleanField,
-    Count,
-    Exists,
     ExpressionWrapper,
     F,
-    Max,
     OuterRef,
     Q,
     QuerySet,
@@ -43,12 +40,21 @@ from django.utils.module_loading import import_string
 
 from accounts.models import Customer, Organization
 from billing.audience import Audience, visible_fields
-from billing.models import CreditNoteLine, Invoice, InvoiceLine, RoiReport
+from billing.models import (
+    CreditNote,
+    CreditNoteLine,
+    Invoice,
+    InvoiceLine,
+    InvoiceLineGroup,
+    InvoiceTaskTotal,
+    RoiReport,
+)
 from core.api.fields import decimal_str
 from core.errors import NotFound
 from core.money import minor_unit, round_money
 from core.periods import Period
 from outcomes.enums import OutcomeStatus
+from outcomes.models import OutcomeEvent
 
 ZERO = Decimal(0)
 # Outcomes that no longer count for their period (credited, or reversed with the credit due).
@@ -142,7 +148,13 @@ class PeriodFigures:
 
 def period_figures_list(*, reports: list[RoiReport]) -> list[PeriodFigures]:
     """The figures of each report's customer and period, in the reports' order. Four queries however
-    many customers and periods (the customers list, a trend, an export)."""
+    many customers and periods (the customers list, a trend, an export).
+
+    They read the invoices' stored totals (InvoiceLineGroup, InvoiceTaskTotal: summed as the lines were
+    written), not the lines: a period of a million outcomes is a handful of rows. The lines read are the
+    exceptions, found by index: outcome lines no longer standing (their outcome reversed or credited,
+    credited by a later line or by a credit note), whose counts are taken off the stored ones, and the
+    tasks of those lines and of late lines, whose cost is counted again from their standing lines."""
     if not reports:
         return []
     figures = {
@@ -152,35 +164,49 @@ def period_figures_list(*, reports: list[RoiReport]) -> list[PeriodFigures]:
         )
         for r in reports
     }
-    customer_ids = sorted({key[0] for key in figures})
-    starts = sorted({key[1] for key in figures})
-    # A period's lines sit on its own invoice or on later ones: older invoices need not be read.
-    lines = InvoiceLine.objects.filter(
-        invoice__customer_id__in=customer_ids, invoice__period_start__gte=starts[0], service_period_start__in=starts
-    ).exclude(invoice__status=Invoice.Status.VOID)
-
-    charged = (
-        lines.exclude(kind=InvoiceLine.Kind.PREPAID)
-        .annotate(own=ExpressionWrapper(Q(invoice__period_start=F("service_period_start")), BooleanField()))
-        .values_list("invoice__customer_id", "service_period_start", "kind", "own")
-        .annotate(total=Sum("amount"))
+    scope = _Scope(
+        organization_ids=sorted({r.organization_id for r in reports}),
+        customer_ids=sorted({key[0] for key in figures}),
+        starts=sorted({key[1] for key in figures}),
     )
-    for customer_id, start, kind, own, total in charged:
+    # A period's lines sit on its own invoice or on later ones: older invoices need not be read.
+    invoices = Q(invoice__customer_id__in=scope.customer_ids, invoice__period_start__gte=scope.starts[0])
+    groups = (
+        InvoiceLineGroup.objects.filter(invoices, service_period_start__in=scope.starts)
+        .exclude(invoice__status=Invoice.Status.VOID)
+        .annotate(own=ExpressionWrapper(Q(invoice__period_start=F("service_period_start")), BooleanField()))
+        .values_list("invoice__customer_id", "service_period_start", "kind", "own", "outcome_type_id",
+                     "outcome_type__code", "outcome_type__value")
+        .annotate(total=Sum("amount"), count=Sum("line_count"))
+    )
+    basis = _value_basis()
+    if basis is not None:  # the baseline in force per group, read in the same query
+        groups = groups.annotate(basis=basis(customer="invoice__customer_id", outcome_type="outcome_type_id",
+                                             period_start="service_period_start"))
+    # (customer, period, outcome type) → [code, estimate, count of lines, baseline]
+    outcome_lines: dict[tuple[int, date, int], list[Any]] = {}
+    for customer_id, start, kind, own, type_id, code, estimate, total, count, *found in groups:
         item = figures.get((customer_id, start))
         if item is None:
             continue
         if kind == InvoiceLine.Kind.CREDIT:
             item.credited += total
+        elif kind == InvoiceLine.Kind.PREPAID:
+            pass  # how the period was paid, not what was billed
         elif own:
             item.billed_on_invoice += total
         else:
             item.billed_later += total
+        if kind == InvoiceLine.Kind.OUTCOME and type_id is not None:
+            entry = outcome_lines.setdefault((customer_id, start, type_id), [code, estimate, 0, None])
+            entry[2] += count
+            entry[3] = found[0] if found else None
 
     notes = (
-        CreditNoteLine.objects.filter(credit_note__customer_id__in=customer_ids)
+        CreditNoteLine.objects.filter(credit_note__customer_id__in=scope.customer_ids)
         .exclude(credit_note__invoice__status=Invoice.Status.VOID)
         .annotate(attributed=Coalesce("invoice_line__service_period_start", "credit_note__invoice__period_start"))
-        .filter(attributed__in=starts)
+        .filter(attributed__in=scope.starts)
         .values_list("credit_note__customer_id", "attributed")
         .annotate(total=Sum("amount"))
     )
@@ -188,27 +214,22 @@ def period_figures_list(*, reports: list[RoiReport]) -> list[PeriodFigures]:
         if (item := figures.get((customer_id, start))) is not None:
             item.credited -= total
 
-    standing = _standing_outcome_lines(lines)
-    by_type = (
-        standing.filter(outcome_type__isnull=False)
-        .values_list("invoice__customer_id", "service_period_start", "outcome_type_id", "outcome_type__code",
-                     "outcome_type__value")
-        .annotate(count=Count("pk"))
-    )
-    basis = _value_basis()
-    if basis is not None:  # the baseline in force per group, read in the same query
-        by_type = by_type.annotate(basis=basis(customer="invoice__customer_id", outcome_type="outcome_type_id",
-                                               period_start="service_period_start"))
-    for customer_id, start, _type_id, code, estimate, count, *found in by_type:
-        if (item := figures.get((customer_id, start))) is not None:
+    exceptions = _exceptions(scope)
+    for line in exceptions.lines:
+        if line.gone and line.outcome_type_id is not None:
+            if (counted := outcome_lines.get((line.customer_id, line.start, line.outcome_type_id))) is not None:
+                counted[2] -= 1
+    for (customer_id, start, _type_id), (code, estimate, count, baseline) in outcome_lines.items():
+        if count > 0:
+            item = figures[(customer_id, start)]
             item.outcomes[code] = item.outcomes.get(code, 0) + count
-            item.add_value(code=code, count=count, estimate=estimate, baseline=found[0] if found else None)
+            item.add_value(code=code, count=count, estimate=estimate, baseline=baseline)
 
-    for customer_id, start, currency, tasks, cost in _billed_task_costs(standing):
+    for (customer_id, start, currency), (tasks, cost) in _billed_task_costs(scope, exceptions).items():
         item = figures.get((customer_id, start))
         if item is not None and currency == item.cost_currency:
-            item.cost_of_billed_tasks, item.billed_tasks = cost, tasks
-        elif item is not None:
+            item.cost_of_billed_tasks = cost
+        if item is not None:
             item.billed_tasks += tasks
     return [figures[(r.customer_id, r.period_start)] for r in reports]
 
@@ -220,36 +241,132 @@ def _value_basis() -> Callable[..., Any] | None:
     return import_string(path) if path else None
 
 
-def _standing_outcome_lines(lines: QuerySet[InvoiceLine]) -> QuerySet[InvoiceLine]:
-    """Outcome lines whose outcome still counts: not reversed or credited, not credited by a line of a
-    live invoice (a draft's pending credit included) nor by a credit note."""
-    credits = InvoiceLine.objects.filter(credited_line=OuterRef("pk")).exclude(invoice__status=Invoice.Status.VOID)
-    return (
-        lines.filter(kind=InvoiceLine.Kind.OUTCOME)
-        .exclude(outcome_event__status__in=NOT_STANDING)
-        .exclude(Exists(credits))
-        .exclude(Exists(CreditNoteLine.objects.filter(invoice_line=OuterRef("pk"))))
-    )
+@dataclass(frozen=True)
+class _Scope:
+    organization_ids: list[int]
+    customer_ids: list[int]
+    starts: list[date]
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {"organizations": self.organization_ids, "customers": self.customer_ids, "starts": self.starts,
+                "first": self.starts[0]}
 
 
-def _billed_task_costs(standing: QuerySet[InvoiceLine]) -> list[tuple[int, date, str, int, Decimal]]:
-    """(customer, period, cost currency, billed tasks, their cost): each task's cost once, however many
-    outcome lines it has (a task's lines carry the same cost; a late line may carry a later, larger one)."""
-    per_task = (
-        standing.filter(task_id__isnull=False)
-        .values("invoice__customer_id", "service_period_start", "cost_currency", "task_id")
-        .annotate(task_cost=Coalesce(Max("cost"), ZERO))
-        .values_list("invoice__customer_id", "service_period_start", "cost_currency", "task_id", "task_cost")
-    )
-    sql, params = per_task.query.sql_with_params()
+@dataclass(frozen=True)
+class _ExceptionLine:
+    """An outcome line of the figures' periods that the stored totals do not tell the whole of: `gone`,
+    no longer standing, or late (on a later invoice than its period's), so its task may be on two."""
+
+    id: int
+    invoice_id: int
+    customer_id: int
+    start: date
+    outcome_type_id: int | None
+    task_id: str | None
+    gone: bool
+
+
+# The lines that no longer stand: their outcome reversed or credited (a partial index of outcome events
+# finds the few), credited by a credit line of a live invoice (the credit groups' position ranges find
+# those), or credited by a credit note. Late outcome lines are found by their groups' position ranges.
+_EXCEPTIONS_SQL = f"""
+WITH live AS (
+  SELECT id, customer_id, period_start FROM {Invoice._meta.db_table}
+   WHERE customer_id = ANY(%(customers)s) AND status <> 'void'
+), gone AS (
+  SELECT l.id FROM {OutcomeEvent._meta.db_table} e JOIN {InvoiceLine._meta.db_table} l ON l.outcome_event_id = e.id
+   WHERE e.organization_id = ANY(%(organizations)s) AND e.customer_id = ANY(%(customers)s)
+     AND e.status IN ({", ".join(f"'{status}'" for status in NOT_STANDING)})
+  UNION
+  SELECT c.credited_line_id FROM {InvoiceLineGroup._meta.db_table} g JOIN live ON live.id = g.invoice_id
+    JOIN {InvoiceLine._meta.db_table} c ON c.invoice_id = g.invoice_id
+     AND c.position BETWEEN g.first_position AND g.last_position
+   WHERE g.kind = 'credit' AND c.credited_line_id IS NOT NULL
+  UNION
+  SELECT n.invoice_line_id FROM {CreditNoteLine._meta.db_table} n
+    JOIN {CreditNote._meta.db_table} note ON note.id = n.credit_note_id
+   WHERE note.customer_id = ANY(%(customers)s) AND n.invoice_line_id IS NOT NULL
+), late AS (
+  SELECT l.id FROM {InvoiceLineGroup._meta.db_table} g JOIN live ON live.id = g.invoice_id
+    JOIN {InvoiceLine._meta.db_table} l ON l.invoice_id = g.invoice_id
+     AND l.position BETWEEN g.first_position AND g.last_position
+   WHERE live.period_start >= %(first)s AND g.kind = 'outcome' AND g.service_period_start <> live.period_start
+     AND g.service_period_start = ANY(%(starts)s)
+), exceptional AS (
+  SELECT l.id, l.invoice_id, live.customer_id, l.service_period_start, l.outcome_type_id, l.task_id,
+         l.id IN (SELECT id FROM gone) AS gone
+    FROM {InvoiceLine._meta.db_table} l JOIN live ON live.id = l.invoice_id
+   WHERE l.id IN (SELECT id FROM gone UNION SELECT id FROM late)
+     AND live.period_start >= %(first)s AND l.kind = 'outcome' AND l.service_period_start = ANY(%(starts)s)
+), task_lines AS (  -- every outcome line of their tasks, found through the tasks' outcome events
+  SELECT l.id, l.invoice_id, live.customer_id, l.service_period_start, l.task_id, l.cost_currency, l.cost
+    FROM (SELECT DISTINCT customer_id, task_id FROM exceptional WHERE task_id IS NOT NULL) task
+    JOIN {OutcomeEvent._meta.db_table} e ON e.organization_id = ANY(%(organizations)s)
+     AND e.customer_id = task.customer_id AND e.task_id = task.task_id
+    JOIN {InvoiceLine._meta.db_table} l ON l.outcome_event_id = e.id
+    JOIN live ON live.id = l.invoice_id
+   WHERE live.period_start >= %(first)s AND l.kind = 'outcome' AND l.service_period_start = ANY(%(starts)s)
+)
+SELECT id, invoice_id, customer_id, service_period_start, outcome_type_id, task_id, gone, NULL, NULL
+  FROM exceptional
+UNION ALL
+SELECT id, invoice_id, customer_id, service_period_start, NULL, task_id, NULL, cost_currency, cost FROM task_lines
+"""
+
+
+@dataclass(frozen=True)
+class _Exceptions:
+    lines: list[_ExceptionLine]
+    # (line id, invoice, customer, period start, task, cost currency, cost) of every outcome line of the
+    # exception lines' tasks
+    task_lines: list[tuple[int, int, int, date, str, str, Decimal | None]]
+
+
+def _exceptions(scope: _Scope) -> _Exceptions:
     with connection.cursor() as cursor:
-        # Summing the per-task maxima needs an aggregate over an aggregate: the ORM's grouped query,
-        # wrapped, keeps it one round trip however many tasks.
-        cursor.execute(
-            f"SELECT c0, c1, c2, COUNT(*), SUM(c4) FROM ({sql}) AS t(c0, c1, c2, c3, c4) GROUP BY c0, c1, c2",
-            params,
-        )
-        return [(row[0], row[1], row[2], row[3], row[4]) for row in cursor.fetchall()]
+        cursor.execute(_EXCEPTIONS_SQL, scope.params)
+        rows = cursor.fetchall()
+    return _Exceptions(
+        lines=[_ExceptionLine(*row[:7]) for row in rows if row[6] is not None],
+        task_lines=[(row[0], row[1], row[2], row[3], row[5], row[7], row[8]) for row in rows if row[6] is None],
+    )
+
+
+def _billed_task_costs(scope: _Scope, exceptions: _Exceptions) -> dict[tuple[int, date, str], list[Any]]:
+    """(customer, period, cost currency) → [billed tasks, their cost]: each task of a standing outcome line
+    once, at the most its standing lines carry (a task's lines carry the same cost; a late line may carry
+    a later, larger one). The stored per-invoice totals are right for every task whose lines all stand
+    on one invoice; the tasks of the exception lines are taken out of them and counted from their lines."""
+    totals: dict[tuple[int, date, str], list[Any]] = {}
+    stored = (
+        InvoiceTaskTotal.objects.filter(invoice__customer_id__in=scope.customer_ids,
+                                        invoice__period_start__gte=scope.starts[0],
+                                        service_period_start__in=scope.starts)
+        .exclude(invoice__status=Invoice.Status.VOID)
+        .values_list("invoice__customer_id", "service_period_start", "cost_currency")
+        .annotate(tasks=Sum("tasks"), cost=Sum("cost"))
+    )
+    for customer_id, start, currency, tasks, cost in stored:
+        totals[(customer_id, start, currency)] = [tasks, cost]
+    gone = {line.id for line in exceptions.lines if line.gone}
+    stored_part: dict[tuple[int, int, date, str, str], Decimal] = {}  # per invoice, as the trigger summed
+    standing_part: dict[tuple[int, date, str, str], Decimal] = {}
+    for line_id, invoice_id, customer_id, start, task_id, currency, cost in exceptions.task_lines:
+        key = (invoice_id, customer_id, start, currency, task_id)
+        stored_part[key] = max(stored_part.get(key, ZERO), cost or ZERO)
+        if line_id not in gone:
+            standing_key = (customer_id, start, currency, task_id)
+            standing_part[standing_key] = max(standing_part.get(standing_key, ZERO), cost or ZERO)
+    for (_invoice_id, customer_id, start, currency, _task_id), cost in stored_part.items():
+        total = totals.setdefault((customer_id, start, currency), [0, ZERO])
+        total[0] -= 1
+        total[1] -= cost
+    for (customer_id, start, currency, _task_id), cost in standing_part.items():
+        total = totals.setdefault((customer_id, start, currency), [0, ZERO])
+        total[0] += 1
+        total[1] += cost
+    return totals
 
 
 def roi_get(*, customer: Customer, period: Period) -> RoiReport:

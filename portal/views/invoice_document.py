@@ -81,7 +81,7 @@ def invoice_detail_page(request: HttpRequest, invoice_id: int) -> HttpResponse:
 
 
 def _section_label(line: InvoiceLine) -> str:
-    section = line.section  # type: ignore[attr-defined]  # annotated by invoice_line_list_by_section
+    section = line.section  # type: ignore[attr-defined]  # set by invoice_line_list_by_section
     if section == SECTION_PRIOR:
         return f"Prior period {line.service_period_start:%Y-%m}"
     if section == SECTION_INVOICE:

@@ -14,7 +14,8 @@ from django.urls import reverse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from billing.models import CreditNote, Invoice, InvoiceLine
+from billing.models import CreditNote, Invoice, InvoiceLine, RoiReport
+from billing.selectors.roi import period_figures_list
 from billing.services.credit_notes import CreditSpec, credit_note_create
 from billing.services.finalize import invoice_finalize
 from billing.services.reconcile import customer_drafts_refresh, reconcile_customer
@@ -22,6 +23,7 @@ from core.periods import Period, period_parse
 from outcomes.enums import OutcomeStatus
 from outcomes.selectors import task_outcome_list
 from outcomes.services import dispute_resolve, outcome_event_dispute, outcome_event_reverse
+from tests.billing import reference
 from tests.billing.scenario import at, post_outcomes, post_usage
 from tests.billing.test_figures import priced, usage
 from tests.conftest import Vendor
@@ -39,6 +41,7 @@ class PeriodPlan:
     after: list[str]  # and after its invoice is finalized
     unbilled_tasks: int
     late: int  # outcomes of the period received after its invoice was finalized
+    late_on_billed_task: bool  # the first late one for a task already billed, whose cost has grown since
 
 
 plans = st.builds(
@@ -47,6 +50,7 @@ plans = st.builds(
     after=st.lists(st.sampled_from(AFTER), min_size=4, max_size=4),
     unbilled_tasks=st.integers(0, 2),
     late=st.integers(0, 2),
+    late_on_billed_task=st.booleans(),
 )
 
 
@@ -85,9 +89,14 @@ def _play(vendor: Vendor, periods: list[Period], plan: list[PeriodPlan]) -> None
             if task_outcome_list(organization_id=vendor.organization.pk, customer_id=customer.pk,
                                  task_id=f"{key}-task")[0].status == OutcomeStatus.BILLED:
                 _settle(vendor, key, action)
+        late_tasks = [f"p{index}-late{j}-task" for j in range(step.late)]
+        if step.late_on_billed_task and late_tasks and keys:
+            late_tasks[0] = f"{keys[0]}-task"
+            post_usage(vendor.organization, [{**usage(customer, late_tasks[0], 50_000, month=month),
+                                              "idempotency_key": f"{late_tasks[0]}-grown"}])
         post_outcomes(vendor.organization, [
             {"idempotency_key": f"p{index}-late{j}", "customer": "acme", "outcome": "ticket_resolved",
-             "task_id": f"p{index}-late{j}-task", "timestamp": at(20, month=month)} for j in range(step.late)
+             "task_id": task, "timestamp": at(20, month=month)} for j, task in enumerate(late_tasks)
         ])
         customer_drafts_refresh(customer_id=customer.pk)  # the hook's refresh: pending credits, late lines
 
@@ -114,6 +123,15 @@ def _check(vendor: Vendor, client: Client, periods: list[Period]) -> None:
             attributed = line.invoice_line.service_period_start if line.invoice_line else note.invoice.period_start
             label = f"{attributed:%Y-%m}"
             charged[label] = charged.get(label, Decimal(0)) - line.amount
+
+    # The stored totals are the lines' totals, and the figures read from them are the lines' figures.
+    ids = [i.pk for i in Invoice.objects.filter(customer=vendor.customer)]
+    assert reference.line_groups_stored(ids) == reference.line_groups_from_lines(ids)
+    assert reference.task_totals_stored(ids) == reference.task_totals_from_lines(ids)
+    for item in period_figures_list(reports=list(RoiReport.objects.filter(customer=vendor.customer))):
+        outcomes, tasks, cost = reference.billed_tasks_from_lines(customer_id=vendor.customer.pk,
+                                                                   start=item.period.start)
+        assert (item.outcomes, item.billed_tasks, item.cost_of_billed_tasks) == (outcomes, tasks, cost), item.period
 
     billed_total = Decimal(0)
     for period in periods:

@@ -238,8 +238,9 @@ def test_invoice_page_with_credit_notes_has_a_pinned_query_count(
     client = login(priced.vendor.admin)
     october = priced.october
     credit_note_create(invoice=october, reason="first", items=[CreditSpec(Decimal("1"), "goodwill")])
-    # session, user, organization, invoice (with its price book), line count, lines, credit notes,
-    # their lines; the period's figures (report, charges, credit notes, outcomes by type, billed tasks' cost);
+    # session, user, organization, invoice (with its price book), line groups (the pager's count), lines,
+    # credit notes, their lines; the period's figures (report, charges and outcomes by type, credit notes,
+    # billed tasks' stored cost, the lines no longer standing or late with their tasks' lines);
     # the lines' evidence; the document (billing profile, summary, taxes); the Stripe panel (push, connection)
     with django_assert_num_queries(19):
         client.get(reverse("portal:invoice-detail", args=[october.pk]))
