@@ -54,7 +54,6 @@ from core.errors import NotFound
 from core.money import minor_unit, round_money
 from core.periods import Period
 from outcomes.enums import OutcomeStatus
-from outcomes.models import OutcomeEvent
 
 ZERO = Decimal(0)
 # Outcomes that no longer count for their period (credited, or reversed with the credit due).
@@ -270,12 +269,15 @@ class _ExceptionLine:
 # The lines that no longer stand: their outcome reversed or credited (a partial index of outcome events
 # finds the few), credited by a credit line of a live invoice (the credit groups' position ranges find
 # those), or credited by a credit note. Late outcome lines are found by their groups' position ranges.
+# The outcome events' table, reached through the lines' relation (billing reads outcomes' tables through
+# its own models, never outcomes.models).
+_OUTCOME_EVENTS = InvoiceLine._meta.get_field("outcome_event").related_model._meta.db_table
 _EXCEPTIONS_SQL = f"""
 WITH live AS (
   SELECT id, customer_id, period_start FROM {Invoice._meta.db_table}
    WHERE customer_id = ANY(%(customers)s) AND status <> 'void'
 ), gone AS (
-  SELECT l.id FROM {OutcomeEvent._meta.db_table} e JOIN {InvoiceLine._meta.db_table} l ON l.outcome_event_id = e.id
+  SELECT l.id FROM {_OUTCOME_EVENTS} e JOIN {InvoiceLine._meta.db_table} l ON l.outcome_event_id = e.id
    WHERE e.organization_id = ANY(%(organizations)s) AND e.customer_id = ANY(%(customers)s)
      AND e.status IN ({", ".join(f"'{status}'" for status in NOT_STANDING)})
   UNION
@@ -302,7 +304,7 @@ WITH live AS (
 ), task_lines AS (  -- every outcome line of their tasks, found through the tasks' outcome events
   SELECT l.id, l.invoice_id, live.customer_id, l.service_period_start, l.task_id, l.cost_currency, l.cost
     FROM (SELECT DISTINCT customer_id, task_id FROM exceptional WHERE task_id IS NOT NULL) task
-    JOIN {OutcomeEvent._meta.db_table} e ON e.organization_id = ANY(%(organizations)s)
+    JOIN {_OUTCOME_EVENTS} e ON e.organization_id = ANY(%(organizations)s)
      AND e.customer_id = task.customer_id AND e.task_id = task.task_id
     JOIN {InvoiceLine._meta.db_table} l ON l.outcome_event_id = e.id
     JOIN live ON live.id = l.invoice_id

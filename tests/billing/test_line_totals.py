@@ -114,5 +114,5 @@ def test_itemization_slices_are_the_sorted_lines(vendor: Vendor, seed: int) -> N
             got = lines[start:start + size]
             assert [line.pk for line in got] == expected[start:start + size], (start, size)
     assert lines[57].pk == expected[57]
-    section = next(line.section for line in lines[0:230] if line.kind == InvoiceLine.Kind.PLATFORM_FEE)
+    section = next(line.section for line in lines[0:230] if line.kind == InvoiceLine.Kind.PLATFORM_FEE)  # type: ignore[attr-defined]
     assert section == SECTION_INVOICE
