@@ -8,6 +8,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
+from accounts.models import Customer
+from billing.services.reconcile import reconcile_customer
+from core.periods import period_parse
 from rollups.services import rollups_advance
 from tests.rollups.support import post_outcomes, post_usage, tenant_create, usage_event
 
@@ -48,6 +51,22 @@ def test_a_rollup_that_drifted_from_the_raw_events_is_reported_and_fails() -> No
     assert "task t1 cost" in out.getvalue()  # and the meter quantity it is part of
     assert "quantity" in out.getvalue()
     assert "outcome counts" in out.getvalue()
+
+
+def test_invoice_totals_that_drifted_from_their_lines_are_reported_and_fail() -> None:
+    organization_id = _tenant_with_events()
+    customer = Customer.objects.get(organization_id=organization_id, external_id="c0")
+    reconcile_customer(customer_id=customer.pk, period=period_parse("2026-10"))
+    out = StringIO()
+    call_command("verify_rollups", "--period", "2026-10", stdout=out)
+    assert "invoices' totals with their lines" in out.getvalue()
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE billing_invoicelinegroup SET line_count = line_count + 1 WHERE organization_id = %s "
+                       "AND kind = 'outcome'", [organization_id])
+    out = StringIO()
+    with pytest.raises(CommandError, match="1 difference"):
+        call_command("verify_rollups", "--period", "2026-10", stdout=out)
+    assert "line group ('outcome'" in out.getvalue()
 
 
 def test_a_malformed_period_is_refused_by_name() -> None:

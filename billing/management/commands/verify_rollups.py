@@ -1,18 +1,22 @@
 """`manage.py verify_rollups --period 2026-10 [--organization slug]`: recompute a period's figures from the
-raw events and report every difference from the rollups; exits 1 when there is one."""
+raw events and report every difference from the rollups, and sum the period's invoices' lines again and
+report every difference from their stored totals; exits 1 when there is one."""
 
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.models import Organization
+from billing.models import Invoice
+from billing.totals_check import invoice_totals_differences
 from core.errors import DomainError
 from core.periods import period_parse
 from rollups.verify import rollups_verify
 
 
 class Command(BaseCommand):
-    help = "Compare a period's rollups with a recompute from the raw events (exit 1 on a difference)."
+    help = ("Compare a period's rollups with a recompute from the raw events, and its invoices' stored totals with "
+            "their lines (exit 1 on a difference).")
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--period", required=True, help="YYYY-MM")
@@ -37,7 +41,13 @@ class Command(BaseCommand):
                     f"rollups {difference.rollups}, raw events {difference.events}"
                 )
             differences += len(found)
+            invoices = list(Invoice.objects.filter(organization=organization, period_start=period.start)
+                            .values_list("pk", flat=True))
+            for sentence in invoice_totals_differences(invoices):
+                self.stdout.write(f"{organization.slug} {sentence}")
+                differences += 1
         if differences:
-            raise CommandError(f"{differences} difference(s) between the rollups and the raw events of {period.label}.",
-                               returncode=1)
-        self.stdout.write(f"Rollups of {period.label} agree with the raw events.")
+            raise CommandError(f"{differences} difference(s) between the rollups and the raw events of {period.label}, "
+                               "or between its invoices' stored totals and their lines.", returncode=1)
+        self.stdout.write(f"Rollups of {period.label} agree with the raw events, and its invoices' totals with their "
+                          "lines.")
