@@ -17,7 +17,7 @@ from typing import Any
 from django.db import connection
 
 from core.periods import Period
-from metering.selectors import MeterUsage, TaskCost, UsageSummary, meter_codes, meters_by_id, usage_summary
+from metering.selectors import MeterUsage, TaskCost, UsageSummary, meter_codes, meters_by_id
 from rollups.services import cursor_get
 from rollups.shape import RateShape, asof_sql, dims_sql, rate_shape
 
@@ -297,10 +297,41 @@ def tail_params(*, organization_id: int) -> dict[str, Any]:
     return _tail_params(organization_id)
 
 
+def _distinct_so_far(*, organization_id: int, customer_id: int, day_start: datetime, period: Period,
+                     tail: dict[str, Any]) -> dict[int, tuple[int, int]]:
+    """Per unique_count meter: (distinct values today, distinct values this period). The period's from its
+    distinct values folded so far plus the tail's (a value in both counts once, so a pass of the job
+    between the two reads changes nothing); today's from today's events, a day's worth of rows."""
+    value = "CASE WHEN m.unique_property = '' THEN e.task_id ELSE e.properties ->> m.unique_property END"
+    with connection.cursor() as cursor:
+        cursor.execute(f"""
+            WITH period_values AS (
+                SELECT v.meter_id, v.value FROM rollups_usage_value v
+                WHERE v.organization_id = %(organization_id)s AND v.customer_id = %(customer_id)s
+                  AND v.period_start = %(period_start)s
+                UNION
+                SELECT e.meter_id, {value} FROM metering_usageevent e
+                JOIN metering_meter m ON m.id = e.meter_id AND m.aggregation = 'unique_count'
+                WHERE {_TAIL_SQL}
+            ), today_values AS (
+                SELECT e.meter_id, {value} AS value FROM metering_usageevent e
+                JOIN metering_meter m ON m.id = e.meter_id AND m.aggregation = 'unique_count'
+                WHERE e.organization_id = %(organization_id)s AND e.customer_id = %(customer_id)s
+                  AND e.timestamp >= %(day_start)s AND e.timestamp < %(end)s
+            )
+            SELECT m.id, (SELECT count(DISTINCT value) FROM today_values t WHERE t.meter_id = m.id),
+                   (SELECT count(DISTINCT value) FROM period_values p WHERE p.meter_id = m.id)
+            FROM metering_meter m WHERE m.organization_id = %(organization_id)s AND m.aggregation = 'unique_count'
+        """, {**tail, "organization_id": organization_id, "customer_id": customer_id, "start": period.start_at,
+              "end": period.end_at, "cutoff": _FAR_FUTURE, "period_start": period.start, "day_start": day_start})
+        return {meter_id: (int(today), int(in_period)) for meter_id, today, in_period in cursor.fetchall()}
+
+
 def usage_summary_rolled(*, organization_id: int, customer_id: int, now: datetime) -> UsageSummary:
     """metering.selectors.usage_summary from the daily rollups plus their tail: a few rows per day and
-    meter instead of the period's events. An organization with a unique_count meter reads the raw
-    events (a distinct count does not add up across days)."""
+    meter instead of the period's events. A unique_count meter's distinct count does not add up across
+    days: its period count is read from the period's distinct values (rollups_usage_value) plus the
+    tail, and today's from today's events."""
     with connection.cursor() as cursor:  # one read: whether a meter counts distinct values, and the cursor
         cursor.execute("""
             SELECT EXISTS (SELECT FROM metering_meter WHERE organization_id = %(org)s AND aggregation = 'unique_count'),
@@ -308,13 +339,17 @@ def usage_summary_rolled(*, organization_id: int, customer_id: int, now: datetim
                    (SELECT snap_xip::text[] FROM rollups_cursor WHERE organization_id = %(org)s)
         """, {"org": organization_id})
         has_unique, xmax, xip = cursor.fetchone()
-    if has_unique:
-        return usage_summary(organization_id=organization_id, customer_id=customer_id, now=now)
     tail = {"tail_xmax": xmax or "0", "tail_xip": list(xip or []), "tail_cursor": xmax}
     day_start = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     period = Period.of(day_start)
     so_far = usage_so_far_rolled(organization_id=organization_id, customer_id=customer_id,
                                  today=day_start.date(), period=period, tail=tail)
+    if has_unique:
+        for meter_id, (today, in_period) in _distinct_so_far(organization_id=organization_id, customer_id=customer_id,
+                                                             day_start=day_start, period=period, tail=tail).items():
+            known = so_far.get(meter_id) or MeterSoFar(0, ZERO, 0, ZERO, None)
+            so_far[meter_id] = MeterSoFar(known.events_today, Decimal(today), known.events, Decimal(in_period),
+                                          known.last_event_at)
     with connection.cursor() as cursor:  # the last event ever, folded or in the tail of any period
         cursor.execute("""
             SELECT meter_id, max(latest_at) FROM (

@@ -77,15 +77,23 @@ def _usage(meter: Any) -> tuple[Any, ...]:
             meter.last_event_at)
 
 
-def test_the_usage_summary_from_the_daily_rollups_equals_the_raw_one() -> None:
+@pytest.mark.parametrize("unique", [False, True])
+def test_the_usage_summary_from_the_daily_rollups_equals_the_raw_one(unique: bool) -> None:
+    """With a unique_count meter too: its distinct users today and this period, some of them seen both
+    before the job's pass and in the tail (counted once)."""
     from metering.selectors import usage_summary
     from rollups.selectors import usage_summary_rolled
 
-    tenant = tenant_create("summary", unique=False)
+    tenant = tenant_create("summary", unique=unique)
     now = timezone.now()
-    events = [event for event in _batch("a", 2) + _batch("b", 3) if event["meter"] != "users"]
+    events = [event for event in _batch("a", 2) + _batch("b", 3) if unique or event["meter"] != "users"]
     for n, event in enumerate(events):  # today, earlier this period, and the period before
         event["timestamp"] = (now - timedelta(days=(0, 1, 40)[n % 3], minutes=n)).isoformat()
+    if unique:  # the same users folded and in the tail, today and earlier
+        events[4:4] = [usage_event(f"u-{n}", "c0", "users", "1", now - timedelta(days=days, minutes=n), "t3",
+                                   user=user) for n, (days, user) in enumerate([(0, "ann"), (1, "bob"), (0, "cy")])]
+        events += [usage_event(f"u-{n}", "c0", "users", "1", now - timedelta(days=days, minutes=n), "t4", user=user)
+                   for n, (days, user) in enumerate([(1, "ann"), (0, "bob"), (0, "cy"), (0, "dee")], start=3)]
     post_usage(tenant.organization, events[:5])
     rollups_advance(organization_id=tenant.organization.pk)
     post_usage(tenant.organization, events[5:])  # the tail
