@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models.expressions import Combinable
 
 from accounts.models import Customer, Organization
+from outcomes.fields import SameOrganizationForeignKey
 
 # What may be assigned to a decimal field: never a float (money is exact).
 _DecimalIn = Decimal | int | Combinable
@@ -256,7 +257,10 @@ class InvoiceLine(models.Model):
     outcome_type = models.ForeignKey(
         "outcomes.OutcomeType", on_delete=models.PROTECT, null=True, blank=True, db_index=False
     )
-    outcome_event = models.ForeignKey("outcomes.OutcomeEvent", on_delete=models.PROTECT, null=True, blank=True)
+    # The constraint is the composite (organization_id, outcome_event_id) of billing 0014: a line and its
+    # event are of one organization, and the event table is keyed by organization (Citus).
+    outcome_event = SameOrganizationForeignKey("outcomes.OutcomeEvent", on_delete=models.PROTECT, null=True,
+                                               blank=True, db_constraint=False)
     service_period_start = models.DateField(help_text="The period the line's event belongs to.")
     description = models.CharField(max_length=300)
     quantity = models.DecimalField(max_digits=20, decimal_places=6)
@@ -523,7 +527,11 @@ class CreditNote(models.Model):
 class CreditNoteLine(models.Model):
     credit_note = models.ForeignKey(CreditNote, on_delete=models.CASCADE, related_name="lines")
     invoice_line = models.ForeignKey(InvoiceLine, on_delete=models.PROTECT, null=True, blank=True)
-    outcome_event = models.ForeignKey("outcomes.OutcomeEvent", on_delete=models.PROTECT, null=True, blank=True)
+    # No database constraint: the event table's key is (organization_id, id) and this table has no
+    # organization_id to reference it by. The credit note service takes the event from the credited
+    # invoice line, whose own key to the event is composite (billing 0014).
+    outcome_event = models.ForeignKey("outcomes.OutcomeEvent", on_delete=models.PROTECT, null=True, blank=True,
+                                      db_constraint=False)
     description = models.CharField(max_length=300)
     amount = money_field(help_text="Positive: the amount credited.")
 

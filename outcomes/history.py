@@ -11,7 +11,7 @@ from outcomes.models import OutcomeEvent
 from outcomes.selectors import BillableOutcome
 
 
-def outcomes_standing_at(*, customer_id: int, start: datetime, end: datetime, cutoff: datetime
+def outcomes_standing_at(*, organization_id: int, customer_id: int, start: datetime, end: datetime, cutoff: datetime
                          ) -> list[BillableOutcome]:
     """Outcomes of [start, end) that a billing run at `cutoff` would have priced: received and verifiable
     by then, not reversed by then, not in dispute. Unlike `billable_outcomes`, outcomes billed since stay
@@ -20,13 +20,14 @@ def outcomes_standing_at(*, customer_id: int, start: datetime, end: datetime, cu
     sql = f"""
         SELECT id, idempotency_key, task_id, timestamp, outcome_type_id, coalesce(confirmed_at <= %s, false)
         FROM {OutcomeEvent._meta.db_table}
-        WHERE customer_id = %s AND timestamp >= %s AND timestamp < %s
+        WHERE organization_id = %s AND customer_id = %s AND timestamp >= %s AND timestamp < %s
           AND received_at <= %s AND verifiable_at <= %s AND (reversed_at IS NULL OR reversed_at > %s)
           AND status <> %s
         ORDER BY timestamp, id
     """
     with connection.cursor() as cursor:
-        cursor.execute(sql, [cutoff, customer_id, start, end, cutoff, cutoff, cutoff, OutcomeStatus.DISPUTED])
+        cursor.execute(sql, [cutoff, organization_id, customer_id, start, end, cutoff, cutoff, cutoff,
+                             OutcomeStatus.DISPUTED])
         return [BillableOutcome(*row) for row in cursor.fetchall()]
 
 
@@ -48,9 +49,10 @@ def task_outcomes_in(*, organization_id: int, start: datetime, end: datetime) ->
     return [TaskOutcome(c, t, o, status not in not_standing) for c, t, o, status in rows]
 
 
-def task_outcome_type(*, customer_id: int, task_id: str) -> int | None:
+def task_outcome_type(*, organization_id: int, customer_id: int, task_id: str) -> int | None:
     """The outcome type of a task's first claim, if it has one."""
     return (
-        OutcomeEvent.objects.filter(customer_id=customer_id, task_id=task_id).order_by("timestamp", "pk")
+        OutcomeEvent.objects.filter(organization_id=organization_id, customer_id=customer_id, task_id=task_id)
+        .order_by("timestamp", "pk")
         .values_list("outcome_type_id", flat=True).first()
     )

@@ -5,6 +5,7 @@ from django.db import models
 
 from accounts.models import Customer, Organization, User
 from outcomes.enums import Assurance, OutcomeStatus, SourceMethod, VerificationMethod
+from outcomes.fields import SameOrganizationForeignKey
 
 
 class OutcomeType(models.Model):
@@ -64,9 +65,16 @@ class OutcomeEvent(models.Model):
 
     Status = OutcomeStatus  # defined beside the models' module so other apps compare statuses without them
 
-    organization = models.ForeignKey(Organization, on_delete=models.PROTECT)
-    customer = models.ForeignKey(Customer, on_delete=models.PROTECT)
-    outcome_type = models.ForeignKey(OutcomeType, on_delete=models.PROTECT)
+    # Keyed by organization for Citus (outcomes 0006): the table's primary key is (organization_id, id) in
+    # the database, and the tables that reference an event do so by both columns, so a reference cannot
+    # cross organizations. Django keeps `id` as the pk field: it cannot point a ForeignKey at a composite
+    # primary key. Every query names the organization, or it reads the whole table.
+    # No database constraints to plain tables (Citus refuses them from a distributed table): ingestion
+    # (outcomes/ingestion.py, the ingest pipeline) resolves the customer and outcome type within the
+    # request's organization before a row is written.
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, db_constraint=False, db_index=False)
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, db_constraint=False, db_index=False)
+    outcome_type = models.ForeignKey(OutcomeType, on_delete=models.PROTECT, db_constraint=False, db_index=False)
     task_id = models.CharField(max_length=200)
     timestamp = models.DateTimeField()
     properties = models.JSONField(default=dict, blank=True)
@@ -90,9 +98,11 @@ class OutcomeEvent(models.Model):
             models.UniqueConstraint(fields=["organization", "idempotency_key"], name="outcome_event_key_unique")
         ]
         indexes = [
-            models.Index(fields=["customer", "timestamp"]),
-            models.Index(fields=["customer", "task_id"]),
-            models.Index(fields=["status", "verifiable_at"]),
+            models.Index(fields=["organization", "customer", "timestamp"], name="outcome_event_customer_time"),
+            models.Index(fields=["organization", "customer", "task_id"], name="outcome_event_customer_task"),
+            # The verification sweep's pending events whose window has passed, every organization's.
+            models.Index(fields=["organization", "verifiable_at"], name="outcome_event_pending_due",
+                         condition=models.Q(status="pending")),
             # The few outcomes that no longer count (billing's ROI figures subtract their lines).
             models.Index(fields=["organization", "customer"], name="outcome_event_not_standing",
                          condition=models.Q(status__in=["reversed", "credited"])),
@@ -111,19 +121,26 @@ class OutcomeEvent(models.Model):
 
 
 class OutcomeTransition(models.Model):
-    """Append-only history of an outcome event's status: who moved it, when, and why."""
+    """Append-only history of an outcome event's status: who moved it, when, and why.
 
-    organization = models.ForeignKey(Organization, on_delete=models.PROTECT)
-    outcome_event = models.ForeignKey(OutcomeEvent, on_delete=models.PROTECT, related_name="transitions")
+    Keyed and distributed like its events (outcomes 0006): primary key (organization_id, id) in the
+    database, and its event referenced by (organization_id, outcome_event_id) there."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, db_constraint=False, db_index=False)
+    # The constraint is the composite one of outcomes 0006 (Django cannot declare it).
+    outcome_event = SameOrganizationForeignKey(OutcomeEvent, on_delete=models.PROTECT, related_name="transitions",
+                                               db_constraint=False, db_index=False)
     from_status = models.CharField(max_length=16)
     to_status = models.CharField(max_length=16)
     reason = models.TextField(blank=True)
-    actor_user = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True)
+    actor_user = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, db_constraint=False,
+                                   db_index=False)  # the service moving it names a user of its organization
     actor_label = models.CharField(max_length=100, blank=True, help_text="api key prefix or 'system'")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        indexes = [models.Index(fields=["outcome_event", "created_at"])]
+        indexes = [models.Index(fields=["organization", "outcome_event", "created_at"],
+                                name="outcome_transition_event")]
 
     def __str__(self) -> str:
         return f"{self.from_status} → {self.to_status}"
@@ -138,7 +155,10 @@ class Dispute(models.Model):
         REJECTED = "rejected"
 
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT)
-    outcome_event = models.ForeignKey(OutcomeEvent, on_delete=models.PROTECT, related_name="disputes")
+    # The constraint is the composite (organization_id, outcome_event_id) one of outcomes 0006. A plain
+    # ForeignKey (the audit log copies this field): reads of disputes with their event name the organization.
+    outcome_event = models.ForeignKey(OutcomeEvent, on_delete=models.PROTECT, related_name="disputes",
+                                      db_constraint=False)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
     reason = models.TextField()
     status_before = models.CharField(max_length=16, help_text="The outcome's status when the dispute opened.")
@@ -191,7 +211,9 @@ class OutcomeEvidence(models.Model):
         REJECTED = "rejected"
 
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT)
-    outcome_event = models.ForeignKey(OutcomeEvent, on_delete=models.PROTECT, related_name="evidence")
+    # The constraint is the composite (organization_id, outcome_event_id) one of outcomes 0006.
+    outcome_event = SameOrganizationForeignKey(OutcomeEvent, on_delete=models.PROTECT, related_name="evidence",
+                                               db_constraint=False)
     method = models.CharField(max_length=24, choices=VerificationMethod.choices)
     verdict = models.CharField(max_length=16, choices=Verdict.choices)
     source = models.ForeignKey(VerificationSource, on_delete=models.PROTECT, null=True, blank=True)

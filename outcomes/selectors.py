@@ -34,7 +34,7 @@ def outcome_types_by_id(*, organization_id: int) -> dict[int, OutcomeType]:
 
 
 def billable_outcomes(
-    *, customer_id: int, start: datetime, end: datetime, cutoff: datetime, timestamps: bool = True
+    *, organization_id: int, customer_id: int, start: datetime, end: datetime, cutoff: datetime, timestamps: bool = True
 ) -> list[BillableOutcome]:
     """Outcomes billable in [start, end) as of `cutoff`: received and verifiable by then, not reversed,
     not disputed, and not already billed on a finalized invoice; each confirmed if evidence confirmed it
@@ -48,13 +48,13 @@ def billable_outcomes(
     sql = f"""
         SELECT id, idempotency_key, task_id, {timestamp_sql}, outcome_type_id,
                coalesce(confirmed_at <= %s, false) FROM {OutcomeEvent._meta.db_table}
-        WHERE customer_id = %s AND timestamp >= %s AND timestamp < %s
+        WHERE organization_id = %s AND customer_id = %s AND timestamp >= %s AND timestamp < %s
           AND received_at <= %s AND verifiable_at <= %s AND (reversed_at IS NULL OR reversed_at > %s)
           AND status NOT IN (%s, %s, %s)
         ORDER BY timestamp, id
     """
     params: list[int | datetime | str] = [
-        cutoff, customer_id, start, end, cutoff, cutoff, cutoff,
+        cutoff, organization_id, customer_id, start, end, cutoff, cutoff, cutoff,
         OutcomeStatus.DISPUTED, OutcomeStatus.BILLED, OutcomeStatus.CREDITED,
     ]
     with connection.cursor() as cursor:
@@ -79,7 +79,8 @@ def task_outcome_list(*, organization_id: int, customer_id: int, task_id: str) -
         .prefetch_related(
             Prefetch(
                 "transitions",
-                queryset=OutcomeTransition.objects.order_by("created_at", "pk").select_related("actor_user"),
+                queryset=OutcomeTransition.objects.filter(organization_id=organization_id)
+                .order_by("created_at", "pk").select_related("actor_user"),
             ),
             Prefetch("disputes", queryset=Dispute.objects.order_by("opened_at", "pk").select_related("opened_by")),
         )
@@ -90,7 +91,8 @@ def task_outcome_list(*, organization_id: int, customer_id: int, task_id: str) -
 def dispute_list(*, organization_id: int, customer_id: int | None = None, open_: bool) -> QuerySet[Dispute]:
     """Open disputes oldest first (the queue), or resolved ones newest first, with their outcome's
     customer and type and the users who opened and resolved them."""
-    disputes = Dispute.objects.filter(organization_id=organization_id)
+    # The outcome joined by both columns of its key (outcomes 0006), as a dispute and its outcome share both.
+    disputes = Dispute.objects.filter(organization_id=organization_id, outcome_event__organization_id=organization_id)
     if customer_id is not None:
         disputes = disputes.filter(outcome_event__customer_id=customer_id)
     if open_:

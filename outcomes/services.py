@@ -79,6 +79,13 @@ def _transition(
     )
 
 
+def _event_save(*, event: OutcomeEvent, fields: list[str]) -> None:
+    """Write some fields of a locked event. Not `event.save()`: its UPDATE names the id alone, and the table's
+    key is (organization_id, id) (outcomes 0006), so it would read the whole table."""
+    OutcomeEvent.objects.filter(organization_id=event.organization_id, pk=event.pk).update(
+        **{field: getattr(event, field) for field in fields})
+
+
 def _move_one(
     *, event: OutcomeEvent, to_status: str, reason: str, actor_label: str, actor_user: User | None
 ) -> None:
@@ -91,10 +98,11 @@ def _move_one(
 
 
 def outcome_events_move(
-    *, event_ids: Collection[int], from_statuses: Collection[str], to_status: str, reason: str,
-    actor_label: str, actor_user: User | None = None, skip_locked: bool = False,
+    *, organization_id: int, event_ids: Collection[int], from_statuses: Collection[str], to_status: str,
+    reason: str, actor_label: str, actor_user: User | None = None, skip_locked: bool = False,
 ) -> int:
-    """Move the events still in one of `from_statuses`: lock in pk order, one transition row each.
+    """Move the organization's events still in one of `from_statuses`: lock in pk order, one transition
+    row each.
 
     Returns how many moved. Events in another status are left alone, so moving twice is a no-op.
     `skip_locked` leaves out events another transaction holds (the verification job, run twice at once).
@@ -106,7 +114,7 @@ def outcome_events_move(
         # Every writer of many outcome rows locks them here, in one order: two at once cannot deadlock.
         events = list(
             OutcomeEvent.objects.select_for_update(skip_locked=skip_locked)
-            .filter(pk__in=event_ids, status__in=from_statuses)
+            .filter(organization_id=organization_id, pk__in=event_ids, status__in=from_statuses)
             .order_by("pk")
             .only("pk", "organization_id", "status")
         )
@@ -115,7 +123,8 @@ def outcome_events_move(
                          actor_user=actor_user) for event in events],
             batch_size=2000,
         )
-        moved = OutcomeEvent.objects.filter(pk__in=[event.pk for event in events]).update(status=to_status)
+        moved = OutcomeEvent.objects.filter(organization_id=organization_id,
+                                            pk__in=[event.pk for event in events]).update(status=to_status)
         if to_status == OutcomeStatus.VERIFIED:
             outcomes_verified_emit(event_ids=[e.pk for e in events if e.status == OutcomeStatus.PENDING],
                                    reason=reason)
@@ -152,33 +161,42 @@ def outcome_event_reverse(
                   actor_user=actor_user)
         event.reversed_at = now
         event.reversal_reason = reason
-        event.save(update_fields=["status", "reversed_at", "reversal_reason"])
+        _event_save(event=event, fields=["status", "reversed_at", "reversal_reason"])
         _drafts_refresh_on_commit(customer_id=event.customer_id)
         return event
 
 
 def outcomes_verify_due(*, now: datetime | None = None) -> int:
     """Move pending outcomes whose verification window has passed to verified. Safe to run at once twice:
-    each chunk is its own transaction, and rows another run holds are skipped (that run moves them)."""
+    each chunk is its own transaction, and rows another run holds are skipped (that run moves them).
+
+    The one read of outcome events across organizations: the partial index on pending events
+    (organization_id, verifiable_at) serves it; the moves then name each organization."""
     now = now or timezone.now()
     verified, after = 0, 0
     while True:
         chunk = list(
             OutcomeEvent.objects.filter(status=OutcomeStatus.PENDING, verifiable_at__lte=now, pk__gt=after)
             .order_by("pk")
-            .values_list("pk", flat=True)[:VERIFY_CHUNK]
+            .values_list("organization_id", "pk")[:VERIFY_CHUNK]
         )
         if not chunk:
             return verified
-        after = chunk[-1]
+        after = chunk[-1][1]
+        by_organization: dict[int, list[int]] = {}
+        for organization_id, pk in chunk:
+            by_organization.setdefault(organization_id, []).append(pk)
         with transaction.atomic():
-            verified += outcome_events_move(
-                event_ids=chunk, from_statuses=[OutcomeStatus.PENDING], to_status=OutcomeStatus.VERIFIED,
-                reason="verification window passed", actor_label="system", skip_locked=True,
-            )
-            # Silence verified them: billed as assumed unless evidence confirms them before billing.
-            OutcomeEvent.objects.filter(pk__in=chunk, status=OutcomeStatus.VERIFIED, verified_by="").update(
-                verified_by=VerificationMethod.WINDOW)
+            for organization_id, event_ids in sorted(by_organization.items()):
+                verified += outcome_events_move(
+                    organization_id=organization_id, event_ids=event_ids, from_statuses=[OutcomeStatus.PENDING],
+                    to_status=OutcomeStatus.VERIFIED, reason="verification window passed", actor_label="system",
+                    skip_locked=True,
+                )
+                # Silence verified them: billed as assumed unless evidence confirms them before billing.
+                OutcomeEvent.objects.filter(organization_id=organization_id, pk__in=event_ids,
+                                            status=OutcomeStatus.VERIFIED, verified_by="").update(
+                    verified_by=VerificationMethod.WINDOW)
 
 
 def outcome_event_dispute(
@@ -203,7 +221,7 @@ def outcome_event_dispute(
         )
         _move_one(event=event, to_status=OutcomeStatus.DISPUTED, reason=reason, actor_label=actor_label,
                   actor_user=actor_user)
-        event.save(update_fields=["status"])
+        _event_save(event=event, fields=["status"])
         dispute_opened_emit(dispute=dispute, event=event)
         return dispute
 
@@ -221,7 +239,9 @@ def dispute_resolve(
             raise NotFound(f"No dispute {dispute_id}.", field="id")
         if dispute.status != Dispute.Status.OPEN:
             raise InvalidState(f"The dispute is already {dispute.status}.", field="id")
-        event = OutcomeEvent.objects.select_for_update().get(pk=dispute.outcome_event_id)
+        event = OutcomeEvent.objects.select_for_update().get(organization_id=dispute.organization_id,
+                                                             pk=dispute.outcome_event_id)
+        dispute.outcome_event = event  # the caller reads it; a fetch by its id alone would miss the key
         settled = event.is_reversed or event.status in {OutcomeStatus.REVERSED, OutcomeStatus.CREDITED}
         if settled and not accept:
             raise InvalidState(f"The outcome is {event.status} already; the dispute can only be accepted.",
@@ -239,7 +259,7 @@ def dispute_resolve(
             _move_one(event=event, to_status=to_status,
                       reason=f"dispute {'accepted' if accept else 'rejected'}: {note}",
                       actor_label=actor_label, actor_user=actor_user)
-            event.save(update_fields=["status", "reversed_at", "reversal_reason"])
+            _event_save(event=event, fields=["status", "reversed_at", "reversal_reason"])
         dispute.status = Dispute.Status.ACCEPTED if accept else Dispute.Status.REJECTED
         dispute.resolution_note, dispute.resolved_by, dispute.resolved_by_label = note, actor_user, actor_label
         dispute.resolved_at = timezone.now()

@@ -29,7 +29,7 @@ from accounts.models import Organization, User
 from core.errors import Conflict, DomainError, InvalidState, NotFound
 from outcomes.enums import OutcomeStatus, VerificationMethod
 from outcomes.models import OutcomeEvent, OutcomeEvidence, OutcomeType, VerificationSource
-from outcomes.services import _move_one, outcome_event_dispute, outcome_event_reverse
+from outcomes.services import _event_save, _move_one, outcome_event_dispute, outcome_event_reverse
 from outcomes.signing import callback_signature_check, source_secret_new
 
 Verdict = OutcomeEvidence.Verdict
@@ -131,7 +131,7 @@ def _confirm(*, event: OutcomeEvent, method: str, now: datetime, reason: str, ac
         event.verified_by = method
         fields.append("verified_by")
     if fields:
-        event.save(update_fields=fields)
+        _event_save(event=event, fields=fields)
 
 
 # The customer ------------------------------------------------------------------------------------------

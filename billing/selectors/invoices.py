@@ -52,7 +52,10 @@ def invoice_get(
         invoices = invoices.filter(customer=customer)
     invoices = invoices.select_related("customer", "price_book")
     if with_lines:
-        invoices = invoices.prefetch_related("lines__outcome_type", "lines__outcome_event")
+        # The events by their key (organization_id, id): a prefetch by id alone would read the whole table.
+        events = InvoiceLine._meta.get_field("outcome_event").related_model._default_manager.filter(
+            organization=organization)
+        invoices = invoices.prefetch_related("lines__outcome_type", Prefetch("lines__outcome_event", queryset=events))
     invoice = invoices.first()
     if invoice is None:
         raise NotFound(f"No invoice {invoice_id}.", field="id")

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import Sum
+from django.db.models import F, Sum
 
 from billing.models import CreditNoteLine, Invoice, InvoiceLine
 from billing.pricing import PeriodCharges
@@ -30,13 +30,14 @@ def frozen_periods(*, customer_id: int, before: Period) -> list[FrozenPeriod]:
     return [FrozenPeriod(Period(invoice.period_start), invoice) for invoice in invoices]
 
 
-def late_outcomes(*, customer_id: int, periods: list[FrozenPeriod], cutoff: datetime
+def late_outcomes(*, organization_id: int, customer_id: int, periods: list[FrozenPeriod], cutoff: datetime
                   ) -> dict[Period, list[BillableOutcome]]:
     """Billable outcomes of frozen periods that no invoice has billed yet (verified or received late)."""
     if not periods:
         return {}
     wanted = {fp.period.start for fp in periods}
-    outcomes = billable_outcomes(customer_id=customer_id, start=periods[0].period.start_at,
+    outcomes = billable_outcomes(organization_id=organization_id, customer_id=customer_id,
+                                 start=periods[0].period.start_at,
                                  end=periods[-1].period.end_at, cutoff=cutoff)
     grouped: dict[Period, list[BillableOutcome]] = defaultdict(list)
     for outcome in outcomes:
@@ -78,6 +79,8 @@ def uncredited_reversals(*, customer_id: int) -> list[InvoiceLine]:
         InvoiceLine.objects.filter(
             invoice__customer_id=customer_id, kind=InvoiceLine.Kind.OUTCOME,
             outcome_event__status=OutcomeStatus.REVERSED,
+            # The event joined by both columns of its key (outcomes 0006), which a line and its event share.
+            outcome_event__organization_id=F("organization_id"),
         )
         .exclude(invoice__status=Invoice.Status.DRAFT)
         .exclude(invoice__status=Invoice.Status.VOID)

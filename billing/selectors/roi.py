@@ -277,7 +277,8 @@ WITH live AS (
   SELECT id, customer_id, period_start FROM {Invoice._meta.db_table}
    WHERE customer_id = ANY(%(customers)s) AND status <> 'void'
 ), gone AS (
-  SELECT l.id FROM {_OUTCOME_EVENTS} e JOIN {InvoiceLine._meta.db_table} l ON l.outcome_event_id = e.id
+  SELECT l.id FROM {_OUTCOME_EVENTS} e JOIN {InvoiceLine._meta.db_table} l
+    ON l.organization_id = e.organization_id AND l.outcome_event_id = e.id
    WHERE e.organization_id = ANY(%(organizations)s) AND e.customer_id = ANY(%(customers)s)
      AND e.status IN ({", ".join(f"'{status}'" for status in NOT_STANDING)})
   UNION
@@ -306,7 +307,7 @@ WITH live AS (
     FROM (SELECT DISTINCT customer_id, task_id FROM exceptional WHERE task_id IS NOT NULL) task
     JOIN {_OUTCOME_EVENTS} e ON e.organization_id = ANY(%(organizations)s)
      AND e.customer_id = task.customer_id AND e.task_id = task.task_id
-    JOIN {InvoiceLine._meta.db_table} l ON l.outcome_event_id = e.id
+    JOIN {InvoiceLine._meta.db_table} l ON l.organization_id = e.organization_id AND l.outcome_event_id = e.id
     JOIN live ON live.id = l.invoice_id
    WHERE live.period_start >= %(first)s AND l.kind = 'outcome' AND l.service_period_start = ANY(%(starts)s)
 )

@@ -91,7 +91,7 @@ def credit_note_create(*, invoice: Invoice, reason: str, items: list[CreditSpec]
                 outcome_event_id=line.outcome_event_id if line is not None else None,
             )
         outcome_events_move(
-            event_ids=[item.invoice_line.outcome_event_id for item in items
+            organization_id=invoice.organization_id, event_ids=[item.invoice_line.outcome_event_id for item in items
                        if item.invoice_line is not None and item.invoice_line.outcome_event_id],
             from_statuses=CREDITABLE, to_status=OutcomeStatus.CREDITED,
             reason=f"credit note {note.number}", actor_label="system",

@@ -51,12 +51,12 @@ def invoice_finalize(*, invoice: Invoice, acting_user: User | None = None, now: 
                 raise InvalidState("Prepaid balance changed while finalizing; retry.", field="credits")
         lines = list(current.lines.all())
         outcome_events_move(
-            event_ids=_event_ids(lines, InvoiceLine.Kind.OUTCOME),
+            organization_id=current.organization_id, event_ids=_event_ids(lines, InvoiceLine.Kind.OUTCOME),
             from_statuses=BILLABLE, to_status=OutcomeStatus.BILLED,
             reason=f"billed on the invoice of {current.period}", actor_label=actor,
         )
         outcome_events_move(
-            event_ids=_event_ids(lines, InvoiceLine.Kind.CREDIT),
+            organization_id=current.organization_id, event_ids=_event_ids(lines, InvoiceLine.Kind.CREDIT),
             from_statuses=[OutcomeStatus.REVERSED], to_status=OutcomeStatus.CREDITED,
             reason=f"credited on the invoice of {current.period}", actor_label=actor,
         )
@@ -110,12 +110,12 @@ def invoice_void(*, invoice: Invoice, acting_user: User | None = None) -> Invoic
                                "voided; credit its remaining amount instead.", field="credit_notes")
         lines = list(current.lines.all())
         outcome_events_move(
-            event_ids=_event_ids(lines, InvoiceLine.Kind.OUTCOME),
+            organization_id=current.organization_id, event_ids=_event_ids(lines, InvoiceLine.Kind.OUTCOME),
             from_statuses=[OutcomeStatus.BILLED], to_status=OutcomeStatus.VERIFIED,
             reason=f"invoice {current.number} voided", actor_label=actor,
         )
         outcome_events_move(
-            event_ids=_event_ids(lines, InvoiceLine.Kind.CREDIT),
+            organization_id=current.organization_id, event_ids=_event_ids(lines, InvoiceLine.Kind.CREDIT),
             from_statuses=[OutcomeStatus.CREDITED], to_status=OutcomeStatus.REVERSED,
             reason=f"invoice {current.number} voided", actor_label=actor,
         )

@@ -274,8 +274,8 @@ def reconcile_customer(*, customer_id: int, period: Period, cutoff: datetime | N
             _late_lines(customer=customer, writer=writer, types=types, before=period, cutoff=cutoff,
                         source=source)
 
-        outcomes = billable_outcomes(customer_id=customer.pk, start=period.start_at, end=period.end_at, cutoff=cutoff,
-                                     timestamps=False)
+        outcomes = billable_outcomes(organization_id=customer.organization_id, customer_id=customer.pk,
+                                     start=period.start_at, end=period.end_at, cutoff=cutoff, timestamps=False)
         _check_currency(types, outcomes, book, currency, customer)
         costs = _cost_index(_task_costs(customer=customer, period=period, cutoff=cutoff, source=source), currency)
         charges = PeriodCharges(currency=currency, included=book.included_outcomes if book else 0,
@@ -336,7 +336,8 @@ def _late_lines(*, customer: Customer, writer: LineWriter, types: dict[int, "Out
                 unit_price=-line.unit_price, amount=-line.amount, credited_line_id=line.pk, note="reversal credit",
             )
     frozen = late.frozen_periods(customer_id=customer.pk, before=before)
-    outcomes_by_period = late.late_outcomes(customer_id=customer.pk, periods=frozen, cutoff=cutoff)
+    outcomes_by_period = late.late_outcomes(organization_id=customer.organization_id, customer_id=customer.pk,
+                                            periods=frozen, cutoff=cutoff)
     for frozen_period in frozen:
         period, book = frozen_period.period, frozen_period.invoice.price_book
         if book is not None and book.currency != writer.invoice.currency:

@@ -48,8 +48,10 @@ class DisputeListApi(APIView):
     @extend_schema(parameters=[OpenApiParameter("status", str, enum=["open", "accepted", "rejected"])],
                    responses=DisputeOutput(many=True))
     def get(self, request: Request) -> Response:
-        disputes = Dispute.objects.filter(organization=organization_of(request)).select_related(
-            "outcome_event__customer")
+        organization = organization_of(request)
+        # The outcome joined by both columns of its key (outcomes 0006).
+        disputes = Dispute.objects.filter(organization=organization, outcome_event__organization=organization
+                                          ).select_related("outcome_event__customer")
         status_filter = request.query_params.get("status")
         if status_filter:
             if status_filter not in Dispute.Status.values:

@@ -18,11 +18,11 @@ def three_pending(vendor) -> list[int]:
     return list(OutcomeEvent.objects.order_by("pk").values_list("pk", flat=True))
 
 
-def test_only_events_still_in_a_from_status_move_each_with_one_transition(three_pending) -> None:
+def test_only_events_still_in_a_from_status_move_each_with_one_transition(vendor, three_pending) -> None:
     first, second, third = three_pending
     OutcomeEvent.objects.filter(pk=third).update(status=OutcomeStatus.REVERSED)
 
-    moved = outcome_events_move(event_ids=three_pending, from_statuses=[OutcomeStatus.PENDING],
+    moved = outcome_events_move(organization_id=vendor.organization.pk, event_ids=three_pending, from_statuses=[OutcomeStatus.PENDING],
                                 to_status=OutcomeStatus.VERIFIED, reason="checked", actor_label="system")
 
     assert moved == 2
@@ -33,9 +33,9 @@ def test_only_events_still_in_a_from_status_move_each_with_one_transition(three_
         (first, "pending", "verified", "checked", "system"), (second, "pending", "verified", "checked", "system")]
 
 
-def test_moving_twice_moves_nothing_the_second_time(three_pending) -> None:
+def test_moving_twice_moves_nothing_the_second_time(vendor, three_pending) -> None:
     def move() -> int:
-        return outcome_events_move(event_ids=three_pending, from_statuses=[OutcomeStatus.PENDING],
+        return outcome_events_move(organization_id=vendor.organization.pk, event_ids=three_pending, from_statuses=[OutcomeStatus.PENDING],
                                    to_status=OutcomeStatus.VERIFIED, reason="checked", actor_label="system")
 
     assert move() == 3
@@ -45,7 +45,7 @@ def test_moving_twice_moves_nothing_the_second_time(three_pending) -> None:
 
 def test_no_events_is_a_no_op(django_assert_num_queries) -> None:
     with django_assert_num_queries(0):
-        assert outcome_events_move(event_ids=[], from_statuses=[OutcomeStatus.PENDING],
+        assert outcome_events_move(organization_id=1, event_ids=[], from_statuses=[OutcomeStatus.PENDING],
                                    to_status=OutcomeStatus.VERIFIED, reason="", actor_label="system") == 0
 
 

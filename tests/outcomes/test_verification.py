@@ -78,7 +78,7 @@ def test_outcome_the_customer_must_confirm_waits_unbilled_until_it_does(vendor) 
     assert event.verifiable_at is None
     far = T0 + timedelta(days=400)
     assert outcomes_verify_due(now=far) == 0
-    assert billable_outcomes(customer_id=vendor.customer.pk, start=T0 - timedelta(days=1), end=far, cutoff=far) == []
+    assert billable_outcomes(organization_id=vendor.organization.pk, customer_id=vendor.customer.pk, start=T0 - timedelta(days=1), end=far, cutoff=far) == []
 
     api = _customer_api(vendor)
     answer = api.post("/api/v1/outcome-events/o1/confirm", {"note": "ticket closed, thanks"})
@@ -92,10 +92,10 @@ def test_outcome_the_customer_must_confirm_waits_unbilled_until_it_does(vendor) 
     event.refresh_from_db()
     assert event.status == OutcomeStatus.VERIFIED and event.confirmed_at is not None
     now = timezone.now()
-    [billable] = billable_outcomes(customer_id=vendor.customer.pk, start=T0 - timedelta(days=1), end=far, cutoff=now)
+    [billable] = billable_outcomes(organization_id=vendor.organization.pk, customer_id=vendor.customer.pk, start=T0 - timedelta(days=1), end=far, cutoff=now)
     assert billable.confirmed is True
     # Reproducible: as of a cutoff before the confirmation, it was not billable.
-    assert billable_outcomes(customer_id=vendor.customer.pk, start=T0 - timedelta(days=1), end=far,
+    assert billable_outcomes(organization_id=vendor.organization.pk, customer_id=vendor.customer.pk, start=T0 - timedelta(days=1), end=far,
                              cutoff=event.confirmed_at - timedelta(seconds=1)) == []
 
 
@@ -107,7 +107,7 @@ def test_silence_is_consent_verifies_after_the_window_as_assumed(vendor) -> None
 
     assert outcomes_verify_due(now=T0 + timedelta(hours=48)) == 1
 
-    [billable] = billable_outcomes(customer_id=vendor.customer.pk, start=T0, end=T0 + timedelta(days=3),
+    [billable] = billable_outcomes(organization_id=vendor.organization.pk, customer_id=vendor.customer.pk, start=T0, end=T0 + timedelta(days=3),
                                    cutoff=timezone.now())
     assert billable.confirmed is False
     event.refresh_from_db()

@@ -166,8 +166,8 @@ def simulate(*, organization: Organization, spec: SimulationSpec, now: datetime 
             cutoff = invoice.cutoff if invoice is not None else now
             book = price_book_in_force(customer_id=customer.pk, period_start=period.start)
             currency = book.currency if book else customer.currency
-            outcomes = outcomes_standing_at(customer_id=customer.pk, start=period.start_at, end=period.end_at,
-                                            cutoff=cutoff)
+            outcomes = outcomes_standing_at(organization_id=organization.pk, customer_id=customer.pk,
+                                            start=period.start_at, end=period.end_at, cutoff=cutoff)
             usage = usage_totals(customer_id=customer.pk, start=period.start_at, end=period.end_at, cutoff=cutoff)
             cost_rows = task_costs(organization_id=organization.pk, customer_id=customer.pk, start=period.start_at,
                                    end=period.end_at, cutoff=cutoff)

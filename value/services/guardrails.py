@@ -81,7 +81,8 @@ def task_budget(*, customer: Customer, task_id: str, outcome: str | None = None,
                 raise DomainError(f"No outcome type {outcome!r}.", field="outcome")
             type_id, code, default_price = types[outcome].pk, outcome, types[outcome].price
     else:
-        found = task_outcome_type(customer_id=customer.pk, task_id=task_id)
+        found = task_outcome_type(organization_id=customer.organization_id, customer_id=customer.pk,
+                                  task_id=task_id)
         if found is None:
             raise DomainError("The task has no outcome yet: name the outcome type it works toward.", field="outcome")
         guardrail = guardrails.filter(outcome_type_id=found).first()
