@@ -97,7 +97,8 @@ def outcome_event_trace(*, organization: Organization, idempotency_key: str) -> 
     history = [
         {"from_status": step.from_status, "to_status": step.to_status, "reason": step.reason,
          "actor": step.actor_label or (step.actor_user.username if step.actor_user else ""), "at": step.created_at}
-        for step in event.transitions.filter(organization_id=event.organization_id).select_related("actor_user").order_by("created_at", "pk")
+        for step in event.transitions.filter(organization_id=event.organization_id)
+        .select_related("actor_user").order_by("created_at", "pk")
     ]
     lines = list(InvoiceLine.objects.filter(outcome_event=event).select_related("invoice").order_by("pk"))
     return {
