@@ -38,7 +38,8 @@ def env_int(name: str, default: int) -> int:
 
 
 def env_list(name: str, default: list[str]) -> list[str]:
-    raw = os.environ.get(name)
+    """A comma-separated list from NAME, or from the file named by NAME_FILE (for secrets)."""
+    raw = env_str(name) if os.environ.get(f"{name}_FILE") else os.environ.get(name)
     if raw is None:
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]

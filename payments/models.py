@@ -1,7 +1,7 @@
 """Collection through Stripe: an organization's connection, the Stripe customer of each of its customers,
 the push of each finalized invoice and credit note, and the Stripe events received.
 
-Secrets are stored encrypted (payments.crypto) and shown only as hints (`sk_test_…abcd`).
+Secrets are stored encrypted (core.crypto) and shown only as hints (`sk_test_…abcd`).
 """
 
 from django.db import models

@@ -34,7 +34,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     list_display = ["url", "organization", "enabled", "disabled_at", "created_at"]
     list_filter = ["enabled", "organization"]
     search_fields = ["url", "description"]
-    exclude = ["secret"]
+    exclude = ["secret_encrypted"]
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     readonly_fields = ["organization", "disabled_at", "created_at", "updated_at"]
 

@@ -5,6 +5,7 @@ from django.db import models
 from django.utils import timezone
 
 from accounts.models import Organization
+from core.crypto import secret_decrypt, secret_encrypt
 
 
 class OutboxEvent(models.Model):
@@ -47,8 +48,9 @@ class WebhookEndpoint(models.Model):
     description = models.CharField(max_length=200, blank=True)
     events = ArrayField(models.CharField(max_length=64))
     # The Standard Webhooks signing secret ("whsec_" + base64 of 24 random bytes), shown once at creation.
-    # Stored as is: the signature needs the key itself, not a hash; no encryption helper exists yet.
-    secret = models.CharField(max_length=100)
+    # The signature needs the key itself, not a hash: it is stored encrypted (core.crypto), read through
+    # `secret`.
+    secret_encrypted = models.TextField(help_text="Fernet token of the signing secret (core.crypto).")
     enabled = models.BooleanField(default=True)
     disabled_reason = models.CharField(max_length=300, blank=True)
     disabled_at = models.DateTimeField(null=True, blank=True)
@@ -60,6 +62,15 @@ class WebhookEndpoint(models.Model):
 
     def __str__(self) -> str:
         return self.url
+
+    @property
+    def secret(self) -> str:
+        return secret_decrypt(self.secret_encrypted, what="webhook signing secret",
+                              remedy="delete the endpoint and subscribe it again", field="secret")
+
+    @secret.setter
+    def secret(self, value: str) -> None:
+        self.secret_encrypted = secret_encrypt(value)
 
 
 class WebhookDelivery(models.Model):

@@ -266,9 +266,10 @@ ROI_VALUE_BASIS = "value.selectors.baselines.value_basis_expression"
 VALUE_SIGNING_SECRET = env_str("VALUE_SIGNING_SECRET", "")
 CELERY_TIMEZONE = "UTC"
 
-# Collection through Stripe (payments/). Each organization's Stripe keys are stored encrypted with the first
-# of these Fernet keys (any of them decrypts, so keys rotate); unset, one key is derived from SECRET_KEY.
-PAYMENTS_ENCRYPTION_KEYS = env_list("PAYMENTS_ENCRYPTION_KEYS", [])
+# Secrets at rest (core.crypto): each organization's Stripe keys and each webhook endpoint's signing secret
+# are stored encrypted with the first of these Fernet keys (any of them decrypts, so keys rotate); unset, one
+# key is derived from SECRET_KEY. PAYMENTS_ENCRYPTION_KEYS is the setting's earlier name, still read.
+SECRETS_ENCRYPTION_KEYS = env_list("SECRETS_ENCRYPTION_KEYS", env_list("PAYMENTS_ENCRYPTION_KEYS", []))
 # Stripe's API address: blank is Stripe itself; tests and the demo point it at the stand-in (payments.standin).
 STRIPE_API_BASE = env_str("STRIPE_API_BASE", "")
 # The portal's public address, for the link to an invoice's per-task detail printed on its Stripe invoice.

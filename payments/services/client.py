@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import stripe
 from django.conf import settings
 
-from payments.crypto import secret_decrypt
+from core.crypto import secret_decrypt
 from payments.models import StripeAccount
 
 # Seconds a Stripe call may take before the client gives up (the task then retries with the same keys).

@@ -8,8 +8,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Organization
+from core.crypto import secret_encrypt, secret_hint
 from core.errors import DomainError
-from payments.crypto import secret_encrypt, secret_hint
 from payments.models import StripeAccount
 from payments.services.client import stripe_client_for_key, stripe_problem
 

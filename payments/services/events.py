@@ -20,8 +20,8 @@ from accounts.models import Organization
 from billing.models import Invoice
 from billing.services.payments import invoice_payment_record
 from billing.webhook_events import invoice_event_emit
+from core.crypto import secret_decrypt
 from core.errors import DomainError, NotFound
-from payments.crypto import secret_decrypt
 from payments.models import InvoicePush, StripeAccount, StripeEvent
 from payments.services.push import from_minor
 from webhooks.events import EventType

@@ -4,7 +4,7 @@ import json
 from typing import Any
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 
 from accounts.models import ApiKey
 from accounts.services import api_key_create
@@ -151,3 +151,12 @@ def test_read_key_reads_but_cannot_subscribe(vendor: Vendor) -> None:
 def test_event_types_are_listed(vendor: Vendor) -> None:
     types = [row["type"] for row in vendor.api.get("/api/v1/webhook-event-types").json()]
     assert "invoice.paid" in types and len(types) == 12 and "task.budget_exceeded" in types
+
+
+def test_the_signing_secret_is_stored_encrypted_and_still_signs(vendor: Vendor) -> None:
+    body = _create(vendor).json()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT secret_encrypted FROM webhooks_webhookendpoint WHERE id = %s", [body["id"]])
+        stored = cursor.fetchone()[0]
+    assert body["secret"] not in stored and body["secret"][6:] not in stored  # not the secret, nor its key part
+    assert WebhookEndpoint.objects.get(pk=body["id"]).secret == body["secret"]  # what deliveries are signed with

@@ -5,6 +5,7 @@ from typing import Any
 import pytest
 from django.db import transaction
 
+from core.crypto import secret_encrypt
 from core.errors import DomainError
 from tests.conftest import Vendor
 from webhooks.models import OutboxEvent, WebhookDelivery, WebhookEndpoint
@@ -14,7 +15,7 @@ from webhooks.services.relay import outbox_relay
 
 def _endpoint(vendor: Vendor, events: list[str], *, enabled: bool = True) -> WebhookEndpoint:
     return WebhookEndpoint.objects.create(organization=vendor.organization, url="https://hooks.example.com/tally",
-                                          events=events, secret="whsec_" + "A" * 32, enabled=enabled)
+                                          events=events, secret_encrypted=secret_encrypt("whsec_" + "A" * 32), enabled=enabled)
 
 
 def test_event_is_written_in_the_callers_transaction(vendor: Vendor) -> None:

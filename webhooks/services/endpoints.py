@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Organization
+from core.crypto import secret_encrypt
 from core.errors import DomainError, InvalidState
 from webhooks.events import EVENT_TYPES
 from webhooks.models import WebhookDelivery, WebhookEndpoint
@@ -43,7 +44,7 @@ def endpoint_create(*, organization: Organization, url: str, events: Sequence[st
     """Subscribe a URL; its secret is on the returned endpoint, to show once."""
     return WebhookEndpoint.objects.create(
         organization=organization, url=_url_clean(url), events=_events_clean(events), description=description,
-        secret=secret_new(),
+        secret_encrypted=secret_encrypt(secret_new()),
     )
 
 

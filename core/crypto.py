@@ -1,8 +1,10 @@
 """Secrets at rest: Fernet (AES-128-CBC with HMAC-SHA256, from `cryptography`) under the keys of the
-PAYMENTS_ENCRYPTION_KEYS setting, the first encrypting and any decrypting, so keys rotate without a
-migration. Without that setting (the demo), one key is derived from SECRET_KEY by HKDF.
+SECRETS_ENCRYPTION_KEYS setting (PAYMENTS_ENCRYPTION_KEYS, its earlier name, still read), the first
+encrypting and any decrypting, so keys rotate without a migration. Without that setting (the demo), one
+key is derived from SECRET_KEY by HKDF.
 
-Secrets leave this module in clear only to call Stripe; everywhere else they are shown as hints.
+What is kept with it: each organization's Stripe keys (payments) and each webhook endpoint's signing
+secret (webhooks). They leave it in clear only to call Stripe or to sign a delivery; pages show hints.
 """
 
 import base64
@@ -24,24 +26,25 @@ def _fernet(keys: tuple[str, ...], secret_key: str) -> MultiFernet:
     try:
         return MultiFernet([Fernet(key) for key in keys])
     except ValueError as exc:
-        raise ValueError("PAYMENTS_ENCRYPTION_KEYS must be Fernet keys (32 url-safe base64-encoded bytes), "
+        raise ValueError("SECRETS_ENCRYPTION_KEYS must be Fernet keys (32 url-safe base64-encoded bytes), "
                          "comma-separated") from exc
 
 
 def _cipher() -> MultiFernet:
-    return _fernet(tuple(settings.PAYMENTS_ENCRYPTION_KEYS), settings.SECRET_KEY)
+    return _fernet(tuple(settings.SECRETS_ENCRYPTION_KEYS), settings.SECRET_KEY)
 
 
 def secret_encrypt(value: str) -> str:
     return _cipher().encrypt(value.encode()).decode()
 
 
-def secret_decrypt(token: str) -> str:
+def secret_decrypt(token: str, *, what: str = "Stripe secret", remedy: str = "connect Stripe again",
+                   field: str = "secret_key") -> str:
     try:
         return _cipher().decrypt(token.encode()).decode()
     except InvalidToken as exc:
-        raise DomainError("The stored Stripe secret cannot be decrypted with the configured "
-                          "PAYMENTS_ENCRYPTION_KEYS; connect Stripe again.", field="secret_key") from exc
+        raise DomainError(f"The stored {what} cannot be decrypted with the configured SECRETS_ENCRYPTION_KEYS; "
+                          f"{remedy}.", field=field) from exc
 
 
 def secret_hint(value: str) -> str:
