@@ -21,6 +21,7 @@ logger = logging.getLogger(__name__)
 
 INGEST = "ingest"
 API = "api"
+CALLBACK = "callback"  # a verification source's signed callbacks, per source (no API key to count them by)
 _DURATIONS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -47,8 +48,9 @@ def _count(key: str, ttl: int) -> int:
     return backend.incr(key)
 
 
-def rate_limit_wait(*, api_key_id: int, scope: str) -> int | None:
-    """Count one request of the key; the seconds to wait when it is over its limit, else None."""
+def rate_limit_wait(*, api_key_id: int | str, scope: str) -> int | None:
+    """Count one request of the key (or of another caller's identity, e.g. a verification source's
+    callback path); the seconds to wait when it is over its limit, else None."""
     limit, seconds = rate_of(scope)
     now = time.time()
     window = int(now // seconds)

@@ -167,6 +167,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "ingest": env_str("INGEST_RATE_LIMIT", "3000/min"),
         "api": env_str("API_RATE_LIMIT", "600/min"),
+        "callback": env_str("CALLBACK_RATE_LIMIT", "600/min"),
     },
 }
 

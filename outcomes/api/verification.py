@@ -8,9 +8,11 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import permissions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from accounts.api.authentication import ApiPrincipal, api_actor_label, customer_scope, organization_of
+from accounts.api.throttling import CALLBACK, rate_limit_wait
 from core.api.fields import CodeField, DecimalStringField
 from core.errors import NotFound
 from outcomes.enums import SourceMethod, VerificationMethod
@@ -247,11 +249,29 @@ class CallbackOutput(serializers.Serializer):
     outcome = OutcomeProofOutput()
 
 
+class SourceRateThrottle(BaseThrottle):
+    """A source's callbacks share one budget (setting CALLBACK_RATE_LIMIT, 600/min by default), counted
+    per organization and source in the shared cache before anything is looked up: a flood, signed or not,
+    gets 429 with Retry-After instead of reaching the database."""
+
+    def __init__(self) -> None:
+        self._wait: int | None = None
+
+    def allow_request(self, request: Any, view: Any) -> bool:
+        path = f"{view.kwargs.get('organization', '')}/{view.kwargs.get('source', '')}"
+        self._wait = rate_limit_wait(api_key_id=path, scope=CALLBACK)
+        return self._wait is None
+
+    def wait(self) -> float | None:
+        return self._wait
+
+
 class VerificationCallbackApi(APIView):
     """No API key: the body's HMAC signature, by the source's secret, is the credential."""
 
     authentication_classes: list[Any] = []
     permission_classes = [permissions.AllowAny]
+    throttle_classes = [SourceRateThrottle]
 
     @extend_schema(
         request=CallbackInput, auth=[],
@@ -261,7 +281,8 @@ class VerificationCallbackApi(APIView):
         summary="A verification source's signed callback (Tally-Signature: t=<unix>,v1=<HMAC-SHA256>)",
         description=f"Signed with the source's secret: `{SIGNATURE_HEADER}: t=<unix seconds>,v1=<hex HMAC-SHA256 of "
                     "'<t>.<raw body>'>`. A missing, malformed, forged or stale signature (over 300 s) answers 401; "
-                    "a delivery id already recorded answers 200 with `duplicate: true` and changes nothing.",
+                    "a delivery id already recorded answers 200 with `duplicate: true` and changes nothing. A source's "
+                    "callbacks over CALLBACK_RATE_LIMIT (600 a minute by default) answer 429 with Retry-After.",
     )
     def post(self, request: Request, organization: str, source: str) -> Response:
         result = verification_callback_receive(

@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
@@ -286,6 +287,24 @@ def test_another_organizations_source_secret_cannot_confirm(vendor, stranger, he
     answer = _callback(stranger.api, theirs, {"id": "y", "idempotency_key": "o1", "verdict": "confirmed"})
     assert answer.status_code == 404
     assert OutcomeEvent.objects.get(idempotency_key="o1").status == "pending"
+
+
+def test_a_sources_callbacks_over_its_rate_limit_get_429_before_any_lookup(vendor, helpdesk, settings) -> None:
+    cache.clear()
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK,
+                               "DEFAULT_THROTTLE_RATES": {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
+                                                          "callback": "2/min"}}
+    _post(vendor, "ticket_resolved")
+    payload = {"id": "dlv-9", "idempotency_key": "o1", "verdict": "confirmed"}
+    forged = _callback(vendor.api, helpdesk, payload, secret="not-the-secret")  # a flood counts, signed or not
+    first = _callback(vendor.api, helpdesk, payload)
+    flooded = _callback(vendor.api, helpdesk, {**payload, "id": "dlv-10"})
+    assert (forged.status_code, first.status_code, flooded.status_code) == (401, 200, 429)
+    assert flooded.json()["code"] == "throttled" and 1 <= int(flooded["Retry-After"]) <= 60
+    assert OutcomeEvidence.objects.count() == 1
+    other = verification_source_create(organization=vendor.organization, code="jira", name="Jira",
+                                       method="system_of_record")
+    assert _callback(vendor.api, other, {**payload, "id": "dlv-11"}).status_code != 429  # its own budget
 
 
 def test_a_signed_but_malformed_callback_is_a_400_naming_the_field(vendor, helpdesk) -> None:
