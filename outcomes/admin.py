@@ -39,7 +39,7 @@ class VerificationSourceAdmin(admin.ModelAdmin):
     list_display = ["code", "name", "method", "organization", "created_at", "disabled_at"]
     list_filter = ["organization", "method"]
     # The secret signs callbacks: rotate it through the API, never read it off an admin page.
-    exclude = ["secret"]
+    exclude = ["secret_encrypted"]
     readonly_fields = ["created_at"]
 
 

@@ -4,6 +4,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
 from accounts.models import Customer, Organization, User
+from core.crypto import secret_decrypt, secret_encrypt
 from outcomes.enums import Assurance, OutcomeStatus, SourceMethod, VerificationMethod
 from outcomes.fields import SameOrganizationForeignKey
 
@@ -189,7 +190,9 @@ class VerificationSource(models.Model):
     code = models.SlugField(max_length=100)
     name = models.CharField(max_length=200)
     method = models.CharField(max_length=24, default=SourceMethod.SYSTEM_OF_RECORD, choices=SourceMethod.choices)
-    secret = models.CharField(max_length=100, help_text="HMAC-SHA256 key of its callbacks' signatures.")
+    # The HMAC-SHA256 key of its callbacks' signatures: checking one needs the key itself, so it is stored
+    # encrypted (core.crypto), read through `secret`.
+    secret_encrypted = models.TextField(help_text="Fernet token of the callbacks' signing key (core.crypto).")
     created_at = models.DateTimeField(auto_now_add=True)
     disabled_at = models.DateTimeField(null=True, blank=True)
 
@@ -200,6 +203,15 @@ class VerificationSource(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} ({self.method})"
+
+    @property
+    def secret(self) -> str:
+        return secret_decrypt(self.secret_encrypted, what="verification source secret",
+                              remedy="rotate the source's secret", field="secret")
+
+    @secret.setter
+    def secret(self, value: str) -> None:
+        self.secret_encrypted = secret_encrypt(value)
 
 
 class OutcomeEvidence(models.Model):

@@ -26,6 +26,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from accounts.models import Organization, User
+from core.crypto import secret_encrypt
 from core.errors import Conflict, DomainError, InvalidState, NotFound
 from outcomes.enums import OutcomeStatus, VerificationMethod
 from outcomes.models import OutcomeEvent, OutcomeEvidence, OutcomeType, VerificationSource
@@ -196,7 +197,8 @@ def verification_source_create(*, organization: Organization, code: str, name: s
     try:
         with transaction.atomic():
             return VerificationSource.objects.create(organization=organization, code=code, name=name,
-                                                     method=method, secret=source_secret_new())
+                                                     method=method,
+                                                     secret_encrypted=secret_encrypt(source_secret_new()))
     except IntegrityError as exc:
         raise Conflict(f"A verification source with code {code!r} already exists.", field="code") from exc
 
@@ -207,7 +209,7 @@ def verification_source_secret_rotate(*, organization: Organization, code: str) 
         if source is None:
             raise NotFound(f"No verification source {code!r}.", field="code")
         source.secret = source_secret_new()
-        source.save(update_fields=["secret"])
+        source.save(update_fields=["secret_encrypted"])
         return source
 
 

@@ -23,6 +23,7 @@ from portal.views import (
 from portal.views import payments as payments_pages
 from portal.views import value as value_pages
 from portal.views import value_tools as value_tool_pages
+from portal.views import verification_sources as verification_source_pages
 from portal.views import webhooks as webhook_pages
 
 app_name = "portal"
@@ -124,6 +125,11 @@ urlpatterns = [
     path("settings/api-keys/", keys.api_key_list_page, name="api-key-list"),
     path("settings/api-keys/<int:api_key_id>/revoke/", keys.api_key_revoke_action, name="api-key-revoke"),
     path("settings/audit/", audit.audit_log_page, name="audit-log"),
+    # Verification sources (vendor admins): add one (secret shown once), its callback address, rotate its secret.
+    path("settings/verification-sources/", verification_source_pages.verification_source_list_page,
+         name="verification-sources"),
+    path("settings/verification-sources/<slug:code>/rotate/",
+         verification_source_pages.verification_source_rotate_action, name="verification-source-rotate"),
     # Outbound webhooks (vendor admins): endpoints, their delivery log, resend.
     path("settings/webhooks/", webhook_pages.webhook_list_page, name="webhook-list"),
     path("settings/webhooks/<int:endpoint_id>/", webhook_pages.webhook_detail_page, name="webhook-detail"),
