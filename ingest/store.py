@@ -28,6 +28,45 @@ def json_text(value: Any) -> str | None:
     return text.decode()
 
 
+# What json_texts puts between the values: its JSON, "\u0000", holds a backslash, which no value of a plain
+# batch does (and a value that holds the separator anyway is caught by the count of pieces).
+_SEPARATOR = "\x00"
+_SEPARATOR_JSON = ',"\\u0000",'
+
+
+def json_texts(values: list[Any]) -> list[str] | None:
+    """`json_text` of each value, or None when one of them holds a number JSON cannot spell.
+
+    One orjson call for the whole batch, the values apart by a separator, then one split: ~0.1 ms per
+    1,000 events against ~0.35 ms for a call each, most of which was the calls themselves.
+    """
+    if not values:
+        return []
+    items: list[Any] = [_SEPARATOR] * (2 * len(values) - 1)
+    items[::2] = values
+    try:
+        text = orjson.dumps(items).decode()
+    except orjson.JSONEncodeError:  # an integer beyond 64 bits: json_text keeps its digits
+        return _json_texts_each(values)
+    texts = text[1:-1].split(_SEPARATOR_JSON)
+    if len(texts) != len(values):
+        return _json_texts_each(values)
+    if "null" in text and any(_unstorable(value) for value, piece in zip(values, texts, strict=True)
+                              if "null" in piece):  # a null may be a non-finite float orjson wrote so
+        return None
+    return texts
+
+
+def _json_texts_each(values: list[Any]) -> list[str] | None:
+    texts = []
+    for value in values:
+        text = json_text(value)
+        if text is None:
+            return None
+        texts.append(text)
+    return texts
+
+
 
 COPY_NULL = "\\N"
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})

@@ -4,7 +4,7 @@ from typing import Any
 
 from core.cache import HitCache
 from ingest.pipeline import EventKind, Names, Rows, customers, ingest
-from ingest.store import COPY_NULL, copy_line, json_text
+from ingest.store import COPY_NULL, copy_line, json_text, json_texts
 from ingest.validate import BatchResult
 from metering.models import Meter
 from metering.schemas import UsageEventIn, UsageEventPlain
@@ -16,6 +16,7 @@ USAGE_COLUMNS = (
 # Meters found in the last minute are not looked up again by this process (misses always are): with
 # customers cached alike, a batch of known names costs no query at all.
 _meters = HitCache(seconds=60)
+_NO_PROPERTIES: dict[str, Any] = {}
 
 
 def _meter_ids(organization_id: int, codes: set[str]) -> dict[str, int]:
@@ -25,15 +26,18 @@ def _meter_ids(organization_id: int, codes: set[str]) -> dict[str, int]:
 
 
 def _plain_lines(rows: Rows[dict[str, Any]]) -> list[str] | None:
-    properties = [json_text(e["properties"]) if e.get("properties") else "{}" for e in rows.events]
-    if None in properties:
+    events = rows.events
+    properties = json_texts([e.get("properties") or _NO_PROPERTIES for e in events])
+    if properties is None:
         return None  # NaN or an infinite number: the checked tier names the event
-    organization_id, received = rows.organization_id, rows.received.isoformat()
-    customer_ids, meter_ids = rows.ids["customer"], rows.ids["meter"]
+    # What is the same for many events is written once: each name's id, and the columns around the event's.
+    customer_ids = {name: str(id_) for name, id_ in rows.ids["customer"].items()}
+    meter_ids = {name: str(id_) for name, id_ in rows.ids["meter"].items()}
+    head, tail = f"{rows.organization_id}\t", f"\t{rows.received.isoformat()}\n"
     return [
-        f"{organization_id}\t{customer_ids[e['customer']]}\t{meter_ids[e['meter']]}\t{e.get('task_id') or COPY_NULL}\t"
-        f"{e['quantity']}\t{e['timestamp']}\t{text}\t{e['idempotency_key']}\t{received}\n"
-        for e, text in zip(rows.events, properties, strict=True)
+        f"{head}{customer_ids[e['customer']]}\t{meter_ids[e['meter']]}\t{e.get('task_id') or COPY_NULL}\t"
+        f"{e['quantity']}\t{e['timestamp']}\t{text}\t{e['idempotency_key']}{tail}"
+        for e, text in zip(events, properties, strict=True)
     ]
 
 

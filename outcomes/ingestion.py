@@ -5,7 +5,7 @@ from typing import Any
 
 from core.cache import HitCache
 from ingest.pipeline import EventKind, Names, Rows, customers, ingest
-from ingest.store import copy_line, json_text
+from ingest.store import copy_line, json_text, json_texts
 from ingest.validate import BatchResult
 from outcomes.models import OutcomeEvent, OutcomeType
 from outcomes.schemas import OutcomeEventIn, OutcomeEventPlain
@@ -18,6 +18,7 @@ OUTCOME_COLUMNS = (
 # A changed verification window applies to new events within a minute.
 _types = HitCache(seconds=60)
 _PENDING = OutcomeEvent.Status.PENDING.value
+_NO_PROPERTIES: dict[str, Any] = {}
 
 
 def _type_ids(organization_id: int, codes: set[str]) -> dict[str, tuple[int, timedelta | None]]:
@@ -32,21 +33,21 @@ def _type_ids(organization_id: int, codes: set[str]) -> dict[str, tuple[int, tim
 
 def _plain_lines(rows: Rows[dict[str, Any]]) -> list[str] | None:
     """The times are parsed only for `verifiable_at`; everything else goes to COPY as sent."""
+    properties = json_texts([e.get("properties") or _NO_PROPERTIES for e in rows.events])
+    if properties is None:
+        return None  # NaN or an infinite number: the checked tier names the event
     customer_ids, types, received = rows.ids["customer"], rows.ids["outcome"], rows.received.isoformat()
     lines = []
-    for e in rows.events:
+    for e, text in zip(rows.events, properties, strict=True):
         type_id, window = types[e["outcome"]]
         try:
             moment = datetime.fromisoformat(e["timestamp"])
         except ValueError:
             return None  # a date the pattern let through but the calendar has not (2 February 30)
         verifiable_at = r"\N" if window is None else (moment + window).isoformat()
-        properties = json_text(e["properties"]) if e.get("properties") else "{}"
-        if properties is None:
-            return None  # NaN or an infinite number: the checked tier names the event
         lines.append(
             f"{rows.organization_id}\t{customer_ids[e['customer']]}\t{type_id}\t{e['task_id']}\t{e['timestamp']}\t"
-            f"{properties}\t{e['idempotency_key']}\t{received}\t{_PENDING}\t{verifiable_at}\t\n"
+            f"{text}\t{e['idempotency_key']}\t{received}\t{_PENDING}\t{verifiable_at}\t\n"
         )
     return lines
 
