@@ -112,8 +112,9 @@ class PlainBatchValidator:
         quoted = numbers.quote(body)
         if quoted is None:
             return None
-        events = self._events(quoted)
-        if events is None or numbers.count(body) != len(events):
+        text, ends = quoted
+        events = self._events(text)
+        if events is None or ends != len(events):
             return None  # a quoted number may have been another field's (one in properties)
         return events
 

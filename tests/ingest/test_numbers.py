@@ -20,8 +20,13 @@ def test_each_number_of_the_field_is_quoted_as_written_and_nothing_else() -> Non
             b' {"quantity": "7"}, {"quantity": null}, {"quantity": 0}]}')
     assert quantities.quote(body) == (b'{"events": [{"quantity":"2.50", "n": 1.5}, {"quantity":"12"}, '
                                       b'{"quantity":"-1E+3" }, {"quantity": "7"}, {"quantity": null}, '
-                                      b'{"quantity":"0"}]}')
-    assert quantities.count(body) == 6
+                                      b'{"quantity":"0"}]}', 6)
+
+
+def test_the_count_is_of_every_end_of_the_name() -> None:
+    body = b'{"events": [{"quantity": 2.5, "properties": {"x_quantity": 1, "note": "a quantity"}}, {"quantity": 3}]}'
+    assert quantities.quote(body) == (b'{"events": [{"quantity":"2.5", "properties": {"x_quantity":"1", '
+                                      b'"note": "a quantity"}}, {"quantity":"3"}]}', 4)
 
 
 @pytest.mark.parametrize("body", [b'{"quantity": "2.5"}', b'{"quantity": 01}', b'{"quantity": 1.}', b'{"quantity": .5}',
@@ -55,7 +60,8 @@ def test_quoting_changes_only_numbers_under_the_field_and_keeps_the_json_valid(d
     if b"\\" in body:
         return  # the plain tier never quotes a body with a backslash
     quoted = quantities.quote(body)
-    assert json.loads(quoted if quoted is not None else body) == quoted_as_text(document)
+    assert json.loads(quoted[0] if quoted is not None else body) == quoted_as_text(document)
+    assert quoted is None or quoted[1] == body.count(b'quantity"')
 
 
 def test_the_first_number_decides_whether_quoting_comes_first() -> None:
