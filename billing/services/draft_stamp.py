@@ -28,17 +28,22 @@ from rollups.selectors import events_unfolded
 # Rows these tables hold change without changing any draft: who logged in, which key was used, the
 # progress of runs, and draft lines (rewritten with their invoice row, which the stamp covers).
 _IGNORED = {"accounts.User", "accounts.ApiKey", "billing.BillingRun", "billing.BillingRunChunk",
-            "billing.InvoiceLine", "metering.UsageEvent"}
+            "billing.InvoiceLine", "billing.InvoiceLineGroup", "billing.InvoiceTaskTotal", "metering.UsageEvent"}
 _APPS = ("accounts", "metering", "outcomes", "billing")
 
 
-def _customer_parent(model: type[models.Model]) -> tuple[str, str] | None:
-    """(column, table) of the model's first foreign key to a table whose rows belong to one customer."""
+def _has_foreign_key(model: type[models.Model], name: str) -> bool:
+    return any(f.name == name and isinstance(f, models.ForeignKey) for f in model._meta.concrete_fields)
+
+
+def _customer_parent(model: type[models.Model]) -> tuple[str, str, bool] | None:
+    """(column, table, whether it has organization_id) of the model's first foreign key to a table whose
+    rows belong to one customer."""
     for field in model._meta.concrete_fields:
         if isinstance(field, models.ForeignKey):
-            related = field.related_model._meta
-            if any(f.name == "customer" and isinstance(f, models.ForeignKey) for f in related.concrete_fields):
-                return field.column, related.db_table
+            related = field.related_model
+            if _has_foreign_key(related, "customer"):
+                return field.column, related._meta.db_table, _has_foreign_key(related, "organization")
     return None
 
 
@@ -60,12 +65,16 @@ def _parts() -> tuple[str, ...]:
             elif parent := _customer_parent(model):
                 # Rows of the customer's invoices, outcomes, price books, credit notes: another customer's
                 # reconciliation writing its own (taxes of its invoice) must not move this stamp.
-                column, parent_table = parent
-                scope = f"{column} IN (SELECT id FROM {parent_table} WHERE customer_id = %(customer)s)"
+                column, parent_table, parent_organization = parent
+                within = "organization_id = %(organization)s AND " if parent_organization else ""
+                scope = f"{column} IN (SELECT id FROM {parent_table} WHERE {within}customer_id = %(customer)s)"
             elif "organization" in names and isinstance(names["organization"], models.ForeignKey):
                 scope = "organization_id = %(organization)s"
             else:
                 scope = "true"
+            if scope != "true" and not scope.startswith("organization_id") and _has_foreign_key(model, "organization"):
+                # Event tables' keys lead with the organization (Citus-ready): name it, so they serve.
+                scope = f"organization_id = %(organization)s AND {scope}"
             clocks = [
                 f"count(*) FILTER (WHERE {f.column} <= %(cutoff)s)" for f in model._meta.concrete_fields
                 if isinstance(f, models.DateTimeField) and not (f.auto_now or f.auto_now_add)
