@@ -2,6 +2,8 @@
 callbacks (a help desk, a code host, an evaluator). Add one (its secret shown once), see its callback
 address and its last evidence, rotate its secret (the old one stops at once). Vendor admins only."""
 
+from typing import Any
+
 from django import forms
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -9,7 +11,6 @@ from django.views.decorators.http import require_POST
 
 from core.errors import DomainError
 from outcomes.enums import SourceMethod
-from outcomes.models import VerificationSource
 from outcomes.selectors import verification_source_list
 from outcomes.verification import verification_source_create, verification_source_secret_rotate
 from portal.access import not_found_as_404, scope_of, vendor_admin_required
@@ -22,7 +23,7 @@ class SourceForm(forms.Form):
                                help_text="A system of record says what happened; an evaluator sends a score.")
 
 
-def _page(request: HttpRequest, form: SourceForm, *, shown: VerificationSource | None = None,
+def _page(request: HttpRequest, form: SourceForm, *, shown: Any = None,  # a VerificationSource
           rotated: bool = False, status: int = 200) -> HttpResponse:
     organization = scope_of(request).organization
     response = render(request, "portal/verification_sources.html", {
