@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import overload
 
-from django.db.models import Case, Exists, IntegerField, OuterRef, Prefetch, Q, QuerySet, Value, When
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
 from accounts.models import Customer, Organization
@@ -149,22 +149,11 @@ class SectionedLines(Sequence[InvoiceLine]):
         if not picks:
             return []
         ids = RawSQL(" UNION ALL ".join(picks), params)  # noqa: S611 - our own SQL; values are parameters
-        return list(_by_section(invoice_line_list(invoice=self.invoice), self.invoice).filter(pk__in=ids))
-
-
-def _by_section(lines: QuerySet[InvoiceLine], invoice: Invoice) -> QuerySet[InvoiceLine]:
-    return (
-        lines.select_related("credited_line__invoice")
-        .annotate(
-            section=Case(
-                When(kind__in=INVOICE_WIDE_KINDS, then=Value(SECTION_INVOICE)),
-                When(service_period_start__lt=invoice.period_start, then=Value(SECTION_PRIOR)),
-                default=Value(SECTION_PERIOD),
-                output_field=IntegerField(),
-            )
-        )
-        .order_by("section", "service_period_start", "position", "pk")
-    )
+        lines = list(invoice_line_list(invoice=self.invoice).select_related("credited_line__invoice")
+                     .filter(pk__in=ids))
+        for line in lines:  # a page's worth: labelled and sorted here, by the one section rule
+            line.section = _section(line.kind, line.service_period_start, self.invoice)  # type: ignore[attr-defined]
+        return sorted(lines, key=lambda line: (line.section, line.service_period_start, line.position, line.pk))  # type: ignore[attr-defined]
 
 
 def _section(kind: str, service_period_start: date, invoice: Invoice) -> int:
